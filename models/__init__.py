@@ -1,0 +1,1 @@
+"""Data model shared by every stage: question types, documents, sections, figures."""

@@ -1,0 +1,154 @@
+"""The 15 question types of the specification, their difficulties and request specs.
+
+Enum values are the exact strings written to output files (``"question_type"``),
+and difficulties are the lowercase strings written beside them (``"difficulty"``).
+Each type also declares what context a request for it carries, whether it fills
+the train or the eval split, and whether it asks questions at all (summaries do
+not), so the planner and the prompt builder never branch on type names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class QuestionType(str, Enum):
+    FACTUAL_RECALL = "FACTUAL_RECALL"
+    INFERENCE = "INFERENCE"
+    MULTI_HOP_REASONING = "MULTI_HOP_REASONING"
+    APPLICATION = "APPLICATION"
+    COMPARATIVE_ANALYSIS = "COMPARATIVE_ANALYSIS"
+    CAUSE_EFFECT = "CAUSE_EFFECT"
+    SUMMARIZATION = "SUMMARIZATION"
+    HYPOTHETICAL = "HYPOTHETICAL"
+    CRITICAL_ANALYSIS = "CRITICAL_ANALYSIS"
+    TECHNICAL_EXPLANATION = "TECHNICAL_EXPLANATION"
+    PROCESS_WORKFLOW = "PROCESS_WORKFLOW"
+    TRUE_FALSE_FILL_BLANK = "TRUE_FALSE_FILL_BLANK"
+    CONTEXTUAL_AMBIGUITY = "CONTEXTUAL_AMBIGUITY"
+    FACT_BASED = "FACT_BASED"
+    SECTION_SUMMARY = "SECTION_SUMMARY"
+
+
+class Difficulty(str, Enum):
+    EASY = "easy"
+    MEDIUM = "medium"
+    HARD = "hard"
+
+
+QUESTION_TYPE_DIFFICULTY: dict[QuestionType, Difficulty] = {
+    QuestionType.FACTUAL_RECALL: Difficulty.EASY,
+    QuestionType.INFERENCE: Difficulty.MEDIUM,
+    QuestionType.MULTI_HOP_REASONING: Difficulty.HARD,
+    QuestionType.APPLICATION: Difficulty.MEDIUM,
+    QuestionType.COMPARATIVE_ANALYSIS: Difficulty.MEDIUM,
+    QuestionType.CAUSE_EFFECT: Difficulty.MEDIUM,
+    QuestionType.SUMMARIZATION: Difficulty.EASY,
+    QuestionType.HYPOTHETICAL: Difficulty.HARD,
+    QuestionType.CRITICAL_ANALYSIS: Difficulty.HARD,
+    QuestionType.TECHNICAL_EXPLANATION: Difficulty.MEDIUM,
+    QuestionType.PROCESS_WORKFLOW: Difficulty.EASY,
+    QuestionType.TRUE_FALSE_FILL_BLANK: Difficulty.EASY,
+    QuestionType.CONTEXTUAL_AMBIGUITY: Difficulty.HARD,
+    QuestionType.FACT_BASED: Difficulty.EASY,
+    QuestionType.SECTION_SUMMARY: Difficulty.MEDIUM,
+}
+
+
+class ContextKind(str, Enum):
+    """What a request for a question type carries besides the system prompt."""
+
+    SECTION = "section"  # the section alone
+    SECTION_WITH_RELATED = "section_with_related"  # the section plus its related sections
+    SECTION_PAIR = "section_pair"  # the section and its most similar related section
+    FACTS = "facts"  # a group of facts plus the section they came from
+
+
+class Split(str, Enum):
+    TRAIN = "train"
+    EVAL = "eval"
+
+
+@dataclass(frozen=True)
+class QuestionTypeSpec:
+    question_type: QuestionType
+    difficulty: Difficulty
+    context: ContextKind
+    split: Split
+    description: str
+
+
+_SPEC_ROWS: list[tuple[QuestionType, ContextKind, str]] = [
+    (QuestionType.FACTUAL_RECALL, ContextKind.SECTION, "Direct information retrieval"),
+    (QuestionType.INFERENCE, ContextKind.SECTION, "Logical reasoning from text"),
+    (
+        QuestionType.MULTI_HOP_REASONING,
+        ContextKind.SECTION_PAIR,
+        "Combining information across sections",
+    ),
+    (
+        QuestionType.APPLICATION,
+        ContextKind.SECTION_WITH_RELATED,
+        "Scenario-based practical application",
+    ),
+    (
+        QuestionType.COMPARATIVE_ANALYSIS,
+        ContextKind.SECTION_PAIR,
+        "Comparing concepts or approaches",
+    ),
+    (QuestionType.CAUSE_EFFECT, ContextKind.SECTION, "Understanding causal relationships"),
+    (QuestionType.SUMMARIZATION, ContextKind.SECTION, "Concise content summarization"),
+    (QuestionType.HYPOTHETICAL, ContextKind.SECTION_WITH_RELATED, "What-if scenario extensions"),
+    (
+        QuestionType.CRITICAL_ANALYSIS,
+        ContextKind.SECTION_WITH_RELATED,
+        "Evaluating strengths and weaknesses",
+    ),
+    (
+        QuestionType.TECHNICAL_EXPLANATION,
+        ContextKind.SECTION_WITH_RELATED,
+        "Simplifying complex concepts",
+    ),
+    (QuestionType.PROCESS_WORKFLOW, ContextKind.SECTION, "Sequential process understanding"),
+    (QuestionType.TRUE_FALSE_FILL_BLANK, ContextKind.SECTION, "Basic recall testing"),
+    (
+        QuestionType.CONTEXTUAL_AMBIGUITY,
+        ContextKind.SECTION_WITH_RELATED,
+        "Context-dependent interpretation",
+    ),
+    (QuestionType.FACT_BASED, ContextKind.FACTS, "Individual fact-based questions"),
+    (QuestionType.SECTION_SUMMARY, ContextKind.SECTION, "Comprehensive section summaries"),
+]
+
+QUESTION_TYPE_SPECS: dict[QuestionType, QuestionTypeSpec] = {
+    qt: QuestionTypeSpec(
+        question_type=qt,
+        difficulty=QUESTION_TYPE_DIFFICULTY[qt],
+        context=context,
+        # The specification: section summaries are the evaluation set, the rest trains.
+        split=Split.EVAL if qt is QuestionType.SECTION_SUMMARY else Split.TRAIN,
+        description=description,
+    )
+    for qt, context, description in _SPEC_ROWS
+}
+
+
+def parse_question_types(value: str) -> list[QuestionType]:
+    """Parse a comma-separated list of type names; empty or ``all`` means every type.
+
+    >>> [t.value for t in parse_question_types("fact_based, SECTION_SUMMARY")]
+    ['FACT_BASED', 'SECTION_SUMMARY']
+    """
+    names = [part.strip().upper() for part in value.split(",") if part.strip()]
+    if not names or names == ["ALL"]:
+        return list(QuestionType)
+    chosen: list[QuestionType] = []
+    for name in names:
+        try:
+            qt = QuestionType[name]
+        except KeyError:
+            raise ValueError(f"unknown question type {name!r}") from None
+        if qt not in chosen:
+            chosen.append(qt)
+    return chosen

@@ -1,0 +1,60 @@
+"""Shared fixtures. Tests write only under tmp_path and never mock the unit under test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "markdown_docs"
+SHARED_DOCUMENTS = ("aosa500_image_filters", "eip_7918_blob_base_fee", "rust_book_ch14_cargo")
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The three real third-party documents beside the checkout (always there in CI)."""
+    if not SHARED_CORPUS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared corpus missing at {SHARED_CORPUS}")
+        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
+    return SHARED_CORPUS
+
+
+@pytest.fixture
+def corpus_copy(shared_corpus: Path, tmp_path: Path) -> Path:
+    """A writable copy of the shared corpus, as a docs folder."""
+    target = tmp_path / "docs"
+    shutil.copytree(shared_corpus, target)
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "docs"
+    path.mkdir()
+    return path
+
+
+def write_png(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB", color=(200, 30, 30)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, color).save(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's .env or settings: run from an empty folder."""
+    from utilities.config import SETTINGS
+
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.env, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)

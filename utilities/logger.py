@@ -1,0 +1,69 @@
+"""Logging for the CLI: colored level names on a terminal, plain text elsewhere.
+
+``setup_logging`` is called once by ``main``; calling it again replaces the
+handlers it installed before (tests call ``main`` many times in one process).
+Colors are off when the stream is not a TTY or ``NO_COLOR`` is set
+(https://no-color.org). Library modules only do ``logging.getLogger(__name__)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from colorama import Fore, Style
+
+LOGGER_NAME = "synthetic_data"  # parent of every module logger that should reach the user
+
+_LEVEL_COLORS = {
+    logging.DEBUG: Fore.CYAN,
+    logging.INFO: Fore.GREEN,
+    logging.WARNING: Fore.YELLOW,
+    logging.ERROR: Fore.RED,
+    logging.CRITICAL: Fore.RED + Style.BRIGHT,
+}
+
+
+class ColorFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        color = _LEVEL_COLORS.get(record.levelno, "")
+        return text.replace(record.levelname, f"{color}{record.levelname}{Style.RESET_ALL}", 1)
+
+
+def use_color(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def get_logger(module: str) -> logging.Logger:
+    """A module logger under the tool's root logger: ``get_logger(__name__)``."""
+    return logging.getLogger(f"{LOGGER_NAME}.{module}")
+
+
+def setup_logging(level: str = "INFO", log_file: Path | None = None, stream: TextIO | None = None) -> None:
+    root = logging.getLogger(LOGGER_NAME)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    root.propagate = False
+
+    stream = stream or sys.stderr
+    console = logging.StreamHandler(stream)
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    console.setFormatter(
+        ColorFormatter(fmt, datefmt="%H:%M:%S") if use_color(stream) else logging.Formatter(fmt, datefmt="%H:%M:%S")
+    )
+    root.addHandler(console)
+
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)

@@ -1,0 +1,53 @@
+"""Write output files atomically and never over a file that already exists.
+
+A file is written to a temporary name in the same folder, flushed and fsynced,
+then hard-linked to its final name, which fails if that name exists: a second
+run in the same second gets ``-2`` appended instead of overwriting the first.
+An interrupted write leaves no half file under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def timestamp(now: datetime | None = None) -> str:
+    """The specification's file timestamp: ``2024-01-01_12-00-00``."""
+    return (now or datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def write_new_file(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Write data to ``folder/stem + suffix`` (or ``stem-2 + suffix``, ...) atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for n in range(1, 1000):
+            final = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+            try:
+                os.link(tmp_name, final)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here (some network or FUSE file systems)
+                try:
+                    os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    continue
+                os.replace(tmp_name, final)  # over the empty file we just reserved
+            return final
+        raise FileExistsError(f"{folder / (stem + suffix)}: 999 files of this name exist")
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def write_new_json(folder: Path, stem: str, payload: Any) -> Path:
+    text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
+    return write_new_file(folder, stem, ".json", text.encode("utf-8"))
