@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -25,12 +26,15 @@ def titles(body: str, max_chars: int = 6000) -> list[str]:
 def assert_tiles(body: str, max_chars: int = 6000) -> None:
     spans = split_into_sections(body, max_chars)
     assert "".join(body[s.start : s.end] for s in spans) == body
-    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(spans))
     assert body.split() == [w for s in spans for w in body[s.start : s.end].split()]
 
 
 def test_hash_lines_inside_fenced_and_indented_code_are_not_headings():
-    body = "# Guide\nIntro text here.\n\n```rust\n#[cfg(test)]\n# not a heading\n```\n\n    # indented code\n\n## Next\nMore.\n"
+    body = (
+        "# Guide\nIntro text here.\n\n```rust\n#[cfg(test)]\n# not a heading\n```\n\n"
+        "    # indented code\n\n## Next\nMore.\n"
+    )
     assert titles(body) == ["Guide", "Guide > Next"]
     assert "#[cfg(test)]" in texts(body)[0] and "# indented code" in texts(body)[0]
 

@@ -89,6 +89,7 @@ class Setting:
     parse: Callable[[str, str], Any]
     default: str  # as it would be written in .env
     help: str
+    flag_name: str | None = None  # when the flag is not the env name in kebab case
 
     @property
     def field(self) -> str:
@@ -96,14 +97,20 @@ class Setting:
 
     @property
     def flag(self) -> str:
-        return "--" + self.env.lower().replace("_", "-")
+        return "--" + (self.flag_name or self.env.lower().replace("_", "-"))
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("MODEL", _non_empty, "OpenGVLab/InternVL3-8B-AWQ", "model id or local path for the lmdeploy engine"),
     Setting("MODEL_FORMAT", _non_empty, "awq", "weight format of MODEL for lmdeploy (awq, gptq, hf, fp8)"),
     Setting("NUM_GPUS", _positive_int, "1", "GPUs for tensor parallelism in the lmdeploy engine"),
-    Setting("MARKDOWN_DOCS_DIR", _path, "markdown_docs", "folder of input *.md documents and their image folders"),
+    Setting(
+        "MARKDOWN_DOCS_DIR",
+        _path,
+        "markdown_docs",
+        "folder of input *.md documents and their image folders",
+        flag_name="docs-dir",
+    ),
     Setting("OUTPUT_DIR", _path, "output", "folder for train/eval files, plans and reports"),
     Setting("MAX_RETRIES", _non_negative_int, "3", "re-sends of a request whose reply failed validation"),
     Setting("LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),

@@ -1,0 +1,134 @@
+"""The CLI in-process: dry run, plan file contract, folder checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from generate_synthetic_data import main
+from models.question_types import QuestionType
+
+from .conftest import PROJECT_ROOT
+
+PLAN_KEYS = {"schema_version", "created", "settings", "documents", "skipped", "totals"}
+DOCUMENT_KEYS = {
+    "name",
+    "path",
+    "metadata",
+    "words",
+    "figures",
+    "facts",
+    "planned_requests",
+    "estimated_prompt_tokens",
+    "warnings",
+    "sections",
+}
+SECTION_KEYS = {"index", "title", "text", "figures", "related", "facts"}
+
+
+def dry_run(docs: Path, out: Path, *extra: str) -> int:
+    return main(["--dry-run", "--docs-dir", str(docs), "--output-dir", str(out), *extra])
+
+
+def read_plan(out: Path) -> dict:
+    (plan_file,) = sorted(out.glob("plan-*.json"))
+    return json.loads(plan_file.read_text())
+
+
+def test_dry_run_on_shared_corpus_writes_the_documented_plan(corpus_copy, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert dry_run(corpus_copy, out) == 0
+    plan = read_plan(out)
+    assert set(plan) == PLAN_KEYS
+    assert [d["name"] for d in plan["documents"]] == [
+        "aosa500_image_filters",
+        "eip_7918_blob_base_fee",
+        "rust_book_ch14_cargo",
+    ]
+    for doc in plan["documents"]:
+        assert set(doc) == DOCUMENT_KEYS
+        assert doc["figures"]["missing"] == []
+        assert set(doc["planned_requests"]) == {qt.value for qt in QuestionType}
+        for section in doc["sections"]:
+            assert set(section) == SECTION_KEYS
+            for figure in section["figures"]:
+                assert (corpus_copy / figure["path"]).is_file()
+            for related in section["related"]:
+                assert related["index"] != section["index"] and 0 < related["similarity"] <= 1
+    eip = plan["documents"][1]
+    assert eip["metadata"]["title"] == "Blob base fee bounded by execution cost"
+    assert eip["facts"] == sum(s["facts"] for s in eip["sections"])
+    assert plan["totals"]["requests"] == sum(sum(d["planned_requests"].values()) for d in plan["documents"])
+    printed = capsys.readouterr().out
+    assert "eip_7918_blob_base_fee: 11 sections" in printed and "figures 5/5 resolved" in printed
+
+
+def test_dry_run_loads_no_engine_library(corpus_copy, tmp_path):
+    import sys
+
+    assert dry_run(corpus_copy, tmp_path / "out") == 0
+    assert "lmdeploy" not in sys.modules and "torch" not in sys.modules
+
+
+def test_question_types_and_pairs_per_request_shape_the_plan(corpus_copy, tmp_path):
+    out = tmp_path / "out"
+    assert (
+        dry_run(corpus_copy, out, "--question-types", "FACT_BASED,MULTI_HOP_REASONING", "--questions-per-request", "4")
+        == 0
+    )
+    plan = read_plan(out)
+    eip = plan["documents"][1]
+    assert set(eip["planned_requests"]) == {"FACT_BASED", "MULTI_HOP_REASONING"}
+    expected_fact_requests = sum(-(-s["facts"] // 4) for s in eip["sections"])
+    assert eip["planned_requests"]["FACT_BASED"] == expected_fact_requests
+    assert eip["planned_requests"]["MULTI_HOP_REASONING"] == sum(1 for s in eip["sections"] if s["related"])
+
+
+def test_two_runs_in_the_same_second_never_overwrite_a_plan(corpus_copy, tmp_path):
+    out = tmp_path / "out"
+    for _ in range(3):
+        assert dry_run(corpus_copy, out) == 0
+    assert len(list(out.glob("plan-*.json"))) == 3
+
+
+def test_bad_documents_are_listed_in_the_plan_and_the_run_continues(docs_dir, tmp_path):
+    (docs_dir / "good.md").write_text("# Good\nA fine document with some words in it.\n")
+    (docs_dir / "bad.md").write_bytes(b"\xff\xfe\x00binary")
+    out = tmp_path / "out"
+    assert dry_run(docs_dir, out) == 0
+    plan = read_plan(out)
+    assert [d["name"] for d in plan["documents"]] == ["good"]
+    assert plan["skipped"] == [{"path": "bad.md", "reason": "is a binary file (contains NUL bytes), not markdown"}]
+
+
+def test_no_usable_document_exits_1(docs_dir, tmp_path):
+    (docs_dir / "empty.md").write_text("")
+    assert dry_run(docs_dir, tmp_path / "out") == 1
+
+
+def test_missing_docs_folder_and_output_inside_docs_are_refused(docs_dir, tmp_path, capsys):
+    assert dry_run(tmp_path / "nope", tmp_path / "out") == 2
+    assert "MARKDOWN_DOCS_DIR must be an existing folder" in capsys.readouterr().err
+    assert dry_run(docs_dir, docs_dir / "out") == 2
+    assert "OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR" in capsys.readouterr().err
+    assert dry_run(docs_dir, docs_dir) == 2
+
+
+def test_shipped_sample_plans_from_the_project_root(tmp_path, monkeypatch):
+    sample = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "markdown_docs", sample / "markdown_docs")
+    monkeypatch.chdir(sample)
+    assert main(["--dry-run"]) == 0
+    plan = read_plan(sample / "output")
+    assert [d["name"] for d in plan["documents"]] == ["eip_7918_blob_base_fee"]
+    assert plan["totals"]["figures_resolved"] == 5
+
+
+def test_help_lists_every_setting_with_its_env_name(capsys):
+    from utilities.config import SETTINGS
+
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for setting in SETTINGS:
+        assert setting.flag in text and f"env {setting.env}" in text

@@ -1,0 +1,87 @@
+"""Settings: precedence, one-line errors with exit code 2, logging setup."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from generate_synthetic_data import main
+from utilities.config import load_config
+from utilities.logger import setup_logging
+
+
+def test_precedence_default_then_env_file_then_environment_then_flag(tmp_path):
+    env_file = tmp_path / ".env"
+    assert load_config(["--env-file", str(env_file)], {}).num_gpus == 1
+    env_file.write_text("NUM_GPUS=2\nRELATED_SECTIONS=4\n")
+    config = load_config(["--env-file", str(env_file)], {})
+    assert (config.num_gpus, config.related_sections) == (2, 4)
+    config = load_config(["--env-file", str(env_file)], {"NUM_GPUS": "3"})
+    assert (config.num_gpus, config.related_sections) == (3, 4)
+    config = load_config(["--env-file", str(env_file), "--num-gpus", "5"], {"NUM_GPUS": "3"})
+    assert config.num_gpus == 5
+
+
+def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
+    Path(".env").write_text("OUTPUT_DIR=elsewhere\nQUESTION_TYPES=fact_based,inference\n")
+    config = load_config([], {})
+    assert config.output_dir == Path("elsewhere")
+    assert [q.value for q in config.question_types] == ["FACT_BASED", "INFERENCE"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NUM_GPUS", "two", "NUM_GPUS must be a positive integer, got 'two'"),
+        ("NUM_GPUS", "0", "NUM_GPUS must be a positive integer, got '0'"),
+        ("MAX_RETRIES", "-1", "MAX_RETRIES must be a non-negative integer, got '-1'"),
+        ("RELATED_SECTIONS", "2.5", "RELATED_SECTIONS must be a non-negative integer, got '2.5'"),
+        ("RELATED_MIN_SIMILARITY", "1.5", "RELATED_MIN_SIMILARITY must be a number between 0 and 1, got '1.5'"),
+        ("MAX_SECTION_CHARS", "lots", "MAX_SECTION_CHARS must be a positive integer, got 'lots'"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+        ("MODEL", "  ", "MODEL must not be empty, got '  '"),
+        ("QUESTION_TYPES", "FACTUAL_RECALL,NOPE", "QUESTION_TYPES has an unknown question type 'NOPE'"),
+    ],
+)
+def test_bad_value_is_one_line_error_with_exit_code_2(monkeypatch, capsys, name, value, message):
+    monkeypatch.setenv(name, value)
+    assert main(["--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_flag_value_is_reported_the_same_way(capsys):
+    assert main(["--num-gpus", "two"]) == 2
+    assert capsys.readouterr().err == "error: NUM_GPUS must be a positive integer, got 'two'\n"
+
+
+def test_log_colors_only_on_a_terminal_and_never_with_no_color(monkeypatch, tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    log = logging.getLogger("synthetic_data.test")
+    for stream, no_color, colored in ((io.StringIO(), None, False), (Terminal(), None, True), (Terminal(), "1", False)):
+        if no_color:
+            monkeypatch.setenv("NO_COLOR", no_color)
+        setup_logging("INFO", None, stream)
+        log.warning("careful")
+        assert ("\x1b[" in stream.getvalue()) is colored
+        assert "WARNING" in stream.getvalue() and "careful" in stream.getvalue()
+
+
+def test_log_file_gets_plain_lines_and_level_filters(tmp_path):
+    log_file = tmp_path / "logs" / "run.log"
+    stream = io.StringIO()
+    setup_logging("WARNING", log_file, stream)
+    log = logging.getLogger("synthetic_data.test")
+    log.info("hidden")
+    log.warning("shown")
+    setup_logging("INFO", None, io.StringIO())  # reconfiguring closes the file handler
+    text = log_file.read_text()
+    assert "shown" in text and "hidden" not in text and "\x1b[" not in text
+    assert stream.getvalue().count("\n") == 1
