@@ -63,6 +63,7 @@ def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
 
 def read_markdown(path: Path, root: Path) -> str:
     """The file's text, newline-normalized. Raises DocumentError saying what is wrong."""
+    root = Path(os.path.realpath(root))
     try:
         real = path.resolve(strict=True)
     except RuntimeError:  # Python < 3.13 raises this for symlink loops
