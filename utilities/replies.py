@@ -1,0 +1,95 @@
+"""Parse and validate one engine reply against its request's reply model.
+
+Strict: the reply must be JSON (a surrounding markdown code fence is the only
+thing stripped), match the schema, hold exactly the pairs asked for, and name
+only figures attached to its request. Nothing is guessed or salvaged: a reply
+that fails is a content failure with one of the ``REASONS`` below, and the raw
+text is kept by the caller for the rejects file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from utilities.engines.base import EngineResult
+from utilities.prompts import BuiltRequest
+
+REASONS = {
+    "engine_error": "the engine failed to answer (transport, server or runtime error)",
+    "truncated": "the reply hit the token limit (finish_reason 'length') before it was complete",
+    "empty": "the reply was empty",
+    "invalid_json": "the reply is not valid JSON",
+    "schema_violation": "the JSON does not match the reply schema",
+    "wrong_pair_count": "the reply holds a different number of pairs than asked for",
+    "unknown_figure": "a pair names a figure that was not attached to its request",
+}
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ParsedPair:
+    question: str
+    answer: str
+    reasoning_steps: tuple[str, ...]
+    evidence: tuple[str, ...]
+    figures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    pairs: tuple[ParsedPair, ...] = ()
+    reason: str | None = None  # a key of REASONS when the reply failed
+    detail: str = ""
+
+
+def _fail(reason: str, detail: str) -> ParseOutcome:
+    return ParseOutcome(reason=reason, detail=detail[:500])
+
+
+def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
+    if result.error is not None:
+        return _fail("engine_error", result.error)
+    if result.finish_reason == "length":
+        return _fail("truncated", f"stopped after {result.completion_tokens} tokens")
+    text = result.text.strip()
+    if not text:
+        return _fail("empty", f"finish_reason {result.finish_reason!r}")
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _fail("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+    if isinstance(data, dict) and isinstance(data.get("pairs"), list):
+        if len(data["pairs"]) != built.planned.n_pairs:
+            return _fail("wrong_pair_count", f"asked for {built.planned.n_pairs}, got {len(data['pairs'])}")
+        attached = set(built.figures)
+        for pair in data["pairs"]:
+            named = pair.get("figures") if isinstance(pair, dict) else None
+            if isinstance(named, list) and any(isinstance(f, str) and f not in attached for f in named):
+                unknown = sorted(f for f in named if isinstance(f, str) and f not in attached)
+                return _fail("unknown_figure", f"named {unknown}, attached {sorted(attached)}")
+    try:
+        reply = built.reply_model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _fail("schema_violation", f"{exc.error_count()} error(s), first at {where}: {first['msg']}")
+    pairs = tuple(
+        ParsedPair(
+            question=p.question.strip(),
+            answer=p.answer.strip(),
+            reasoning_steps=tuple(s.strip() for s in p.reasoning_steps),
+            evidence=tuple(e.strip() for e in p.evidence),
+            figures=tuple(getattr(f, "value", f) for f in p.figures),
+        )
+        for p in reply.pairs  # type: ignore[attr-defined]
+    )
+    return ParseOutcome(pairs=pairs)
