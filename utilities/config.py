@@ -181,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Generation
     Setting(
         "BACKEND",
-        _choice("auto", "lmdeploy", "openai", "embedded"),
+        _choice_lower,
         "auto",
         "engine: auto, lmdeploy, openai or embedded",
     ),

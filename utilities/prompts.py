@@ -101,11 +101,10 @@ def build_request(
     header = f"# Source material from {title!r}\n\n" if title else "# Source material\n\n"
     texts = [header]
     context = [section.text]
-    main_heading = "First section" if planned.question_type in _PAIR_TYPES else "Section"
-    texts.append(_section_block(main_heading, document, planned.section_index))
+    # One heading for every type: the 15 requests of a section share this prefix.
+    texts.append(_section_block("Section", document, planned.section_index))
     for index in planned.related:
-        heading = "Second section" if planned.question_type in _PAIR_TYPES else "Related section"
-        texts.append("\n" + _section_block(heading, document, index))
+        texts.append("\n" + _section_block("Related section", document, index))
         context.append(document.sections[index].text)
     if planned.facts:
         facts = [section.facts[i] for i in planned.facts]
@@ -138,6 +137,3 @@ def build_request(
         seed=attempt_seed(sampling.seed, key, attempt),
     )
     return BuiltRequest(planned, key, engine_request, reply_model, figure_ids, tuple(context))
-
-
-_PAIR_TYPES = frozenset({QuestionType.MULTI_HOP_REASONING, QuestionType.COMPARATIVE_ANALYSIS})

@@ -1,0 +1,190 @@
+"""Prompt assembly: a template per type, prefix-friendly order, schema per request."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PIL import Image
+
+from generate_synthetic_data import main
+from models.question_types import QuestionType
+from models.schemas import ReplyLimits
+from utilities.engines.base import ImagePart, ImageStore, TextPart, openai_messages
+from utilities.engines.lmdeploy_engine import (
+    LmdeploySettings,
+    build_messages,
+    engine_config,
+    generation_config,
+    result_from_response,
+)
+from utilities.errors import ConfigError
+from utilities.file_utils import load_documents
+from utilities.planner import plan_requests
+from utilities.prompts import PROMPTS_DIR, PromptLibrary, SamplingSettings, attempt_seed, build_request
+
+from .helpers import write_small_doc
+
+
+@pytest.fixture
+def built(docs_dir):
+    write_small_doc(docs_dir)
+    document = load_documents(docs_dir).documents[0]
+    library = PromptLibrary.load()
+    planned = plan_requests(document, tuple(QuestionType), 3)
+    root = docs_dir.resolve()
+    return [build_request(document, p, library, SamplingSettings(), ReplyLimits(), root) for p in planned]
+
+
+def text_of(request) -> str:
+    return "".join(p.text for p in request.parts if isinstance(p, TextPart))
+
+
+@pytest.mark.parametrize("qt", list(QuestionType))
+def test_every_type_has_a_template_that_uses_n_pairs(qt):
+    template = (PROMPTS_DIR / f"{qt.value}.md").read_text()
+    assert "$n_pairs" in template
+
+
+def test_system_prompt_is_domain_neutral_and_demands_self_contained_questions():
+    system = PromptLibrary.load().system.lower()
+    assert "traffic" not in system and "signal" not in system
+    for phrase in ('"the document"', '"this section"', '"the figure above"'):
+        assert phrase in system
+
+
+def test_requests_of_one_section_share_the_prefix_up_to_the_task(built):
+    first_section = [b for b in built if b.planned.section_index == 0]
+    assert len(first_section) >= 13
+    texts = [text_of(b.engine_request) for b in first_section]
+    common = os.path.commonprefix(texts)  # noqa: RUF071 - a character prefix is the point
+    section_text = first_section[0].context[0]
+    assert section_text in common, "the section itself is in the shared prefix"
+    for text in texts:
+        assert text.rstrip().rfind("# Task") > text.find(section_text)
+
+
+def test_pair_types_carry_a_second_section_and_figures_are_an_enum(built):
+    multi_hop = next(b for b in built if b.planned.question_type is QuestionType.MULTI_HOP_REASONING)
+    text = text_of(multi_hop.engine_request)
+    assert text.count("## Section:") == 1 and text.count("## Related section:") == 1
+    assert len(multi_hop.context) == 2
+    figures = multi_hop.engine_request.schema["properties"]["pairs"]["items"]["properties"]["figures"]
+    assert figures["items"]["enum"] == ["FIGURE_1.1"]
+    assert [p.figure_id for p in multi_hop.engine_request.images] == ["FIGURE_1.1"]
+
+
+def test_schema_bounds_every_string(built):
+    pair = built[0].engine_request.schema["properties"]["pairs"]["items"]["properties"]
+    assert pair["question"]["maxLength"] and pair["answer"]["maxLength"]
+    assert pair["reasoning_steps"]["items"]["maxLength"] and pair["evidence"]["items"]["maxLength"]
+    assert built[0].engine_request.schema["properties"]["pairs"]["minItems"] == 3
+
+
+def test_seeds_differ_per_attempt_and_repeat_per_run():
+    assert attempt_seed(42, "doc#1:INFERENCE", 0) == attempt_seed(42, "doc#1:INFERENCE", 0)
+    assert attempt_seed(42, "doc#1:INFERENCE", 0) != attempt_seed(42, "doc#1:INFERENCE", 1)
+    assert attempt_seed(42, "doc#1:INFERENCE", 0) != attempt_seed(42, "doc#2:INFERENCE", 0)
+
+
+def test_custom_system_prompt_file(tmp_path):
+    custom = tmp_path / "rules.md"
+    custom.write_text("You write pairs about railway signalling. Use UK terms.")
+    assert PromptLibrary.load(custom).system.startswith("You write pairs about railway")
+    with pytest.raises(ConfigError, match="SYSTEM_PROMPT_FILE must be a readable file"):
+        PromptLibrary.load(tmp_path / "missing.md")
+
+
+def test_missing_or_broken_template_is_an_error_before_any_request(tmp_path, docs_dir, capsys):
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "system.md").write_text("system")
+    for qt in QuestionType:
+        (folder / f"{qt.value}.md").write_text("Write $n_pairs pairs.")
+    assert PromptLibrary.load(folder=folder).templates
+    (folder / "INFERENCE.md").write_text("Write $count pairs.")
+    with pytest.raises(ConfigError, match=r"INFERENCE\.md has an unknown or bad placeholder"):
+        PromptLibrary.load(folder=folder)
+    (folder / "INFERENCE.md").unlink()
+    with pytest.raises(ConfigError, match="prompt template for INFERENCE is missing"):
+        PromptLibrary.load(folder=folder)
+    write_small_doc(docs_dir)
+    assert main(["--docs-dir", str(docs_dir), "--system-prompt-file", str(tmp_path / "nope.md")]) == 2
+
+
+def test_openai_messages_inline_images_as_data_urls(built, docs_dir):
+    request = next(b.engine_request for b in built if b.engine_request.images)
+    messages = openai_messages(request, ImageStore(256))
+    assert messages[0] == {"role": "system", "content": request.system}
+    kinds = [c["type"] for c in messages[1]["content"]]
+    assert kinds.count("image_url") == 1 and kinds[0] == "text" and kinds[-1] == "text"
+    url = next(c for c in messages[1]["content"] if c["type"] == "image_url")["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    text_only = openai_messages(request, None)
+    assert isinstance(text_only[1]["content"], str) and "# Task" in text_only[1]["content"]
+
+
+def test_a_corrupt_image_is_left_out_with_one_warning(tmp_path, caplog):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnope")
+    store = ImageStore(256)
+    with caplog.at_level("WARNING", logger="synthetic_data"):
+        assert store.image(bad) is None and store.data_url(bad) is None
+    assert sum("bad.png" in r.getMessage() for r in caplog.records) == 1
+
+
+# lmdeploy: the builders are pure, so CI checks exactly what would be sent.
+
+
+def test_lmdeploy_turbomind_and_pytorch_engine_configs():
+    settings = LmdeploySettings(model="OpenGVLab/InternVL3-8B-AWQ", model_format="awq", num_gpus=2, session_len=8192)
+    assert engine_config(settings) == (
+        "TurbomindEngineConfig",
+        {
+            "tp": 2,
+            "session_len": 8192,
+            "cache_max_entry_count": 0.8,
+            "enable_prefix_caching": True,
+            "model_format": "awq",
+        },
+    )
+    name, kwargs = engine_config(LmdeploySettings(model="m", engine="pytorch", model_format="awq"))
+    assert name == "PytorchEngineConfig" and "model_format" not in kwargs and kwargs["enable_prefix_caching"]
+
+
+def test_lmdeploy_generation_config_samples_and_constrains(built):
+    request = built[0].engine_request
+    config = generation_config(request)
+    assert config["do_sample"] is True
+    assert config["random_seed"] == request.seed and config["max_new_tokens"] == request.max_tokens
+    assert config["response_format"]["type"] == "json_schema"
+    assert config["response_format"]["json_schema"]["schema"] == request.schema
+
+
+def test_lmdeploy_messages_carry_pil_images_with_tile_limit(built):
+    request = next(b.engine_request for b in built if b.engine_request.images)
+    messages = build_messages(request, ImageStore(512), max_tiles=3)
+    images = [c for c in messages[1]["content"] if c["type"] == "image_data"]
+    assert len(images) == 1
+    assert isinstance(images[0]["image_data"]["data"], Image.Image)
+    assert images[0]["image_data"]["max_dynamic_patch"] == 3
+    assert images[0]["image_data"]["data"].mode == "RGB"
+    assert all(isinstance(p, (TextPart, ImagePart)) for p in request.parts)
+
+
+class _Response:  # the attributes of lmdeploy.messages.Response that we read
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_lmdeploy_response_mapping():
+    ok = result_from_response(_Response(text="{}", finish_reason="stop", input_token_len=900, generate_token_len=120))
+    assert (ok.text, ok.finish_reason, ok.prompt_tokens, ok.completion_tokens, ok.error) == (
+        "{}",
+        "stop",
+        900,
+        120,
+        None,
+    )
+    failed = result_from_response(_Response(text="", finish_reason="error", error_message="CUDA OOM"))
+    assert failed.error == "CUDA OOM"
