@@ -85,3 +85,16 @@ def test_log_file_gets_plain_lines_and_level_filters(tmp_path):
     text = log_file.read_text()
     assert "shown" in text and "hidden" not in text and "\x1b[" not in text
     assert stream.getvalue().count("\n") == 1
+
+
+def test_setup_logging_keeps_handlers_it_did_not_install():
+    root = logging.getLogger("synthetic_data")
+    foreign = logging.NullHandler()
+    root.addHandler(foreign)
+    try:
+        setup_logging("INFO", None, io.StringIO())
+        setup_logging("INFO", None, io.StringIO())
+        assert foreign in root.handlers
+        assert sum(getattr(h, "_installed_by_setup_logging", False) for h in root.handlers) == 1
+    finally:
+        root.removeHandler(foreign)

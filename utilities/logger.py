@@ -49,8 +49,9 @@ def get_logger(module: str) -> logging.Logger:
 def setup_logging(level: str = "INFO", log_file: Path | None = None, stream: TextIO | None = None) -> None:
     root = logging.getLogger(LOGGER_NAME)
     for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+        if getattr(handler, "_installed_by_setup_logging", False):  # leave others' handlers alone
+            root.removeHandler(handler)
+            handler.close()
     root.setLevel(level)
     root.propagate = False
 
@@ -60,10 +61,12 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None, stream: Tex
     console.setFormatter(
         ColorFormatter(fmt, datefmt="%H:%M:%S") if use_color(stream) else logging.Formatter(fmt, datefmt="%H:%M:%S")
     )
+    console._installed_by_setup_logging = True  # type: ignore[attr-defined]
     root.addHandler(console)
 
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        file_handler._installed_by_setup_logging = True  # type: ignore[attr-defined]
         root.addHandler(file_handler)

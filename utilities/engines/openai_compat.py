@@ -6,7 +6,9 @@ vLLM, SGLang or llama.cpp's server. ``API_BASE_URL`` is one base URL or several
 bounds the requests in flight. Images go as base64 data URLs. Replies are
 constrained with ``response_format`` ``json_schema``; a server that rejects it
 (HTTP 400 naming response_format or json_schema) gets ``json_object`` from then
-on, and the reply is still validated against the schema.
+on, and the reply is still validated against the schema. A server that refuses
+images (llama.cpp without a vision projector says "image input is not
+supported") gets text only from then on: figures reach it by id and caption.
 
 Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
 are retried with capped exponential backoff and jitter, honouring Retry-After,
@@ -77,11 +79,29 @@ def backoff_seconds(attempt: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
 
 
+def _error_detail(response: httpx.Response) -> str:
+    """The server's error message, short and on one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:200]
+    error = body.get("error", body) if isinstance(body, dict) else body
+    message = error.get("message", error) if isinstance(error, dict) else error
+    return " ".join(str(message).split())[:200]
+
+
+def _rejects_images(response: httpx.Response) -> bool:
+    if response.status_code < 400 or response.status_code == 429:
+        return False
+    detail = _error_detail(response).lower()
+    return "image" in detail and ("not supported" in detail or "mmproj" in detail or "multimodal" in detail)
+
+
 def _rejects_schema(response: httpx.Response) -> bool:
     if response.status_code not in (400, 422):
         return False
     body = response.text.lower()
-    return "response_format" in body or "json_schema" in body or "schema" in body
+    return "response_format" in body or "json_schema" in body
 
 
 class OpenAIEngine:
@@ -96,6 +116,7 @@ class OpenAIEngine:
         self.images = images
         self._next_url = itertools.cycle(settings.base_urls)
         self._json_object_only: set[str] = set()  # servers that rejected json_schema
+        self._text_only: set[str] = set()  # servers that rejected image input
         self._rng = random.Random(0)
 
     def describe(self) -> dict[str, Any]:
@@ -110,10 +131,10 @@ class OpenAIEngine:
             "api_key_set": bool(s.api_key),
         }
 
-    def payload(self, request: EngineRequest, json_object: bool) -> dict[str, Any]:
+    def payload(self, request: EngineRequest, json_object: bool, text_only: bool = False) -> dict[str, Any]:
         return {
             "model": self.settings.model,
-            "messages": openai_messages(request, self.images),
+            "messages": openai_messages(request, None if text_only else self.images),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -127,9 +148,12 @@ class OpenAIEngine:
         while attempt <= self.settings.transport_retries:
             base = next(self._next_url)
             json_object = base in self._json_object_only
+            text_only = base in self._text_only or not request.images
             delay: float | None = None
             try:
-                response = await client.post(f"{base}/chat/completions", json=self.payload(request, json_object))
+                response = await client.post(
+                    f"{base}/chat/completions", json=self.payload(request, json_object, text_only)
+                )
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_error = f"{type(exc).__name__} from {base}"
             else:
@@ -141,17 +165,24 @@ class OpenAIEngine:
                     else:
                         result.attempts = attempt + 1
                         return result
+                elif not text_only and _rejects_images(response):
+                    if base not in self._text_only:
+                        log.warning(
+                            "%s does not accept images (%s); sending it text only", base, _error_detail(response)
+                        )
+                    self._text_only.add(base)
+                    continue  # not a transport failure: same attempt, without images
                 elif not json_object and _rejects_schema(response):
-                    log.warning("%s rejected response_format json_schema; using json_object for it", base)
+                    if base not in self._json_object_only:
+                        log.warning("%s rejected response_format json_schema; using json_object for it", base)
                     self._json_object_only.add(base)
                     continue  # not a transport failure: same attempt, other format
                 elif response.status_code in RETRY_STATUSES:
-                    last_error = f"HTTP {response.status_code} from {base}"
+                    last_error = f"HTTP {response.status_code} from {base}: {_error_detail(response)}"
                     delay = retry_after_seconds(response)
                 else:
-                    detail = response.text[:200].replace("\n", " ")
                     return EngineResult(
-                        error=f"HTTP {response.status_code} from {base}: {detail}",
+                        error=f"HTTP {response.status_code} from {base}: {_error_detail(response)}",
                         finish_reason="error",
                         attempts=attempt + 1,
                     )

@@ -1,0 +1,114 @@
+"""A scripted OpenAI-compatible server on loopback that fails on a schedule.
+
+Each POST to /v1/chat/completions takes the next action from ``schedule``
+(then ``"ok"`` forever): ``"429"`` (with Retry-After: 0), ``"500"``, ``"drop"``
+(close the socket without answering), ``"hang"`` (sleep past the client's
+timeout), ``"reject_schema"`` (400 naming response_format). ``"ok"`` answers
+with a valid reply built from the request's schema (or one pair for json_object).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from utilities.engines.base import EngineRequest, TextPart
+
+from .helpers import valid_reply
+
+
+class FaultServer:
+    def __init__(
+        self, schedule: list[str], hang_s: float = 3.0, reject_json_schema: bool = False, reject_images: bool = False
+    ):
+        self.schedule = list(schedule)
+        self.hang_s = hang_s
+        self.reject_json_schema = reject_json_schema
+        self.reject_images = reject_images
+        self.lock = threading.Lock()
+        self.actions: Counter = Counter()
+        self.authorization: set[str] = set()
+        self.formats: Counter = Counter()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    action = server.schedule.pop(0) if server.schedule else "ok"
+                    server.authorization.add(self.headers.get("Authorization", ""))
+                    server.formats[body["response_format"]["type"]] += 1
+                if action == "ok" and server.reject_json_schema and body["response_format"]["type"] == "json_schema":
+                    action = "reject_schema"
+                user = body["messages"][1]["content"]
+                has_image = isinstance(user, list) and any(p["type"] == "image_url" for p in user)
+                if action == "ok" and server.reject_images and has_image:
+                    action = "reject_images"
+                with server.lock:
+                    server.actions[action] += 1
+                if action == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.connection.close()
+                    return
+                if action == "hang":
+                    time.sleep(server.hang_s)
+                    return
+                if action == "429":
+                    self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
+                elif action == "500":
+                    self._send(500, {"error": "internal"})
+                elif action == "reject_images":
+                    self._send(500, {"error": {"code": 500, "message": "image input is not supported - hint: mmproj"}})
+                elif action == "reject_schema":
+                    self._send(400, {"error": {"message": "response_format json_schema is not supported"}})
+                else:
+                    self._send(200, server.reply(body))
+
+            def _send(self, status, payload, headers=None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def reply(self, body: dict) -> dict:
+        fmt = body["response_format"]
+        schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else _one_pair_schema()
+        user = body["messages"][1]["content"]
+        text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user if p["type"] == "text")
+        request = EngineRequest("x", "", (TextPart(text),), schema, 100, 0.0, 1.0, 0)
+        content = valid_reply(request)
+        return {
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4},
+        }
+
+    def __enter__(self) -> FaultServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _one_pair_schema() -> dict:
+    return {"properties": {"pairs": {"minItems": 1, "items": {"properties": {"figures": {"items": {}}}}}}}

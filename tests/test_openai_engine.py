@@ -1,0 +1,132 @@
+"""The openai engine against real HTTP servers on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from generate_synthetic_data import main
+from utilities.engines.openai_compat import parse_base_urls
+
+from .fault_server import FaultServer
+from .helpers import write_small_doc
+
+SENTINEL_KEY = "sk-test-SENTINEL-7f3a9c"
+
+
+def run_cli(docs, out, base_url: str, *extra: str) -> int:
+    return main(
+        [
+            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai",
+            "--api-base-url", base_url, "--question-types", "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY",
+            "--questions-per-request", "2", "--request-timeout", "1", *extra,
+        ]
+    )  # fmt: skip
+
+
+def all_text_under(folder) -> str:
+    return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    log_file = tmp_path / "run.log"
+    schedule = ["429", "500", "drop", "hang", "429", "500", "drop"]
+    with FaultServer(schedule) as server:
+        code = run_cli(
+            docs_dir, out, server.base_url, "--api-key", SENTINEL_KEY, "--max-retries", "0",
+            "--log-level", "DEBUG", "--log-file", str(log_file),
+        )  # fmt: skip
+    assert code == 0
+    assert server.actions["ok"] == 6  # 2 sections x 3 types, each answered once in the end
+    assert sum(server.actions[a] for a in ("429", "500", "drop", "hang")) == len(schedule)
+    assert server.authorization == {f"Bearer {SENTINEL_KEY}"}
+    records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert len(records) == 6 * 2 and not list(out.glob("rejects-*"))
+    logs = log_file.read_text()
+    assert "6 requests: 6 accepted, 0 rejected" in logs
+    assert SENTINEL_KEY not in logs and SENTINEL_KEY not in all_text_under(out)
+
+
+def test_exhausted_transport_retries_end_as_engine_error_rejects_and_counts_add_up(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    log_file = tmp_path / "run.log"
+    with FaultServer(["500"] * 6) as server:
+        code = run_cli(
+            docs_dir, out, server.base_url, "--transport-retries", "1", "--max-retries", "0",
+            "--max-concurrency", "1", "--log-file", str(log_file),
+        )  # fmt: skip
+    assert code == 0
+    (rejects,) = out.glob("rejects-*.jsonl")
+    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert len(lines) == 3 and {line["reason"] for line in lines} == {"engine_error"}
+    assert all("HTTP 500" in line["attempts"][0]["text"] for line in lines)
+    assert "6 requests: 3 accepted, 3 rejected (rejects: engine_error 3)" in log_file.read_text()
+
+
+def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    with FaultServer([], reject_json_schema=True) as server:
+        code = run_cli(
+            docs_dir, out, server.base_url, "--questions-per-request", "1", "--question-types", "FACTUAL_RECALL"
+        )
+    assert code == 0
+    assert server.formats["json_schema"] >= 1 and server.formats["json_object"] == 2
+
+
+def test_server_without_vision_gets_text_only_after_one_refusal(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    with FaultServer([], reject_images=True) as server:
+        assert run_cli(docs_dir, out, server.base_url, "--max-concurrency", "1") == 0
+    assert server.actions["reject_images"] == 1 and server.actions["ok"] == 6
+    records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert len(records) == 12
+
+
+def test_several_base_urls_share_the_load(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    with FaultServer([]) as a, FaultServer([]) as b:
+        code = run_cli(docs_dir, tmp_path / "out", f"{a.base_url}, {b.base_url}/")
+        assert code == 0
+        assert a.actions["ok"] == 3 and b.actions["ok"] == 3
+
+
+def test_parse_base_urls():
+    assert parse_base_urls(" http://a:1/v1/ ,http://b:2/v1,, ") == ("http://a:1/v1", "http://b:2/v1")
+
+
+def test_openai_without_base_url_is_a_config_error(docs_dir, tmp_path, capsys):
+    write_small_doc(docs_dir)
+    assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "o"), "--backend", "openai"]) == 2
+
+
+@pytest.mark.slow
+def test_openai_engine_against_llama_cpp_http_server_with_the_real_model(docs_dir, tmp_path):
+    """xllamacpp serves the SmolLM2 GGUF over HTTP on loopback; the pipeline talks to it as to any server."""
+    import xllamacpp
+
+    from utilities.engines.embedded import EmbeddedSettings, build_params, default_gguf
+
+    params = build_params(EmbeddedSettings(model=None, mmproj=None, parallel=4, ctx_per_slot=4096), default_gguf())
+    server = xllamacpp.Server(params)
+    try:
+        write_small_doc(docs_dir)
+        out = tmp_path / "out"
+        code = main(
+            [
+                "--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "openai",
+                "--api-base-url", f"{server.listening_address}/v1",
+                "--question-types", "FACTUAL_RECALL,SECTION_SUMMARY",
+                "--questions-per-request", "1", "--max-answer-chars", "300", "--max-new-tokens", "1024",
+            ]
+        )  # fmt: skip
+    finally:
+        del server
+    assert code == 0
+    records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert {r["question_type"] for r in records} <= {"FACTUAL_RECALL", "SECTION_SUMMARY"} and records
