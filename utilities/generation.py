@@ -24,6 +24,8 @@ from utilities.replies import ParsedPair, parse_reply
 
 log = get_logger(__name__)
 
+PROGRESS_EVERY_S = 30.0
+
 Builder = Callable[[PlannedRequest, int], BuiltRequest]
 
 
@@ -85,6 +87,8 @@ def generate_all(
     history: list[list[Attempt]] = [[] for _ in planned]
     pending = list(range(len(planned)))
     attempt = 0
+    done = 0
+    last_report = started
     while pending:
         built = [build(planned[i], attempt) for i in pending]
         retry: list[int] = []
@@ -95,8 +99,19 @@ def generate_all(
             outcome = _record(request, result, attempt, history[index], stats)
             if outcome.status == "accepted" or attempt >= max_retries:
                 outcomes[index] = outcome
+                done += 1
             else:
                 retry.append(index)
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_EVERY_S:
+                last_report = now
+                log.info(
+                    "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s",
+                    done,
+                    len(planned),
+                    stats.sent,
+                    stats.completion_tokens / (now - started),
+                )
         pending = sorted(retry)
         attempt += 1
     stats.wall_s = time.perf_counter() - started
