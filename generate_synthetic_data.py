@@ -23,10 +23,12 @@ from utilities.file_utils import LoadResult, load_documents
 from utilities.generation import generate_all
 from utilities.logger import get_logger, setup_logging
 from utilities.output import write_outputs
-from utilities.output_files import timestamp, write_new_json
+from utilities.output_files import timestamp, write_new_file, write_new_json
 from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
+from utilities.quality import GateSettings, apply_gates
+from utilities.report import build_report, format_markdown, format_table
 
 log = get_logger("main")
 
@@ -59,19 +61,35 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
 
     stamp = timestamp()
     engine = create_engine(config, ImageStore(config.max_image_side))
-    log.info("engine settings: %s", engine.describe())
+    engine_info = engine.describe()
+    log.info("engine settings: %s", engine_info)
     try:
         outcomes, stats = generate_all(requests, engine, build, config.max_retries)
     finally:
         engine.close()
-    written = write_outputs(outcomes, documents, config.output_dir, stamp, config.include_reasoning)
+    gate_settings = GateSettings(
+        grounding_threshold=config.grounding_threshold,
+        answer_support_floor=config.answer_support_floor,
+        dedup_threshold=config.dedup_threshold,
+        min_answer_chars=config.min_answer_chars,
+    )
+    figure_paths = {
+        d.name: {ref.id: ref.path for s in d.sections for ref in s.figures if ref.path} for d in loaded.documents
+    }
+    gates = apply_gates(outcomes, figure_paths, gate_settings, docs_root)
+    written = write_outputs(outcomes, gates, documents, config.output_dir, stamp, config.include_reasoning)
     for path in [*written.train, *written.eval]:
         log.info("wrote %s", path)
     for path in written.rejects:
-        log.info("rejected requests and their raw replies: %s", path)
+        log.info("rejected requests and pairs, with raw replies and reasons: %s", path)
+    report = build_report(outcomes, gates, stats, engine_info, config.to_dict())
+    report_path = write_new_json(config.output_dir, f"report-{stamp}", report)
+    write_new_file(config.output_dir, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
+    print(format_table(report))
     log.info("done: %s", stats.summary())
-    if stats.pairs == 0:
-        log.error("no pair was accepted; see the rejects file(s) for the raw replies")
+    log.info("report: %s", report_path)
+    if not gates.accepted:
+        log.error("no pair was kept; see the rejects file(s) for the raw replies and reasons")
         return 1
     return 0
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 from utilities.engines.base import EngineRequest, TextPart
+from utilities.facts import split_sentences
 
 from .conftest import write_png
 
@@ -45,22 +47,36 @@ def allowed_figures(request: EngineRequest) -> list[str]:
     return list(items.get("enum", []))
 
 
-def source_quote(request: EngineRequest) -> str:
-    text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
-    line = next(ln for ln in text.splitlines() if len(ln.split()) > 6 and not ln.startswith("#"))
-    return line[:120]
+def source_sentences(request: EngineRequest) -> list[str]:
+    """Whole sentences of the request's source text (before its task)."""
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart)).split("# Task")[0]
+    prose = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("#", "-", "{{", "**"))]
+    sentences = split_sentences(" ".join(prose))
+    return [s for s in sentences if len(s) >= 30 and s.endswith(".")]
 
 
-def valid_reply(request: EngineRequest, question: str = "What bounds the blob base fee from below?") -> str:
+def _word(seed: str) -> str:
+    """A made-up word unique to seed, so generated questions are not near-duplicates."""
+    n = zlib.crc32(seed.encode())
+    return "".join("bcdfghjklmnpqrstvwxz"[(n >> (4 * k)) % 20] + "aeiou"[(n >> (3 * k)) % 5] for k in range(4))
+
+
+def valid_reply(request: EngineRequest) -> str:
+    """A reply that passes the schema and every quality gate: answers quote the source."""
     figures = allowed_figures(request)[:1]
-    pairs = [
-        {
-            "question": f"{question} ({i + 1})",
-            "answer": "A reserve price equal to BLOB_BASE_COST times the execution base fee.",
-            "reasoning_steps": ["Find the reserve price rule.", "Read its formula."],
-            "evidence": [source_quote(request)],
-            "figures": figures,
-        }
-        for i in range(n_pairs(request))
-    ]
+    sentences = source_sentences(request)
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
+    pairs = []
+    for i in range(n_pairs(request)):
+        sentence = sentences[i % len(sentences)]
+        seed = f"{text}|{i}"
+        pairs.append(
+            {
+                "question": f"What does the {_word(seed)} {_word(seed + 'b')} rule say about {sentence.split()[1]}?",
+                "answer": f"{sentence} This holds in the {_word(seed + 'c')} case.",
+                "reasoning_steps": ["Find the statement.", "Restate it."],
+                "evidence": [sentence],
+                "figures": figures,
+            }
+        )
     return json.dumps({"pairs": pairs})

@@ -150,7 +150,9 @@ def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_pat
         assert user["content"][0]["type"] == "text"
         for part in user["content"][1:]:
             assert part == {"type": "image_url", "image_url": {"url": "notes/FIGURE_1.1.png", "detail": "auto"}}
-        assert assistant["content"].startswith("<think>\nStep 1: Find the reserve price rule.\nStep 2:")
+        assert assistant["content"].startswith(
+            "<think>\nStep 1: Find the statement.\nStep 2: Restate it.\n</think>\n\n"
+        )
         assert record["metadata"]["document"] == "notes" and record["metadata"]["evidence"]
     from utilities.check_image_urls import check_all_output_files
 

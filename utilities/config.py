@@ -197,6 +197,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SEED", _non_negative_int, "42", "base random seed; each request and retry derives its own from it"),
     Setting("MAX_ANSWER_CHARS", _positive_int, "1200", "longest answer the reply schema allows"),
     Setting("MAX_IMAGES_PER_REQUEST", _non_negative_int, "4", "figures attached to one request at most"),
+    # Quality gates
+    Setting(
+        "GROUNDING_THRESHOLD",
+        _float_between(0.0, 100.0),
+        "90",
+        "fuzzy score (0-100) every evidence quote must reach in its source",
+    ),
+    Setting(
+        "ANSWER_SUPPORT_FLOOR", _unit_float, "0.5", "share of an answer's content words that must occur in its source"
+    ),
+    Setting(
+        "DEDUP_THRESHOLD", _unit_float, "0.9", "TF-IDF cosine at which a question is a near-duplicate of an earlier one"
+    ),
+    Setting("MIN_ANSWER_CHARS", _positive_int, "20", "shortest answer kept"),
     # openai engine
     Setting("API_BASE_URL", _optional_str, "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated"),
     Setting("API_KEY", _optional_str, "", "bearer token for API_BASE_URL; never logged", secret=True),
@@ -252,6 +266,10 @@ class Config:
     seed: int
     max_answer_chars: int
     max_images_per_request: int
+    grounding_threshold: float
+    answer_support_floor: float
+    dedup_threshold: float
+    min_answer_chars: int
     api_base_url: str
     api_key: str = field(repr=False)
     max_concurrency: int

@@ -17,6 +17,7 @@ from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, Split
 from utilities.generation import RequestOutcome
 from utilities.output_files import write_new_file, write_new_json
+from utilities.quality import GatedPair, GateResult
 from utilities.replies import REASONS, ParsedPair
 
 
@@ -28,7 +29,8 @@ def assistant_content(pair: ParsedPair, include_reasoning: bool) -> str:
     return f"<think>\n{steps}\n</think>\n\n{pair.answer}"
 
 
-def to_record(pair: ParsedPair, outcome: RequestOutcome, document: Document, include_reasoning: bool) -> dict[str, Any]:
+def to_record(gated: GatedPair, document: Document, include_reasoning: bool) -> dict[str, Any]:
+    pair, outcome = gated.pair, gated.outcome
     planned = outcome.built.planned
     section = document.sections[planned.section_index]
     paths = {
@@ -53,6 +55,8 @@ def to_record(pair: ParsedPair, outcome: RequestOutcome, document: Document, inc
             "request": outcome.built.key,
             "evidence": list(pair.evidence),
             "figures": list(pair.figures),
+            "grounding": round(gated.grounding, 1),
+            "answer_support": round(gated.support, 2),
         },
     }
 
@@ -71,42 +75,66 @@ def file_stem(document_name: str) -> str:
 
 def write_outputs(
     outcomes: list[RequestOutcome],
+    gates: GateResult,
     documents: dict[str, Document],
     output_dir: Path,
     stamp: str,
     include_reasoning: bool,
 ) -> WrittenFiles:
+    """Per document: kept pairs into train/eval files, rejected requests and pairs into a rejects file."""
     written = WrittenFiles()
-    by_document: dict[str, list[RequestOutcome]] = {}
+    splits: dict[str, dict[Split, list[dict[str, Any]]]] = {}
+    rejects: dict[str, list[str]] = {}
     for outcome in outcomes:
-        by_document.setdefault(outcome.built.planned.document, []).append(outcome)
-    for name, doc_outcomes in by_document.items():
-        document = documents[name]
-        splits: dict[Split, list[dict[str, Any]]] = {Split.TRAIN: [], Split.EVAL: []}
-        rejects: list[str] = []
-        for outcome in doc_outcomes:
-            planned = outcome.built.planned
-            if outcome.status == "accepted":
-                split = QUESTION_TYPE_SPECS[planned.question_type].split
-                splits[split].extend(to_record(p, outcome, document, include_reasoning) for p in outcome.pairs)
-            else:
-                rejects.append(json.dumps(_reject_line(outcome), ensure_ascii=False))
+        name = outcome.built.planned.document
+        splits.setdefault(name, {Split.TRAIN: [], Split.EVAL: []})
+        if outcome.status != "accepted":
+            rejects.setdefault(name, []).append(json.dumps(_reject_line(outcome), ensure_ascii=False))
+    for gated in gates.accepted:
+        planned = gated.outcome.built.planned
+        split = QUESTION_TYPE_SPECS[planned.question_type].split
+        splits[planned.document][split].append(to_record(gated, documents[planned.document], include_reasoning))
+    for gated in gates.rejected:
+        name = gated.outcome.built.planned.document
+        rejects.setdefault(name, []).append(json.dumps(_pair_reject_line(gated), ensure_ascii=False))
+    for name, by_split in splits.items():
         stem = file_stem(name)
-        if splits[Split.TRAIN]:
-            written.train.append(
-                write_new_json(output_dir, f"train-{stem}-synthetic-data-{stamp}", splits[Split.TRAIN])
-            )
-        if splits[Split.EVAL]:
-            written.eval.append(write_new_json(output_dir, f"eval-{stem}-synthetic-data-{stamp}", splits[Split.EVAL]))
-        if rejects:
-            data = ("\n".join(rejects) + "\n").encode("utf-8")
+        for split, records in by_split.items():
+            if records:
+                target = written.train if split is Split.TRAIN else written.eval
+                target.append(write_new_json(output_dir, f"{split.value}-{stem}-synthetic-data-{stamp}", records))
+        if rejects.get(name):
+            data = ("\n".join(rejects[name]) + "\n").encode("utf-8")
             written.rejects.append(write_new_file(output_dir, f"rejects-{stem}-{stamp}", ".jsonl", data))
     return written
+
+
+def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
+    planned = gated.outcome.built.planned
+    pair = gated.pair
+    return {
+        "kind": "pair",
+        "request": gated.outcome.built.key,
+        "document": planned.document,
+        "section_index": planned.section_index,
+        "question_type": planned.question_type.value,
+        "gate": gated.gate,
+        "detail": gated.detail,
+        "grounding": round(gated.grounding, 1),
+        "pair": {
+            "question": pair.question,
+            "answer": pair.answer,
+            "reasoning_steps": list(pair.reasoning_steps),
+            "evidence": list(pair.evidence),
+            "figures": list(pair.figures),
+        },
+    }
 
 
 def _reject_line(outcome: RequestOutcome) -> dict[str, Any]:
     planned = outcome.built.planned
     return {
+        "kind": "request",
         "request": outcome.built.key,
         "document": planned.document,
         "section_index": planned.section_index,

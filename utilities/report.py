@@ -1,0 +1,181 @@
+"""The run report: what a run asked for, what came back, what passed, and what it cost.
+
+``build_report`` returns a JSON-ready dict (keys documented in the README) with
+one entry per document, one per question type, and totals; ``format_table``
+renders the compact table the CLI prints and ``format_markdown`` the
+``report-<time>.md`` file. Pair counts always add up:
+``pairs_accepted + sum(pair_rejections) == pairs_generated``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from models.question_types import QUESTION_TYPE_SPECS
+from utilities.generation import RequestOutcome, RunStats
+from utilities.quality import GATES, GatedPair, GateResult
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def _empty_row() -> dict[str, Any]:
+    return {
+        "requests": 0,
+        "requests_accepted": 0,
+        "requests_rejected": Counter(),
+        "pairs_generated": 0,
+        "pairs_accepted": 0,
+        "pair_rejections": Counter({gate: 0 for gate in GATES}),
+        "grounding_sum": 0.0,
+        "difficulty": Counter(),
+        "images_attached": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+    }
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    accepted = row["pairs_accepted"]
+    out = {k: v for k, v in row.items() if k != "grounding_sum"}
+    out["requests_rejected"] = dict(sorted(row["requests_rejected"].items()))
+    out["pair_rejections"] = dict(row["pair_rejections"])
+    out["difficulty"] = dict(sorted(row["difficulty"].items()))
+    out["mean_grounding"] = round(row["grounding_sum"] / accepted, 1) if accepted else None
+    completion = row["completion_tokens"]
+    out["accepted_pairs_per_1k_completion_tokens"] = round(1000 * accepted / completion, 2) if completion else None
+    return out
+
+
+def build_report(
+    outcomes: list[RequestOutcome],
+    gates: GateResult,
+    stats: RunStats,
+    engine: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    by_document: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, dict[str, Any]] = {}
+    total = _empty_row()
+
+    def rows(outcome: RequestOutcome) -> list[dict[str, Any]]:
+        planned = outcome.built.planned
+        return [
+            by_document.setdefault(planned.document, _empty_row()),
+            by_type.setdefault(planned.question_type.value, _empty_row()),
+            total,
+        ]
+
+    for outcome in outcomes:
+        for row in rows(outcome):
+            row["requests"] += 1
+            row["prompt_tokens"] += sum(a.prompt_tokens for a in outcome.attempts)
+            row["completion_tokens"] += sum(a.completion_tokens for a in outcome.attempts)
+            if outcome.status == "accepted":
+                row["requests_accepted"] += 1
+                row["pairs_generated"] += len(outcome.pairs)
+            else:
+                row["requests_rejected"][outcome.reason or "unknown"] += 1
+
+    def add_pair(gated: GatedPair) -> None:
+        spec = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type]
+        for row in rows(gated.outcome):
+            if gated.gate is None:
+                row["pairs_accepted"] += 1
+                row["grounding_sum"] += gated.grounding
+                row["difficulty"][spec.difficulty.value] += 1
+                row["images_attached"] += len(gated.pair.figures)
+            else:
+                row["pair_rejections"][gated.gate] += 1
+
+    for gated in [*gates.accepted, *gates.rejected]:
+        add_pair(gated)
+
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "engine": engine,
+        "settings": settings,
+        "wall_seconds": round(stats.wall_s, 1),
+        "engine_calls": stats.sent,
+        "reply_failures": dict(sorted(stats.failures_by_reason.items())),
+        "documents": {name: _finish(row) for name, row in by_document.items()},
+        "question_types": {name: _finish(row) for name, row in sorted(by_type.items())},
+        "totals": _finish(total),
+    }
+
+
+_COLUMNS = (
+    ("requests", "req"),
+    ("requests_rejected", "req rej"),
+    ("pairs_generated", "pairs"),
+    ("pairs_accepted", "kept"),
+    *((gate, gate.replace("self_contained", "self-cont").replace("answer_support", "support")) for gate in GATES),
+    ("mean_grounding", "ground"),
+    ("images_attached", "imgs"),
+)
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    cells = []
+    for key, _ in _COLUMNS:
+        if key in GATES:
+            value: Any = row["pair_rejections"][key]
+        elif key == "requests_rejected":
+            value = sum(row["requests_rejected"].values())
+        else:
+            value = row[key]
+        cells.append("-" if value is None else str(value))
+    return cells
+
+
+def _table(report: dict[str, Any], markdown: bool) -> list[str]:
+    header = ["", *(title for _, title in _COLUMNS)]
+    body = [[name, *_cells(row)] for name, row in report["documents"].items()]
+    body += [[name, *_cells(row)] for name, row in report["question_types"].items()]
+    body.append(["TOTAL", *_cells(report["totals"])])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return lines + ["| " + " | ".join(row) + " |" for row in body]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*header)] + [fmt.format(*row) for row in body]
+
+
+def _summary(report: dict[str, Any]) -> str:
+    t = report["totals"]
+    per_1k = t["accepted_pairs_per_1k_completion_tokens"]
+    return (
+        f"{t['pairs_accepted']} of {t['pairs_generated']} generated pairs kept; "
+        f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion tokens in {report['wall_seconds']} s; "
+        f"{per_1k if per_1k is not None else '-'} kept pairs per 1,000 completion tokens; "
+        f"engine {report['engine'].get('backend')}"
+    )
+
+
+def format_table(report: dict[str, Any]) -> str:
+    return "\n".join([*_table(report, markdown=False), _summary(report)])
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    engine = ", ".join(f"{k}={v}" for k, v in report["engine"].items())
+    failures = ", ".join(f"{k} {v}" for k, v in report["reply_failures"].items()) or "none"
+    return "\n".join(
+        [
+            f"# Run report {report['created']}",
+            "",
+            _summary(report),
+            "",
+            "Rows: documents, then question types, then the total. `req rej`: requests rejected after every retry;",
+            "`pairs`: pairs in accepted replies; `kept`: pairs that passed every gate; gate columns: pairs each gate",
+            "rejected; `ground`: mean grounding score of kept pairs; `imgs`: images in kept records.",
+            "",
+            *_table(report, markdown=True),
+            "",
+            f"Reply failures, retried or not: {failures}. Engine calls: {report['engine_calls']}.",
+            "",
+            f"Engine: {engine}",
+            "",
+        ]
+    )
