@@ -1,0 +1,127 @@
+"""The run report: numbers add up, keys are documented, files are written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from generate_synthetic_data import main
+from utilities.api_utils import ENGINES, register_engine
+from utilities.check_image_urls import check_all_output_files
+from utilities.engines.base import EngineRequest
+from utilities.engines.fake import FakeEngine
+from utilities.quality import GATES
+
+from .conftest import PROJECT_ROOT
+from .helpers import valid_reply, write_small_doc
+
+ROW_KEYS = {
+    "requests",
+    "requests_accepted",
+    "requests_rejected",
+    "pairs_generated",
+    "pairs_accepted",
+    "pair_rejections",
+    "difficulty",
+    "images_attached",
+    "prompt_tokens",
+    "completion_tokens",
+    "mean_grounding",
+    "accepted_pairs_per_1k_completion_tokens",
+}
+REPORT_KEYS = {
+    "schema_version",
+    "created",
+    "engine",
+    "settings",
+    "wall_seconds",
+    "engine_calls",
+    "reply_failures",
+    "documents",
+    "question_types",
+    "totals",
+}
+
+
+def assert_adds_up(report: dict) -> None:
+    rows = [*report["documents"].values(), *report["question_types"].values(), report["totals"]]
+    for row in rows:
+        assert set(row) == ROW_KEYS
+        assert row["pairs_accepted"] + sum(row["pair_rejections"].values()) == row["pairs_generated"]
+        assert row["requests_accepted"] + sum(row["requests_rejected"].values()) == row["requests"]
+        assert sum(row["difficulty"].values()) == row["pairs_accepted"]
+    totals = report["totals"]
+    for key in ("requests", "pairs_generated", "pairs_accepted", "completion_tokens", "images_attached"):
+        assert sum(r[key] for r in report["documents"].values()) == totals[key]
+        assert sum(r[key] for r in report["question_types"].values()) == totals[key]
+
+
+def messy_reply(request: EngineRequest) -> str:
+    """Valid JSON whose pairs fail different gates, and some failed replies."""
+    if ":INFERENCE" in request.id:
+        return "not json"
+    data = json.loads(valid_reply(request))
+    if ":FACTUAL_RECALL" in request.id:
+        data["pairs"][0]["question"] = "According to the text, " + data["pairs"][0]["question"]
+        data["pairs"][-1]["evidence"] = ["A sentence that appears nowhere in the source at all."]
+    return json.dumps(data)
+
+
+@pytest.fixture
+def fake_backend():
+    engine = FakeEngine(default=messy_reply)
+    register_engine("fake", lambda config, images: engine)
+    yield engine
+    ENGINES.pop("fake")
+
+
+def test_report_files_and_numbers_add_up(docs_dir, tmp_path, fake_backend, capsys):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--max-retries", "1"]
+    assert main([*args, "--question-types", "FACTUAL_RECALL,INFERENCE,MULTI_HOP_REASONING,SECTION_SUMMARY"]) == 0
+    (report_file,) = out.glob("report-*.json")
+    (markdown,) = out.glob("report-*.md")
+    report = json.loads(report_file.read_text())
+    assert set(report) == REPORT_KEYS
+    assert_adds_up(report)
+    totals = report["totals"]
+    assert totals["requests_rejected"] == {"invalid_json": 2}
+    assert totals["pair_rejections"]["self_contained"] == 2 and totals["pair_rejections"]["grounding"] == 2
+    assert report["question_types"]["SECTION_SUMMARY"]["difficulty"] == {"medium": 6}
+    assert report["engine"] == {"backend": "fake"} and report["settings"]["API_KEY"] == ""
+    assert report["reply_failures"] == {"invalid_json": 4}
+    kept = sum(len(json.loads(f.read_text())) for f in out.glob("*-synthetic-data-*.json"))
+    assert kept == totals["pairs_accepted"]
+    rejects = [json.loads(line) for f in out.glob("rejects-*.jsonl") for line in f.read_text().splitlines()]
+    assert sum(r["kind"] == "pair" for r in rejects) == sum(totals["pair_rejections"].values())
+    assert sum(r["kind"] == "request" for r in rejects) == 2
+    printed = capsys.readouterr().out
+    assert "TOTAL" in printed and "self-cont" in printed
+    assert "| TOTAL |" in markdown.read_text()
+
+
+def test_readme_documents_every_report_key():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for key in [*REPORT_KEYS, *ROW_KEYS, *GATES]:
+        assert f"`{key}`" in readme, key
+
+
+@pytest.mark.slow
+def test_three_shared_documents_with_the_embedded_model(corpus_copy, tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--docs-dir", str(corpus_copy), "--output-dir", str(out), "--backend", "embedded",
+            "--question-types", "SECTION_SUMMARY", "--questions-per-request", "1",
+            "--max-answer-chars", "400", "--max-new-tokens", "1024", "--llamacpp-ctx", "8192",
+        ]
+    )  # fmt: skip
+    (report_file,) = out.glob("report-*.json")
+    report = json.loads(report_file.read_text())
+    assert_adds_up(report)
+    assert set(report["documents"]) == {"aosa500_image_filters", "eip_7918_blob_base_fee", "rust_book_ch14_cargo"}
+    assert report["totals"]["requests"] == 62
+    assert code == (0 if report["totals"]["pairs_accepted"] else 1)
+    assert check_all_output_files(out, corpus_copy, verbose=False).ok
