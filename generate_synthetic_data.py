@@ -86,8 +86,8 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
     report_path = write_new_json(config.output_dir, f"report-{stamp}", report)
     write_new_file(config.output_dir, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
     print(format_table(report))
-    log.info("done: %s", stats.summary())
     log.info("report: %s", report_path)
+    log.info("done: %s; %d pairs kept after the quality gates", stats.summary(), len(gates.accepted))
     if not gates.accepted:
         log.error("no pair was kept; see the rejects file(s) for the raw replies and reasons")
         return 1
