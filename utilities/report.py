@@ -54,6 +54,7 @@ def build_report(
     stats: RunStats,
     engine: dict[str, Any],
     settings: dict[str, Any],
+    resumed: int = 0,
 ) -> dict[str, Any]:
     by_document: dict[str, dict[str, Any]] = {}
     by_type: dict[str, dict[str, Any]] = {}
@@ -98,6 +99,7 @@ def build_report(
         "engine": engine,
         "settings": settings,
         "wall_seconds": round(stats.wall_s, 1),
+        "resumed_requests": resumed,
         "engine_calls": stats.sent,
         "reply_failures": dict(sorted(stats.failures_by_reason.items())),
         "documents": {name: _finish(row) for name, row in by_document.items()},

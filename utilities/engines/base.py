@@ -2,9 +2,13 @@
 
 An engine takes a list of ``EngineRequest`` and yields ``(index, EngineResult)``
 pairs as requests finish, in completion order, so the caller never waits on the
-slowest request to record the others. Every request yields exactly one result:
-failures are results with ``error`` set, never exceptions, so one bad request
-cannot lose the batch. Engines render the neutral message (a system prompt and a
+slowest request to record the others. Every request started yields exactly one
+result: failures are results with ``error`` set, never exceptions, so one bad
+request cannot lose the batch. When ``stop`` is set the engine starts no new
+request, lets those in flight finish, and returns: requests never started yield
+nothing. An error is ``transient`` when the engine itself failed (server gone,
+CUDA error, out of memory after every fallback): the request is then left
+unfinished for the next run rather than rejected. Engines render the neutral message (a system prompt and a
 list of text and image parts) into their own wire format.
 """
 
@@ -62,6 +66,7 @@ class EngineResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None  # transport or engine failure; the reply text is then unusable
+    transient: bool = False  # the engine failed, not this request: leave it unfinished
     attempts: int = 1  # transport attempts spent on this request
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -73,8 +78,10 @@ class Engine(Protocol):
         """The engine's effective settings, for logs and reports (never secrets)."""
         ...
 
-    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
-        """Yield (index into requests, result) once for every request, as each finishes."""
+    def generate(
+        self, requests: list[EngineRequest], stop: threading.Event | None = None
+    ) -> Iterator[tuple[int, EngineResult]]:
+        """Yield (index into requests, result) once for every request started, as each finishes."""
         ...
 
     def close(self) -> None: ...
@@ -155,6 +162,10 @@ def openai_messages(request: EngineRequest, images: ImageStore | None) -> list[d
                 content.append({"type": "image_url", "image_url": {"url": url}})
     user: Any = content[0]["text"] if len(content) == 1 and content[0]["type"] == "text" else content
     return [{"role": "system", "content": request.system}, {"role": "user", "content": user}]
+
+
+def stopped(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
 
 
 def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:

@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utilities.engines.base import EngineRequest, EngineResult, ImageStore, json_schema_format, openai_messages
+from utilities.engines.base import (
+    EngineRequest,
+    EngineResult,
+    ImageStore,
+    json_schema_format,
+    openai_messages,
+    stopped,
+)
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 
@@ -114,15 +122,31 @@ class EmbeddedEngine:
     def _one(self, request: EngineRequest) -> EngineResult:
         try:
             reply = self.server.handle_chat_completions(self.payload(request))
-        except Exception as exc:  # the binding raises RuntimeError and friends; each is this request's failure
-            return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
+        except Exception as exc:  # the binding raises when llama.cpp itself fails: the engine, not the request
+            return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error", transient=True)
         return result_from_openai(reply)
 
-    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+    def generate(
+        self, requests: list[EngineRequest], stop: threading.Event | None = None
+    ) -> Iterator[tuple[int, EngineResult]]:
+        """One request per slot in flight; a new one starts as one finishes, unless stopped."""
+        pending = iter(enumerate(requests))
+        in_flight: dict[Future[EngineResult], int] = {}
         with ThreadPoolExecutor(max_workers=self.settings.parallel, thread_name_prefix="llama") as pool:
-            futures = {pool.submit(self._one, request): i for i, request in enumerate(requests)}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+
+            def fill() -> None:
+                while len(in_flight) < self.settings.parallel and not stopped(stop):
+                    item = next(pending, None)
+                    if item is None:
+                        return
+                    in_flight[pool.submit(self._one, item[1])] = item[0]
+
+            fill()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield in_flight.pop(future), future.result()
+                fill()
 
     def close(self) -> None:
         self.server = None  # the server thread stops when the object is freed

@@ -7,11 +7,12 @@ queue is empty the ``default`` callable answers.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from utilities.engines.base import EngineRequest, EngineResult
+from utilities.engines.base import EngineRequest, EngineResult, stopped
 
 Reply = EngineResult | str | Callable[[EngineRequest], EngineResult | str]
 
@@ -31,8 +32,12 @@ class FakeEngine:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name}
 
-    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+    def generate(
+        self, requests: list[EngineRequest], stop: threading.Event | None = None
+    ) -> Iterator[tuple[int, EngineResult]]:
         for index, request in enumerate(requests):
+            if stopped(stop):
+                return
             self.history.append(request)
             reply: Reply | None = self.queue.popleft() if self.queue else self.default
             if reply is None:

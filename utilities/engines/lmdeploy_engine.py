@@ -18,16 +18,19 @@ lmdeploy 0.18.0's source:
   objects with ``text``, ``finish_reason``, ``input_token_len``, ``generate_token_len``.
 
 Requests are submitted in chunks of ``LMDEPLOY_BATCH_SIZE`` (the engine batches
-them continuously), which bounds the images held in memory at once.
+them continuously), which bounds the images held in memory at once. A chunk that
+fails with an out-of-memory error is halved and retried, down to one request;
+what still fails is left unfinished for the next run.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from utilities.engines.base import EngineRequest, EngineResult, ImageStore, TextPart, json_schema_format
+from utilities.engines.base import EngineRequest, EngineResult, ImageStore, TextPart, json_schema_format, stopped
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 
@@ -108,6 +111,12 @@ def result_from_response(response: Any) -> EngineResult:
     )
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.OutOfMemoryError, or a CUDA/TurboMind error that says it ran out of memory."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "outofmemory" in text or "out of memory" in text or "cuda_error_out_of_memory" in text
+
+
 class LmdeployEngine:
     name = "lmdeploy"
 
@@ -136,20 +145,34 @@ class LmdeployEngine:
             "lmdeploy": self._lmdeploy.__version__,
         }
 
-    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+    def generate(
+        self, requests: list[EngineRequest], stop: threading.Event | None = None
+    ) -> Iterator[tuple[int, EngineResult]]:
         size = self.settings.batch_size
         for start in range(0, len(requests), size):
-            chunk = requests[start : start + size]
-            prompts = [build_messages(r, self.images, self.settings.max_image_tiles) for r in chunk]
-            gen_configs = [self._lmdeploy.GenerationConfig(**generation_config(r)) for r in chunk]
-            try:
-                responses = self.pipe.infer(prompts, gen_config=gen_configs)
-            except Exception as exc:  # one failed chunk is its requests' failure, not the run's
-                for offset in range(len(chunk)):
-                    yield start + offset, EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
-                continue
-            for offset, response in enumerate(responses):
-                yield start + offset, result_from_response(response)
+            if stopped(stop):
+                return
+            yield from self._chunk(requests, list(range(start, min(start + size, len(requests)))))
+
+    def _chunk(self, requests: list[EngineRequest], indices: list[int]) -> Iterator[tuple[int, EngineResult]]:
+        chunk = [requests[i] for i in indices]
+        prompts = [build_messages(r, self.images, self.settings.max_image_tiles) for r in chunk]
+        gen_configs = [self._lmdeploy.GenerationConfig(**generation_config(r)) for r in chunk]
+        try:
+            responses = self.pipe.infer(prompts, gen_config=gen_configs)
+        except Exception as exc:  # an engine failure: halve on OOM, else leave the chunk unfinished
+            if is_out_of_memory(exc) and len(indices) > 1:
+                half = len(indices) // 2
+                log.warning("out of GPU memory on %d requests; retrying as two halves", len(indices))
+                yield from self._chunk(requests, indices[:half])
+                yield from self._chunk(requests, indices[half:])
+                return
+            error = EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error", transient=True)
+            for index in indices:
+                yield index, error
+            return
+        for index, response in zip(indices, responses):
+            yield index, result_from_response(response)
 
     def close(self) -> None:
         self.pipe.close()

@@ -31,7 +31,14 @@ from typing import Any
 
 import httpx
 
-from utilities.engines.base import EngineRequest, EngineResult, ImageStore, json_schema_format, openai_messages
+from utilities.engines.base import (
+    EngineRequest,
+    EngineResult,
+    ImageStore,
+    json_schema_format,
+    openai_messages,
+    stopped,
+)
 from utilities.engines.embedded import result_from_openai
 from utilities.logger import get_logger
 
@@ -190,10 +197,13 @@ class OpenAIEngine:
                 await asyncio.sleep(delay if delay is not None else backoff_seconds(attempt, self._rng))
             attempt += 1
         return EngineResult(
-            error=f"{last_error}; gave up after {attempt} attempts", finish_reason="error", attempts=attempt
+            error=f"{last_error}; gave up after {attempt} attempts",
+            finish_reason="error",
+            attempts=attempt,
+            transient=True,  # the server kept failing: the request is left for the next run
         )
 
-    async def _run(self, requests: list[EngineRequest], out: queue.Queue) -> None:
+    async def _run(self, requests: list[EngineRequest], out: queue.Queue, stop: threading.Event | None) -> None:
         limit = asyncio.Semaphore(self.settings.max_concurrency)
         headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
         limits = httpx.Limits(max_connections=self.settings.max_concurrency)
@@ -202,21 +212,32 @@ class OpenAIEngine:
 
             async def guarded(index: int, request: EngineRequest) -> None:
                 async with limit:
+                    if stopped(stop):
+                        return  # never started: it stays unfinished
                     try:
                         result = await self._one(client, request)
                     except Exception as exc:  # anything unforeseen is this request's failure, not the batch's
                         result = EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
-                out.put((index, result))
+                out.put((index, self._redact(result)))
 
             await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
 
-    def generate(self, requests: list[EngineRequest]) -> Iterator[tuple[int, EngineResult]]:
+    def _redact(self, result: EngineResult) -> EngineResult:
+        """A server may echo what it was sent; the key never leaves this object."""
+        key = self.settings.api_key
+        if key and result.error and key in result.error:
+            result.error = result.error.replace(key, "[API_KEY]")
+        return result
+
+    def generate(
+        self, requests: list[EngineRequest], stop: threading.Event | None = None
+    ) -> Iterator[tuple[int, EngineResult]]:
         out: queue.Queue = queue.Queue()
         failure: list[BaseException] = []
 
         def runner() -> None:
             try:
-                asyncio.run(self._run(requests, out))
+                asyncio.run(self._run(requests, out, stop))
             except BaseException as exc:
                 failure.append(exc)
             finally:
@@ -229,10 +250,11 @@ class OpenAIEngine:
             seen.add(item[0])
             yield item
         thread.join()
-        for index in range(len(requests)):  # should not happen; keeps the one-result-per-request promise
-            if index not in seen:
-                reason = f"{type(failure[0]).__name__}: {failure[0]}" if failure else "no result"
-                yield index, EngineResult(error=reason, finish_reason="error")
+        if failure:  # the event loop itself broke: what it did not answer is left unfinished
+            reason = f"{type(failure[0]).__name__}: {failure[0]}"
+            for index in range(len(requests)):
+                if index not in seen:
+                    yield index, EngineResult(error=reason, finish_reason="error", transient=True)
 
     def close(self) -> None:
         pass

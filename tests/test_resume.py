@@ -1,0 +1,208 @@
+"""Crash safety: the journal, resume, engine faults, --fresh. Real servers on loopback, real files."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pytest
+
+from generate_synthetic_data import EXIT_UNFINISHED, main
+from utilities.api_utils import ENGINES, register_engine
+from utilities.engines.base import EngineRequest, ImageStore, TextPart
+from utilities.engines.fake import FakeEngine
+from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
+from utilities.file_utils import load_documents
+
+from .fault_server import FaultServer
+from .helpers import valid_reply, write_small_doc
+
+TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
+
+
+def run_cli(docs, out, base_url: str, *extra: str) -> int:
+    return main(
+        [
+            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
+            "--question-types", TYPES, "--questions-per-request", "2", "--request-timeout", "1", *extra,
+        ]
+    )  # fmt: skip
+
+
+def journal_lines(out: Path) -> list[dict]:
+    (journal,) = out.glob(".runs/*/journal.jsonl")
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+def records(out: Path) -> list[dict]:
+    return [r for f in sorted(out.glob("*-synthetic-data-*.json")) for r in json.loads(f.read_text())]
+
+
+def latest_report(out: Path) -> dict:
+    return json.loads(max(out.glob("report-*.json"), key=lambda p: p.stat().st_mtime_ns).read_text())
+
+
+def test_engine_failure_leaves_requests_unfinished_and_a_rerun_finishes_only_them(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    args = ("--transport-retries", "1", "--max-concurrency", "1")
+    with FaultServer(["500"] * 6) as server:  # the first three requests fail twice each
+        assert run_cli(docs_dir, out, server.base_url, *args) == EXIT_UNFINISHED
+        assert server.actions["ok"] == 3
+        assert not records(out) and not list(out.glob("report-*")), "no final files while work is unfinished"
+        assert len(journal_lines(out)) == 3 and all(e["status"] == "accepted" for e in journal_lines(out))
+        assert run_cli(docs_dir, out, server.base_url, *args) == 0
+        assert server.actions["ok"] == 6, "the rerun sent only the three unfinished requests"
+    report = latest_report(out)
+    assert report["resumed_requests"] == 3 and report["totals"]["requests"] == 6
+    assert report["totals"]["requests_accepted"] == 6 and len(records(out)) == 12
+    assert len({r["metadata"]["request"] for r in records(out)}) == 6
+
+
+def test_server_failing_30_percent_and_dying_once_loses_nothing(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    (docs_dir / "second.md").write_text(
+        "# Workspaces\nA workspace is a set of packages that share one Cargo.lock file and one output directory.\n\n"
+        "# Members\nEach member package lives in its own folder and is listed in the members array of the root.\n"
+    )
+    out = tmp_path / "out"
+    args = ("--transport-retries", "3", "--max-concurrency", "4", "--max-retries", "1")
+    with FaultServer([], fault_rate=0.3, die_after=7, seed=3) as dying:
+        first = run_cli(docs_dir, out, dying.base_url, *args)
+    assert first == EXIT_UNFINISHED
+    finished_first = {e["key"] for e in journal_lines(out)}
+    assert 0 < len(finished_first) < 12
+    with FaultServer([], fault_rate=0.3, seed=4) as healthy:  # restarted, on another port
+        assert run_cli(docs_dir, out, healthy.base_url, *args) == 0
+    entries = journal_lines(out)
+    keys = [e["key"] for e in entries]
+    assert len(keys) == len(set(keys)) == 12, "every request journaled exactly once"
+    assert finished_first <= set(keys)
+    report = latest_report(out)
+    totals = report["totals"]
+    assert report["resumed_requests"] == len(finished_first)
+    assert totals["requests"] == 12 == totals["requests_accepted"] + sum(totals["requests_rejected"].values())
+    assert totals["pairs_accepted"] + sum(totals["pair_rejections"].values()) == totals["pairs_generated"]
+    kept = records(out)
+    assert len(kept) == totals["pairs_accepted"]
+    assert len({(r["metadata"]["request"], r["messages"][0]["content"][0]["text"]) for r in kept}) == len(kept)
+
+
+@pytest.fixture
+def fake_backend():
+    engine = FakeEngine(default=valid_reply)
+    register_engine("fake", lambda config, images: engine)
+    yield engine
+    ENGINES.pop("fake")
+
+
+def fake_run(docs, out, *extra: str) -> int:
+    return main(
+        ["--docs-dir", str(docs), "--output-dir", str(out), "--backend", "fake", "--question-types", TYPES, *extra]
+    )
+
+
+def test_finished_run_rerun_calls_no_engine_and_regates_with_new_thresholds(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    sent = len(fake_backend.history)
+    assert sent == 6
+    assert fake_run(docs_dir, out, "--min-answer-chars", "100000") == 1  # every answer now too short
+    assert len(fake_backend.history) == sent, "the journal answered every request"
+    report = latest_report(out)
+    assert report["resumed_requests"] == 6 and report["engine"]["backend"] == "none"
+    assert report["totals"]["pair_rejections"]["form"] == report["totals"]["pairs_generated"]
+
+
+def test_fresh_sets_the_journal_aside_and_redoes_the_work(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    assert fake_run(docs_dir, out, "--fresh") == 0
+    assert len(fake_backend.history) == 12
+    runs = sorted(p.name for p in (out / ".runs").iterdir())
+    assert len(runs) == 2 and any(".set-aside-" in name for name in runs)
+
+
+def test_changed_document_or_setting_starts_a_new_run_key(docs_dir, tmp_path, fake_backend):
+    path = write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    assert fake_run(docs_dir, out, "--seed", "7") == 0
+    path.write_text(path.read_text().replace("responsive", "responsive and fair"))
+    assert fake_run(docs_dir, out) == 0
+    assert len(list((out / ".runs").iterdir())) == 3
+    assert len(fake_backend.history) == 18
+
+
+def test_torn_last_journal_line_is_ignored_and_repaired(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    (journal,) = out.glob(".runs/*/journal.jsonl")
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:4]) + lines[4][: len(lines[4]) // 2])  # a crash mid-write
+    assert fake_run(docs_dir, out) == 0
+    assert len(fake_backend.history) == 6 + 2, "the torn request and the missing one were redone"
+    entries, torn = [], 0
+    for line in journal.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            torn += 1
+    assert torn == 1 and len(entries) == 4 + 2
+    assert len({e["key"] for e in entries}) == 6
+
+
+def test_yaml_tags_are_never_executed(docs_dir):
+    (docs_dir / "evil.md").write_text(
+        "---\ntitle: !!python/object/apply:os.system ['touch pwned']\n---\n# A\nBody text of the document.\n"
+    )
+    document = load_documents(docs_dir).documents[0]
+    assert document.metadata == {} and "malformed YAML" in document.warnings[0]
+    assert not Path("pwned").exists()
+
+
+class _OomPipe:
+    """Stands in for lmdeploy's pipeline at its boundary: runs out of memory above a batch size."""
+
+    def __init__(self, fits: int):
+        self.fits = fits
+        self.calls: list[int] = []
+
+    def infer(self, prompts, gen_config):
+        self.calls.append(len(prompts))
+        if len(prompts) > self.fits:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [types.SimpleNamespace(text="{}", finish_reason="stop", input_token_len=5, generate_token_len=1)] * len(
+            prompts
+        )
+
+
+def _engine_with(pipe, batch_size: int) -> LmdeployEngine:
+    engine = object.__new__(LmdeployEngine)  # lmdeploy itself is not installed in CI
+    engine.settings = LmdeploySettings(model="m", batch_size=batch_size)
+    engine.images = ImageStore(64)
+    engine._lmdeploy = types.SimpleNamespace(GenerationConfig=dict)
+    engine.pipe = pipe
+    return engine
+
+
+def _requests(n: int) -> list[EngineRequest]:
+    return [EngineRequest(f"r{i}", "s", (TextPart("t"),), {}, 10, 0.5, 0.9, i) for i in range(n)]
+
+
+def test_lmdeploy_out_of_memory_halves_the_batch_until_it_fits():
+    pipe = _OomPipe(fits=2)
+    results = list(_engine_with(pipe, batch_size=8).generate(_requests(8)))
+    assert sorted(i for i, _ in results) == list(range(8))
+    assert all(r.error is None for _, r in results)
+    assert pipe.calls == [8, 4, 2, 2, 4, 2, 2]
+
+
+def test_lmdeploy_out_of_memory_at_one_request_leaves_it_unfinished():
+    results = list(_engine_with(_OomPipe(fits=0), batch_size=2).generate(_requests(2)))
+    assert [i for i, _ in results] == [0, 1]
+    assert all(r.transient and "out of memory" in r.error for _, r in results)

@@ -1,0 +1,170 @@
+"""The run journal: every finished request, durable before it counts as done.
+
+A run's journal lives in ``OUTPUT_DIR/.runs/<run key>/journal.jsonl``. The run
+key is a hash of what determines the work: each document's content hash, the
+settings that change prompts or sampling, the system prompt and templates, and
+``PROMPT_VERSION``. Rerunning the same command finds the same journal and skips
+every request in it; a changed document or setting gives a new key and a new
+journal (old ones are left alone). Each line is one finished request (accepted
+with its pairs, or rejected with its raw replies), appended, flushed and fsynced
+before the next result is handled, so a crash loses at most the requests in
+flight. A torn last line (a crash during the write) is ignored on load.
+
+Gate settings and output formatting are not in the key: rerunning with other
+thresholds re-gates the journal without calling the engine again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from models.documents import Document
+from utilities.config import Config
+from utilities.generation import Attempt, RequestOutcome
+from utilities.logger import get_logger
+from utilities.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptLibrary
+from utilities.replies import ParsedPair
+
+log = get_logger(__name__)
+
+JOURNAL_VERSION = 1
+
+# Settings that change what is asked or how it is sampled (and so what comes back).
+KEY_SETTINGS = (
+    "MODEL",
+    "MODEL_FORMAT",
+    "BACKEND",
+    "LLAMACPP_MODEL",
+    "LLAMACPP_MMPROJ",
+    "QUESTION_TYPES",
+    "QUESTIONS_PER_REQUEST",
+    "RELATED_SECTIONS",
+    "RELATED_MIN_SIMILARITY",
+    "MAX_SECTION_CHARS",
+    "MAX_IMAGE_SIDE",
+    "MAX_IMAGE_TILES",
+    "MAX_IMAGES_PER_REQUEST",
+    "TEMPERATURE",
+    "TOP_P",
+    "MAX_NEW_TOKENS",
+    "SEED",
+    "MAX_ANSWER_CHARS",
+    "MAX_RETRIES",
+)
+
+
+def run_key_inputs(documents: list[Document], config: Config, library: PromptLibrary) -> dict[str, Any]:
+    settings = config.to_dict()
+    templates = {qt.value: t.template for qt, t in library.templates.items()}
+    return {
+        "journal_version": JOURNAL_VERSION,
+        "prompt_version": PROMPT_VERSION,
+        "documents": {d.name: d.content_hash for d in documents},
+        "settings": {name: settings[name] for name in KEY_SETTINGS},
+        "system_prompt": hashlib.sha256(library.system.encode()).hexdigest(),
+        "templates": hashlib.sha256(json.dumps(templates, sort_keys=True).encode()).hexdigest(),
+        "prompts_dir": PROMPTS_DIR.name,
+    }
+
+
+def run_key(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Journal:
+    def __init__(self, folder: Path, inputs: dict[str, Any]):
+        self.folder = folder
+        self.path = folder / "journal.jsonl"
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = folder / "manifest.json"
+        if not manifest.exists():
+            data = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "inputs": inputs}
+            manifest.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        self._handle = None
+
+    @classmethod
+    def open(cls, output_dir: Path, inputs: dict[str, Any], fresh: bool = False) -> Journal:
+        """The journal of this run key; ``fresh`` sets an existing one aside (renamed, never deleted)."""
+        folder = output_dir / ".runs" / run_key(inputs)
+        if fresh and folder.exists():
+            aside = folder.with_name(f"{folder.name}.set-aside-{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}")
+            folder.rename(aside)
+            log.info("--fresh: the earlier journal is kept at %s", aside)
+        return cls(folder, inputs)
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Finished requests by request key. A torn or corrupt line is skipped with a warning."""
+        entries: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return entries
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    entry = json.loads(raw)
+                    key = entry["key"]
+                except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                    log.warning("%s line %d is incomplete (an interrupted write); ignored", self.path, number)
+                    continue
+                entries.setdefault(key, entry)
+        return entries
+
+    def append(self, outcome: RequestOutcome) -> None:
+        if self._handle is None:
+            self._repair_tail()
+            self._handle = self.path.open("ab")
+        line = json.dumps(outcome_to_entry(outcome), ensure_ascii=False).encode("utf-8") + b"\n"
+        self._handle.write(line)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def _repair_tail(self) -> None:
+        """End a torn last line so the next entry starts on a line of its own."""
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb+") as handle:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def outcome_to_entry(outcome: RequestOutcome) -> dict[str, Any]:
+    return {
+        "key": outcome.built.key,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "pairs": [
+            {
+                "question": p.question,
+                "answer": p.answer,
+                "reasoning_steps": list(p.reasoning_steps),
+                "evidence": list(p.evidence),
+                "figures": list(p.figures),
+            }
+            for p in outcome.pairs
+        ],
+        "attempts": [a.to_dict() for a in outcome.attempts],
+    }
+
+
+def entry_to_outcome(entry: dict[str, Any], built) -> RequestOutcome:
+    pairs = tuple(
+        ParsedPair(
+            question=p["question"],
+            answer=p["answer"],
+            reasoning_steps=tuple(p["reasoning_steps"]),
+            evidence=tuple(p["evidence"]),
+            figures=tuple(p["figures"]),
+        )
+        for p in entry["pairs"]
+    )
+    attempts = [Attempt(**a) for a in entry["attempts"]]
+    return RequestOutcome(built, entry["status"], pairs, entry["reason"], attempts)
