@@ -6,6 +6,11 @@ descriptions the prompt shows, and which validates the reply. Because the three
 come from one class they cannot drift apart. Every string is length-bounded:
 small models otherwise loop inside a string until the token cap. ``figures`` is
 an enum of the ids attached to this request, so a model cannot invent a path.
+(No ``pattern`` on the question: llama.cpp's grammar rejects its own output under
+one, measured 3 failures in 4; the form gate checks questions instead.)
+``evidence`` is an enum of the sentences of the request's own source when it has
+any, so a quote is verbatim by construction; the grounding gate checks it again
+(a server that falls back to ``json_object`` decodes without the schema).
 """
 
 from __future__ import annotations
@@ -27,21 +32,34 @@ class ReplyLimits:
     max_evidence_chars: int = 300
 
 
-def build_reply_model(n_pairs: int, figure_ids: tuple[str, ...], limits: ReplyLimits) -> type[BaseModel]:
-    """A model for ``{"pairs": [exactly n_pairs pair objects]}``."""
+MAX_QUOTE_CHOICES = 300
+
+
+def build_reply_model(
+    n_pairs: int, figure_ids: tuple[str, ...], limits: ReplyLimits, quotes: tuple[str, ...] = ()
+) -> type[BaseModel]:
+    """A model for ``{"pairs": [exactly n_pairs pair objects]}``; ``quotes``: the allowed evidence."""
     if figure_ids:
         figure_enum = Enum("FigureId", {f"F{i}": fid for i, fid in enumerate(figure_ids)}, type=str)
         figures_field: Any = (list[figure_enum], Field(max_length=len(figure_ids)))  # type: ignore[valid-type]
     else:
         figures_field = (list[str], Field(max_length=0))
     step = Annotated[str, Field(min_length=1, max_length=limits.max_step_chars)]
-    quote = Annotated[str, Field(min_length=1, max_length=limits.max_evidence_chars)]
+    choices = tuple(dict.fromkeys(q for q in quotes if 0 < len(q) <= limits.max_evidence_chars))[:MAX_QUOTE_CHOICES]
+    if choices:
+        quote: Any = Enum("Quote", {f"Q{i}": q for i, q in enumerate(choices)}, type=str)
+    else:
+        quote = Annotated[str, Field(min_length=1, max_length=limits.max_evidence_chars)]
     pair_model = create_model(
         "QAPair",
         __config__=ConfigDict(extra="forbid"),
         question=(
             str,
-            Field(min_length=8, max_length=limits.max_question_chars, description="a self-contained question"),
+            Field(
+                min_length=8,
+                max_length=limits.max_question_chars,
+                description="a self-contained question ending with a question mark",
+            ),
         ),
         answer=(
             str,

@@ -61,10 +61,15 @@ def _word(seed: str) -> str:
     return "".join("bcdfghjklmnpqrstvwxz"[(n >> (4 * k)) % 20] + "aeiou"[(n >> (3 * k)) % 5] for k in range(4))
 
 
+def evidence_choices(request: EngineRequest) -> list[str]:
+    items = request.schema["properties"]["pairs"]["items"]["properties"].get("evidence", {}).get("items", {})
+    return list(items.get("enum", []))
+
+
 def valid_reply(request: EngineRequest) -> str:
     """A reply that passes the schema and every quality gate: answers quote the source."""
     figures = allowed_figures(request)[:1]
-    sentences = source_sentences(request)
+    sentences = [c for c in evidence_choices(request) if c.endswith(".")] or source_sentences(request)
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
     pairs = []
     for i in range(n_pairs(request)):

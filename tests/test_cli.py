@@ -132,3 +132,11 @@ def test_help_lists_every_setting_with_its_env_name(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for setting in SETTINGS:
         assert setting.flag in text and f"env {setting.env}" in text
+
+
+def test_limit_sections_plans_only_the_first_sections(corpus_copy, tmp_path):
+    out = tmp_path / "out"
+    assert dry_run(corpus_copy, out, "--limit-sections", "2", "--question-types", "SECTION_SUMMARY") == 0
+    plan = read_plan(out)
+    assert [d["planned_requests"] for d in plan["documents"]] == [{"SECTION_SUMMARY": 2}] * 3
+    assert all(len(d["sections"]) > 2 for d in plan["documents"]), "the plan still describes every section"

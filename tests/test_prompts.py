@@ -22,6 +22,7 @@ from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.planner import plan_requests
 from utilities.prompts import PROMPTS_DIR, PromptLibrary, SamplingSettings, attempt_seed, build_request
+from utilities.quality import normalize
 
 from .helpers import write_small_doc
 
@@ -77,7 +78,11 @@ def test_pair_types_carry_a_second_section_and_figures_are_an_enum(built):
 def test_schema_bounds_every_string(built):
     pair = built[0].engine_request.schema["properties"]["pairs"]["items"]["properties"]
     assert pair["question"]["maxLength"] and pair["answer"]["maxLength"]
-    assert pair["reasoning_steps"]["items"]["maxLength"] and pair["evidence"]["items"]["maxLength"]
+    assert pair["reasoning_steps"]["items"]["maxLength"]
+    choices = pair["evidence"]["items"]["enum"]
+    assert choices and all(len(c) <= 300 for c in choices)
+    section = built[0].context[0]
+    assert all(normalize(c) in normalize(section) for c in choices), "every choice is verbatim from the source"
     assert built[0].engine_request.schema["properties"]["pairs"]["minItems"] == 3
 
 

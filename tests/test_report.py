@@ -65,7 +65,7 @@ def messy_reply(request: EngineRequest) -> str:
     data = json.loads(valid_reply(request))
     if ":FACTUAL_RECALL" in request.id:
         data["pairs"][0]["question"] = "According to the text, " + data["pairs"][0]["question"]
-        data["pairs"][-1]["evidence"] = ["A sentence that appears nowhere in the source at all."]
+        data["pairs"][-1]["answer"] = "Miners negotiate tariffs quarterly through governance councils and auctions."
     return json.dumps(data)
 
 
@@ -89,7 +89,7 @@ def test_report_files_and_numbers_add_up(docs_dir, tmp_path, fake_backend, capsy
     assert_adds_up(report)
     totals = report["totals"]
     assert totals["requests_rejected"] == {"invalid_json": 2}
-    assert totals["pair_rejections"]["self_contained"] == 2 and totals["pair_rejections"]["grounding"] == 2
+    assert totals["pair_rejections"]["self_contained"] == 2 and totals["pair_rejections"]["answer_support"] == 2
     assert report["question_types"]["SECTION_SUMMARY"]["difficulty"] == {"medium": 6}
     assert report["engine"] == {"backend": "fake"} and report["settings"]["API_KEY"] == ""
     assert report["reply_failures"] == {"invalid_json": 4}

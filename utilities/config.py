@@ -178,6 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
         "3",
         "pairs one request asks for (FACT_BASED: facts per request)",
     ),
+    Setting("LIMIT_SECTIONS", _non_negative_int, "0", "plan only the first N sections of each document (0: all)"),
     # Generation
     Setting(
         "BACKEND",
@@ -257,6 +258,7 @@ class Config:
     max_image_side: int
     question_types: tuple[QuestionType, ...]
     questions_per_request: int
+    limit_sections: int
     backend: str
     system_prompt_file: Path | None
     include_reasoning: bool

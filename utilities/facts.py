@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from markdown_it.token import Token
 
@@ -177,6 +178,23 @@ def _table_facts(tokens: list[Token], start: int) -> tuple[list[Fact], int]:
                     facts.append(Fact(text, "table_row"))
         i += 1
     return facts, i
+
+
+@lru_cache(maxsize=4096)
+def quotable_sentences(text: str) -> tuple[str, ...]:
+    """Sentences of a text's prose, list items and table cells as written (markdown kept),
+    for the evidence a reply may quote. Code, HTML and placeholders are left out.
+
+    >>> quotable_sentences("See [the spec](http://x) for `2**13`. It is final now.\n\n```\ncode only here\n```")
+    ('See [the spec](http://x) for `2**13`.', 'It is final now.')
+    """
+    quotes: list[str] = []
+    for token in _PARSER.parse(text):
+        if token.type != "inline":
+            continue
+        content = _SPACE.sub(" ", PLACEHOLDER.sub(" ", token.content)).strip()
+        quotes.extend(s for s in split_sentences(content) if len(s.split()) >= 3)
+    return tuple(dict.fromkeys(quotes))
 
 
 def extract_facts_from_section(text: str) -> list[Fact]:

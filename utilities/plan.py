@@ -55,7 +55,7 @@ def build_plan(loaded: LoadResult, config: Config) -> tuple[dict[str, Any], list
     all_requests: list[PlannedRequest] = []
     entries = []
     for document in loaded.documents:
-        requests = plan_requests(document, config.question_types, config.questions_per_request)
+        requests = plan_requests(document, config.question_types, config.questions_per_request, config.limit_sections)
         all_requests.extend(requests)
         entries.append(_document_entry(document, requests))
     plan = {

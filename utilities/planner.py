@@ -47,10 +47,15 @@ def _attached_figures(document: Document, indices: list[int]) -> tuple[str, ...]
 
 
 def plan_requests(
-    document: Document, question_types: tuple[QuestionType, ...], questions_per_request: int
+    document: Document,
+    question_types: tuple[QuestionType, ...],
+    questions_per_request: int,
+    limit_sections: int = 0,
 ) -> list[PlannedRequest]:
+    """Requests for a document's sections (its first ``limit_sections`` only, when above 0)."""
     requests: list[PlannedRequest] = []
-    for section in document.sections:
+    sections = document.sections[:limit_sections] if limit_sections else document.sections
+    for section in sections:
         related = [r.index for r in section.related]
         for qt in question_types:
             context = QUESTION_TYPE_SPECS[qt].context

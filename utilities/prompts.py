@@ -22,10 +22,11 @@ from models.question_types import QuestionType
 from models.schemas import ReplyLimits, build_reply_model, reply_json_schema
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
+from utilities.facts import quotable_sentences
 from utilities.planner import PlannedRequest
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = "1"  # bump when templates or prompt assembly change what is sent
+PROMPT_VERSION = "2"  # bump when templates or prompt assembly change what is sent
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def build_request(
     task = library.templates[planned.question_type].substitute(n_pairs=planned.n_pairs)
     parts.append(TextPart(f"\n# Task\n\n{task}\n"))
 
-    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits)
+    quotes = tuple(q for text in context for q in quotable_sentences(text))
+    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, quotes)
     engine_request = EngineRequest(
         id=f"{key}@{attempt}",
         system=library.system,

@@ -87,7 +87,7 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
             question=p.question.strip(),
             answer=p.answer.strip(),
             reasoning_steps=tuple(s.strip() for s in p.reasoning_steps),
-            evidence=tuple(e.strip() for e in p.evidence),
+            evidence=tuple(getattr(e, "value", e).strip() for e in p.evidence),
             figures=tuple(getattr(f, "value", f) for f in p.figures),
         )
         for p in reply.pairs  # type: ignore[attr-defined]

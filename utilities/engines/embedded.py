@@ -122,8 +122,10 @@ class EmbeddedEngine:
     def _one(self, request: EngineRequest) -> EngineResult:
         try:
             reply = self.server.handle_chat_completions(self.payload(request))
-        except Exception as exc:  # the binding raises when llama.cpp itself fails: the engine, not the request
+        except (MemoryError, OSError) as exc:  # the process itself is in trouble: leave the request for a rerun
             return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error", transient=True)
+        except Exception as exc:  # llama.cpp raises on one request's output (a grammar mismatch): retry, then reject
+            return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
         return result_from_openai(reply)
 
     def generate(

@@ -1,0 +1,110 @@
+"""Real processes, the real embedded model, a shared document: kill -9 and SIGINT, then resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT_ROOT
+
+ARGS = [
+    "--backend", "embedded", "--question-types", "SECTION_SUMMARY,FACTUAL_RECALL", "--limit-sections", "3",
+    "--questions-per-request", "1", "--max-answer-chars", "200", "--max-new-tokens", "512",
+    "--llamacpp-parallel", "1",  # one slot: each reply depends only on its prompt and seed
+]  # fmt: skip
+REQUESTS = 6
+
+
+@pytest.fixture
+def eip_docs(shared_corpus, tmp_path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(shared_corpus / "eip_7918_blob_base_fee.md", docs)
+    shutil.copytree(shared_corpus / "eip_7918_blob_base_fee", docs / "eip_7918_blob_base_fee")
+    return docs
+
+
+def start(docs: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(PROJECT_ROOT / "generate_synthetic_data.py"), "--docs-dir", str(docs)]
+    return subprocess.Popen(
+        [*command, "--output-dir", str(out), *ARGS],
+        cwd=docs.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def journal_count(out: Path) -> int:
+    journals = list(out.glob(".runs/*/journal.jsonl"))
+    return journals[0].read_bytes().count(b"\n") if journals else 0
+
+
+def wait_for_lines(proc: subprocess.Popen, out: Path, lines: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while journal_count(out) < lines:
+        assert proc.poll() is None, f"the run ended early:\n{proc.stdout.read()[-2000:]}"
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.05)
+
+
+def final_records(out: Path) -> list[dict]:
+    files = sorted(out.glob("train-*.json")) + sorted(out.glob("eval-*.json"))
+    return [r for f in files for r in json.loads(f.read_text())]
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(eip_docs, tmp_path):
+    baseline = tmp_path / "baseline"
+    proc = start(eip_docs, baseline)
+    assert proc.wait(timeout=600) == 0, proc.stdout.read()[-2000:]
+    expected = final_records(baseline)
+    assert expected
+
+    out = tmp_path / "killed"
+    points = sorted(random.Random(20261124).sample(range(1, REQUESTS), 2))
+    for point in points:
+        proc = start(eip_docs, out)
+        wait_for_lines(proc, out, point)
+        time.sleep(random.Random(point).uniform(0, 1.5))  # somewhere inside the next request
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert not list(out.glob("train-*.json")), "a killed run wrote no final file"
+    proc = start(eip_docs, out)
+    log = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, log[-2000:]
+    assert "already finished" in log
+    assert final_records(out) == expected, "resumed output equals the uninterrupted run, pair for pair"
+    keys = [json.loads(line)["key"] for line in next(out.glob(".runs/*/journal.jsonl")).read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == REQUESTS
+
+
+@pytest.mark.slow
+def test_sigint_stops_cleanly_with_exit_130_and_the_rerun_completes(eip_docs, tmp_path):
+    out = tmp_path / "out"
+    proc = start(eip_docs, out)
+    wait_for_lines(proc, out, 1)
+    proc.send_signal(signal.SIGINT)
+    log = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, log[-2000:]
+    assert "stopped by SIGINT" in log and "rerun the same command to resume" in log
+    journal = next(out.glob(".runs/*/journal.jsonl"))
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]  # every line whole
+    assert 1 <= len(entries) < REQUESTS
+    assert not list(out.glob("train-*.json")) and not list(out.glob("report-*"))
+    proc = start(eip_docs, out)
+    log = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0, log[-2000:]
+    report = json.loads(next(out.glob("report-*.json")).read_text())
+    assert report["resumed_requests"] == len(entries) and report["totals"]["requests"] == REQUESTS
