@@ -47,6 +47,20 @@ def write_png(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB", c
     return path
 
 
+@pytest.fixture
+def fake_backend():
+    """A scripted engine registered as BACKEND=fake; set ``.default`` to change its replies."""
+    from utilities.api_utils import ENGINES, register_engine
+    from utilities.engines.fake import FakeEngine
+
+    from .helpers import valid_reply
+
+    engine = FakeEngine(default=valid_reply)
+    register_engine("fake", lambda config, images: engine)
+    yield engine
+    ENGINES.pop("fake")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's .env or settings: run from an empty folder."""

@@ -10,7 +10,6 @@ import pytest
 from generate_synthetic_data import main
 from models.question_types import QuestionType
 from models.schemas import ReplyLimits
-from utilities.api_utils import ENGINES, register_engine
 from utilities.engines.base import EngineRequest, EngineResult
 from utilities.engines.fake import FakeEngine
 from utilities.file_utils import load_documents
@@ -122,14 +121,6 @@ def test_fact_based_asks_one_pair_per_fact(small):
     _, stats = generate_all(planned, engine, build, max_retries=0)
     assert stats.pairs == facts
     assert [n_pairs(r) for r in engine.history] == [p.n_pairs for p in planned]
-
-
-@pytest.fixture
-def fake_backend():
-    engine = FakeEngine(default=valid_reply)
-    register_engine("fake", lambda config, images: engine)
-    yield engine
-    ENGINES.pop("fake")
 
 
 def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_path, fake_backend):

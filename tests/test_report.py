@@ -7,10 +7,8 @@ import json
 import pytest
 
 from generate_synthetic_data import main
-from utilities.api_utils import ENGINES, register_engine
 from utilities.check_image_urls import check_all_output_files
 from utilities.engines.base import EngineRequest
-from utilities.engines.fake import FakeEngine
 from utilities.quality import GATES
 
 from .conftest import PROJECT_ROOT
@@ -69,15 +67,8 @@ def messy_reply(request: EngineRequest) -> str:
     return json.dumps(data)
 
 
-@pytest.fixture
-def fake_backend():
-    engine = FakeEngine(default=messy_reply)
-    register_engine("fake", lambda config, images: engine)
-    yield engine
-    ENGINES.pop("fake")
-
-
 def test_report_files_and_numbers_add_up(docs_dir, tmp_path, fake_backend, capsys):
+    fake_backend.default = messy_reply
     write_small_doc(docs_dir)
     out = tmp_path / "out"
     args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--max-retries", "1"]

@@ -6,17 +6,13 @@ import json
 import types
 from pathlib import Path
 
-import pytest
-
 from generate_synthetic_data import EXIT_UNFINISHED, main
-from utilities.api_utils import ENGINES, register_engine
 from utilities.engines.base import EngineRequest, ImageStore, TextPart
-from utilities.engines.fake import FakeEngine
 from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
 from utilities.file_utils import load_documents
 
 from .fault_server import FaultServer
-from .helpers import valid_reply, write_small_doc
+from .helpers import write_small_doc
 
 TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
 
@@ -87,14 +83,6 @@ def test_server_failing_30_percent_and_dying_once_loses_nothing(docs_dir, tmp_pa
     kept = records(out)
     assert len(kept) == totals["pairs_accepted"]
     assert len({(r["metadata"]["request"], r["messages"][0]["content"][0]["text"]) for r in kept}) == len(kept)
-
-
-@pytest.fixture
-def fake_backend():
-    engine = FakeEngine(default=valid_reply)
-    register_engine("fake", lambda config, images: engine)
-    yield engine
-    ENGINES.pop("fake")
 
 
 def fake_run(docs, out, *extra: str) -> int:

@@ -18,7 +18,7 @@ import base64
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -147,8 +147,11 @@ class ImageStore:
         return url
 
 
-def openai_messages(request: EngineRequest, images: ImageStore | None) -> list[dict[str, Any]]:
-    """OpenAI chat messages; images as data URLs, or left out when ``images`` is None."""
+def message_content(
+    request: EngineRequest, image_item: Callable[[ImagePart], dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """The user message's content list: adjacent text parts joined, each image as ``image_item``
+    renders it (None leaves the image out)."""
     content: list[dict[str, Any]] = []
     for part in request.parts:
         if isinstance(part, TextPart):
@@ -156,10 +159,19 @@ def openai_messages(request: EngineRequest, images: ImageStore | None) -> list[d
                 content[-1] = {"type": "text", "text": content[-1]["text"] + part.text}
             else:
                 content.append({"type": "text", "text": part.text})
-        elif images is not None:
-            url = images.data_url(part.path)
-            if url is not None:
-                content.append({"type": "image_url", "image_url": {"url": url}})
+        elif (item := image_item(part)) is not None:
+            content.append(item)
+    return content
+
+
+def openai_messages(request: EngineRequest, images: ImageStore | None) -> list[dict[str, Any]]:
+    """OpenAI chat messages; images as data URLs, or left out when ``images`` is None."""
+
+    def image_url(part: ImagePart) -> dict[str, Any] | None:
+        url = images.data_url(part.path) if images is not None else None
+        return {"type": "image_url", "image_url": {"url": url}} if url is not None else None
+
+    content = message_content(request, image_url)
     user: Any = content[0]["text"] if len(content) == 1 and content[0]["type"] == "text" else content
     return [{"role": "system", "content": request.system}, {"role": "user", "content": user}]
 

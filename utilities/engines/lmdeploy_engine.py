@@ -30,7 +30,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from utilities.engines.base import EngineRequest, EngineResult, ImageStore, TextPart, json_schema_format, stopped
+from utilities.engines.base import (
+    EngineRequest,
+    EngineResult,
+    ImagePart,
+    ImageStore,
+    json_schema_format,
+    message_content,
+    stopped,
+)
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 
@@ -82,17 +90,14 @@ def generation_config(request: EngineRequest) -> dict[str, Any]:
 
 def build_messages(request: EngineRequest, images: ImageStore, max_tiles: int) -> list[dict[str, Any]]:
     """OpenAI-style messages with decoded images as ``image_data`` items lmdeploy accepts."""
-    content: list[dict[str, Any]] = []
-    for part in request.parts:
-        if isinstance(part, TextPart):
-            if content and content[-1]["type"] == "text":
-                content[-1] = {"type": "text", "text": content[-1]["text"] + part.text}
-            else:
-                content.append({"type": "text", "text": part.text})
-            continue
+
+    def image_data(part: ImagePart) -> dict[str, Any] | None:
         image = images.image(part.path)
-        if image is not None:
-            content.append({"type": "image_data", "image_data": {"data": image, "max_dynamic_patch": max_tiles}})
+        if image is None:
+            return None
+        return {"type": "image_data", "image_data": {"data": image, "max_dynamic_patch": max_tiles}}
+
+    content = message_content(request, image_data)
     return [{"role": "system", "content": request.system}, {"role": "user", "content": content}]
 
 
