@@ -216,3 +216,14 @@ def test_shared_frontmatter_is_metadata_not_text(shared_corpus):
     assert "discussions-to" not in "".join(s.text for s in eip.sections)
     assert eip.sections[0].title == "Abstract"
     assert documents["rust_book_ch14_cargo"].metadata == {}
+
+
+def test_image_over_the_decompression_bomb_limit_is_refused_at_plan_time(docs_dir, caplog, monkeypatch):
+    from PIL import Image
+
+    write_png(docs_dir / "doc" / "FIGURE_1.png", size=(300, 300))
+    (docs_dir / "doc.md").write_text("# A\nThe figure {{FIGURE_1}} is large.\n")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300 * 300 - 1)  # over the limit, under twice it: a warning
+    _, _, messages = load_with_warnings(docs_dir, caplog)
+    assert any("too large to decode safely" in m for m in messages)
+    assert load_documents(docs_dir).documents[0].sections[0].figures[0].path is None

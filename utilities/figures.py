@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,9 +147,13 @@ class ImageFolder:
 def check_image_header(path: Path) -> str | None:
     """Cheap check that a file is an image Pillow can identify; None when it is."""
     try:
-        with Image.open(path) as img:
-            img.size  # noqa: B018 - the header is parsed lazily
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.size  # noqa: B018 - the header is parsed lazily
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        return "is too large to decode safely (Pillow's decompression-bomb limit)"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return f"is not a readable image ({type(exc).__name__})"
     return None
 
