@@ -20,7 +20,8 @@ from .conftest import PROJECT_ROOT
 ARGS = [
     "--backend", "embedded", "--question-types", "SECTION_SUMMARY,FACTUAL_RECALL", "--limit-sections", "3",
     "--questions-per-request", "1", "--max-answer-chars", "200", "--max-new-tokens", "512",
-    "--llamacpp-parallel", "1",  # one slot: each reply depends only on its prompt and seed
+    # One slot and no prefix reuse: each reply depends only on its prompt and seed, not on what ran before.
+    "--llamacpp-parallel", "1", "--llamacpp-cache-prompt", "false",
 ]  # fmt: skip
 REQUESTS = 6
 

@@ -63,6 +63,7 @@ def _embedded(config: Config, images: ImageStore) -> Engine:
         parallel=config.llamacpp_parallel,
         ctx_per_slot=config.llamacpp_ctx,
         threads=config.llamacpp_threads,
+        cache_prompt=config.llamacpp_cache_prompt,
     )
     return EmbeddedEngine(settings, images)
 

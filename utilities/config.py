@@ -229,6 +229,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LLAMACPP_PARALLEL", _positive_int, "4", "parallel slots (requests decoded together)"),
     Setting("LLAMACPP_CTX", _positive_int, "8192", "context tokens per slot"),
     Setting("LLAMACPP_THREADS", _non_negative_int, "0", "CPU threads; 0 for every available core"),
+    Setting(
+        "LLAMACPP_CACHE_PROMPT",
+        _bool,
+        "true",
+        "reuse cached prompt prefixes (faster); false makes each reply depend only on its prompt and seed",
+    ),
     # lmdeploy engine
     Setting("LMDEPLOY_ENGINE", _choice("turbomind", "pytorch"), "turbomind", "lmdeploy backend: turbomind or pytorch"),
     Setting("SESSION_LEN", _positive_int, "16384", "lmdeploy context length (prompt + images + reply)"),
@@ -282,6 +288,7 @@ class Config:
     llamacpp_parallel: int
     llamacpp_ctx: int
     llamacpp_threads: int
+    llamacpp_cache_prompt: bool
     lmdeploy_engine: str
     session_len: int
     cache_max_entry_count: float

@@ -44,6 +44,9 @@ class EmbeddedSettings:
     parallel: int = 4
     ctx_per_slot: int = 8192
     threads: int = 0  # 0: every core this process may use
+    # Reusing a slot's cached prefix is faster, but reused KV differs numerically from recomputed
+    # KV, so a reply then depends on what ran before it. Off: a reply depends on prompt and seed only.
+    cache_prompt: bool = True
 
 
 def default_gguf() -> Path:
@@ -107,6 +110,7 @@ class EmbeddedEngine:
             "parallel": self.settings.parallel,
             "ctx_per_slot": self.settings.ctx_per_slot,
             "threads": self.params.cpuparams.n_threads,
+            "cache_prompt": self.settings.cache_prompt,
         }
 
     def payload(self, request: EngineRequest) -> dict[str, Any]:
@@ -116,6 +120,7 @@ class EmbeddedEngine:
             "temperature": request.temperature,
             "top_p": request.top_p,
             "seed": request.seed,
+            "cache_prompt": self.settings.cache_prompt,
             "response_format": json_schema_format(request.schema),
         }
 
