@@ -219,6 +219,7 @@ def test_attached_figure_passes_and_a_deleted_image_fails(gate, docs_dir):
         ({"answer": " "}, "empty answer"),
         ({"reasoning_steps": (" ",)}, "empty reasoning step or evidence quote"),
         ({"question": "The reserve price and the blob base fee."}, "no question form"),
+        ({"question": "What is this?"}, "shorter than 4 words"),
         ({"answer": "A reserve."}, "shorter than 20"),
         ({"answer": "The reserve price equals BLOB_BASE_COST times the execution"}, "cut off mid-sentence"),
     ],

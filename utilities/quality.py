@@ -2,8 +2,8 @@
 
 Gates, in order (a pair is rejected by the first it fails):
 
-1. ``form``: no empty field; a question has a question form (ends with "?" or
-   starts with an instruction such as "Explain"); the answer is at least
+1. ``form``: no empty field; a question has at least four words and a question
+   form (ends with "?" or starts with an instruction such as "Explain"); the answer is at least
    ``min_answer_chars`` long and does not stop mid-sentence.
 2. ``self_contained``: the question uses none of the phrases in
    ``models/data/context_phrases.txt`` ("the document", "this section", ...).
@@ -40,6 +40,7 @@ from utilities.replies import ParsedPair
 
 PHRASES_FILE = Path(__file__).resolve().parent.parent / "models" / "data" / "context_phrases.txt"
 
+MIN_QUESTION_WORDS = 4  # "What is a crate?" stands on its own; "What is this?" cannot
 GATES = ("form", "self_contained", "grounding", "answer_support", "images", "duplicate")
 
 INSTRUCTION_STARTS = (
@@ -111,6 +112,8 @@ def check_form(pair: ParsedPair, min_answer_chars: int) -> str | None:
     if any(not s.strip() for s in pair.reasoning_steps) or any(not e.strip() for e in pair.evidence):
         return "empty reasoning step or evidence quote"
     question = normalize(pair.question)
+    if len(question.split()) < MIN_QUESTION_WORDS:
+        return f"question shorter than {MIN_QUESTION_WORDS} words cannot stand on its own"
     if not (question.endswith("?") or question.startswith(INSTRUCTION_STARTS) or "____" in pair.question):
         return "question has no question form (no '?' and no instruction such as 'Explain')"
     if len(pair.answer.strip()) < min_answer_chars:
