@@ -82,15 +82,11 @@ class RunStats:
         )
 
     def summary(self) -> str:
-        rate = self.completion_tokens / self.wall_s if self.wall_s else 0.0
-        rps = self.sent / self.wall_s if self.wall_s else 0.0
         rejects = ", ".join(f"{k} {v}" for k, v in sorted(self.rejects_by_reason.items())) or "none"
         unfinished = f", {self.unfinished_requests} unfinished" if self.unfinished_requests else ""
         return (
             f"{self.requests} requests: {self.accepted_requests} accepted, {self.rejected_requests} rejected "
-            f"(rejects: {rejects}){unfinished}; {self.pairs} pairs; {self.sent} engine calls; "
-            f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens; "
-            f"{self.wall_s:.1f} s, {rps:.2f} requests/s, {rate:.1f} completion tokens/s"
+            f"(rejects: {rejects}){unfinished}; {self.pairs} pairs; {self.throughput()}"
         )
 
 
@@ -119,8 +115,7 @@ def generate_all(
         for j, result in engine.generate([b.engine_request for b in built], stop):
             index, request = pending[j], built[j]
             if result.transient:  # the engine failed, not this request: the next run does it
-                stats.sent += 1
-                stats.unfinished_requests += 1
+                stats.sent += 1  # unfinished_requests is counted from the outcomes below
                 stats.last_engine_error = result.error or "engine failure"
                 continue
             outcome = _record(request, result, attempt, history[index], stats)

@@ -24,6 +24,7 @@ import json
 import queue
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -74,8 +75,6 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     except ValueError:
         pass
     try:
-        import time
-
         return min(max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0), RETRY_AFTER_CAP_S)
     except (TypeError, ValueError):
         return None
