@@ -12,7 +12,9 @@ Image references are read from chat records (``messages[].content[].image_url.ur
 and from the ``image``/``images`` keys of InternVL and ShareGPT records, in
 ``.json`` (a list of records) and ``.jsonl`` (one record per line) files.
 Relative paths resolve against ``--images-root`` (default: MARKDOWN_DOCS_DIR from
-.env or the environment). ``data:`` URLs are inline and always valid; http(s)
+.env or the environment), as the specification's files write them, or else
+against the dataset file's own folder, as the internvl and sharegpt exports and
+every file written with COPY_IMAGES do. ``data:`` URLs are inline and always valid; http(s)
 URLs cannot be checked offline and are counted as remote. Exit status: 0 when
 every path exists, 1 when any is missing or a file is not a readable dataset.
 """
@@ -37,7 +39,7 @@ from utilities.config import read_setting
 from utilities.errors import ConfigError
 
 # Files of an output folder that are not datasets: plans, reports, rejects, journals.
-NON_DATASET_PREFIXES = ("plan-", "report-", "rejects-", "dataset_info")
+NON_DATASET_PREFIXES = ("plan-", "report-", "rejects-", "dataset_info", "internvl-meta-")
 CONTEXT_CHARS = 100
 
 
@@ -117,9 +119,11 @@ def _image_urls(record: dict[str, Any]) -> Iterator[str]:
                 yield item
 
 
-def _exists(url: str, images_root: Path) -> bool:
+def _exists(url: str, images_root: Path, dataset_folder: Path) -> bool:
     path = Path(url.removeprefix("file://"))
-    return (path if path.is_absolute() else images_root / path).is_file()
+    if path.is_absolute():
+        return path.is_file()
+    return (images_root / path).is_file() or (dataset_folder / path).is_file()
 
 
 def check_file(path: Path, images_root: Path, result: CheckResult) -> list[InvalidImage]:
@@ -143,7 +147,7 @@ def check_file(path: Path, images_root: Path, result: CheckResult) -> list[Inval
                 result.remote_images += 1
                 continue
             result.images_checked += 1
-            if not _exists(url, images_root):
+            if not _exists(url, images_root, path.parent):
                 question = " ".join(_question_text(record).split())
                 context = question[:CONTEXT_CHARS] + ("..." if len(question) > CONTEXT_CHARS else "")
                 invalid.append(InvalidImage(str(path), url, context))

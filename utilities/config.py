@@ -116,6 +116,20 @@ def _log_level(name: str, raw: str) -> str:
     return value
 
 
+OUTPUT_FORMAT_NAMES = ("phi", "jsonl", "internvl", "sharegpt", "hf")
+
+
+def _output_formats(name: str, raw: str) -> tuple[str, ...]:
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    if not names:
+        raise ConfigError(f"{name} must name at least one of {', '.join(OUTPUT_FORMAT_NAMES)}, got {raw!r}")
+    unknown = [n for n in names if n not in OUTPUT_FORMAT_NAMES]
+    if unknown:
+        valid = ", ".join(OUTPUT_FORMAT_NAMES)
+        raise ConfigError(f"{name} has unknown format {unknown[0]!r} in {raw!r}; valid: {valid}")
+    return tuple(dict.fromkeys(names))
+
+
 def _question_types(name: str, raw: str) -> tuple[QuestionType, ...]:
     try:
         return tuple(parse_question_types(raw))
@@ -154,6 +168,18 @@ SETTINGS: tuple[Setting, ...] = (
         flag_name="docs-dir",
     ),
     Setting("OUTPUT_DIR", _path, "output", "folder for train/eval files, plans and reports"),
+    Setting(
+        "OUTPUT_FORMATS",
+        _output_formats,
+        "phi",
+        "comma-separated: phi (the spec's JSON), jsonl, internvl, sharegpt (LLaMA-Factory), hf (parquet)",
+    ),
+    Setting(
+        "COPY_IMAGES",
+        _bool,
+        "false",
+        "copy the figures into OUTPUT_DIR/images/ and point every file there, so OUTPUT_DIR can be moved",
+    ),
     Setting("MAX_RETRIES", _non_negative_int, "3", "re-sends of a request whose reply failed validation"),
     Setting("LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     Setting("LOG_FILE", _optional_path, "", "also write the log (uncolored) to this file; empty for none"),
@@ -255,6 +281,8 @@ class Config:
     num_gpus: int
     markdown_docs_dir: Path
     output_dir: Path
+    output_formats: tuple[str, ...]
+    copy_images: bool
     max_retries: int
     log_level: str
     log_file: Path | None
@@ -307,7 +335,7 @@ class Config:
             elif isinstance(value, Path):
                 value = value.as_posix()
             elif isinstance(value, tuple):
-                value = [v.value for v in value]
+                value = [getattr(v, "value", v) for v in value]
             out[setting.env] = value
         return out
 
@@ -335,12 +363,15 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
         help="settings file read before the environment (default: .env in the current folder)",
     )
     for setting in SETTINGS:
+        # a true/false setting may be given as a bare flag: --copy-images means --copy-images true
+        switch = {"nargs": "?", "const": "true"} if setting.parse is _bool else {}
         parser.add_argument(
             setting.flag,
             dest=setting.field,
             default=None,
             metavar=setting.env,
             help=f"{setting.help} [env {setting.env}, default {setting.default!r}]",
+            **switch,
         )
     return parser
 

@@ -1,22 +1,24 @@
-"""Turn accepted pairs into the specification's records and write train, eval and rejects files.
+"""Turn accepted pairs into examples, write them in every chosen format, and write the rejects files.
 
-Records keep the specification's keys exactly (``messages``, ``question_type``,
-``difficulty``) and add provenance under ``metadata``. Image URLs are relative
-to MARKDOWN_DOCS_DIR, so ``utilities/check_image_urls.py`` passes on them by
-default. Files are written atomically and never over an existing file.
+The specification's records (``phi``) keep its keys exactly (``messages``,
+``question_type``, ``difficulty``) and add provenance under ``metadata``; the
+other formats are in ``utilities/exports.py``. Files are written atomically and
+never over an existing file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from models.documents import Document
-from models.question_types import QUESTION_TYPE_SPECS, Split
+from models.question_types import QUESTION_TYPE_SPECS
+from utilities.exports import Example, ImagePlacer, file_stem, write_exports
 from utilities.generation import RequestOutcome
-from utilities.output_files import write_new_file, write_new_json
+from utilities.output_files import write_new_file
 from utilities.quality import GatedPair, GateResult
 from utilities.replies import REASONS, ParsedPair
 
@@ -29,25 +31,25 @@ def assistant_content(pair: ParsedPair, include_reasoning: bool) -> str:
     return f"<think>\n{steps}\n</think>\n\n{pair.answer}"
 
 
-def to_record(gated: GatedPair, document: Document, include_reasoning: bool) -> dict[str, Any]:
+def to_example(gated: GatedPair, document: Document, include_reasoning: bool) -> Example:
     pair, outcome = gated.pair, gated.outcome
     planned = outcome.built.planned
     section = document.sections[planned.section_index]
     paths = {
         ref.id: ref.path for i in (planned.section_index, *planned.related) for ref in document.sections[i].figures
     }
-    content: list[dict[str, Any]] = [{"type": "text", "text": pair.question}]
-    for figure_id in pair.figures:
-        content.append({"type": "image_url", "image_url": {"url": paths[figure_id], "detail": "auto"}})
     spec = QUESTION_TYPE_SPECS[planned.question_type]
-    return {
-        "messages": [
-            {"role": "user", "content": content},
-            {"role": "assistant", "content": assistant_content(pair, include_reasoning)},
-        ],
-        "question_type": planned.question_type.value,
-        "difficulty": spec.difficulty.value,
-        "metadata": {
+    return Example(
+        id=f"{outcome.built.key}#{gated.position + 1}",
+        split=spec.split,
+        question=pair.question,
+        answer=assistant_content(pair, include_reasoning),
+        images=tuple(paths[figure_id] for figure_id in pair.figures),
+        question_type=planned.question_type.value,
+        difficulty=spec.difficulty.value,
+        document=document.name,
+        section=section.title,
+        metadata={
             "document": document.name,
             "section": section.title,
             "section_index": section.index,
@@ -58,19 +60,13 @@ def to_record(gated: GatedPair, document: Document, include_reasoning: bool) -> 
             "grounding": round(gated.grounding, 1),
             "answer_support": round(gated.support, 2),
         },
-    }
+    )
 
 
 @dataclass
 class WrittenFiles:
-    train: list[Path] = field(default_factory=list)
-    eval: list[Path] = field(default_factory=list)
+    datasets: dict[str, list[Path]] = field(default_factory=dict)  # by output format
     rejects: list[Path] = field(default_factory=list)
-
-
-def file_stem(document_name: str) -> str:
-    """A document name as a file name part: ``manuals/signals`` -> ``manuals__signals``."""
-    return document_name.replace("/", "__")
 
 
 def write_outputs(
@@ -80,32 +76,25 @@ def write_outputs(
     output_dir: Path,
     stamp: str,
     include_reasoning: bool,
+    formats: Sequence[str] = ("phi",),
+    placer: ImagePlacer | None = None,
 ) -> WrittenFiles:
-    """Per document: kept pairs into train/eval files, rejected requests and pairs into a rejects file."""
-    written = WrittenFiles()
-    splits: dict[str, dict[Split, list[dict[str, Any]]]] = {}
+    """Kept pairs in every chosen format; per document, rejected requests and pairs into a rejects file."""
+    placer = placer or ImagePlacer(output_dir, output_dir, copy=False)
+    examples = [to_example(g, documents[g.outcome.built.planned.document], include_reasoning) for g in gates.accepted]
+    written = WrittenFiles(datasets=write_exports(examples, formats, output_dir, stamp, placer))
     rejects: dict[str, list[str]] = {}
     for outcome in outcomes:
-        name = outcome.built.planned.document
-        splits.setdefault(name, {Split.TRAIN: [], Split.EVAL: []})
         if outcome.status != "accepted":
+            name = outcome.built.planned.document
             rejects.setdefault(name, []).append(json.dumps(_reject_line(outcome), ensure_ascii=False))
-    for gated in gates.accepted:
-        planned = gated.outcome.built.planned
-        split = QUESTION_TYPE_SPECS[planned.question_type].split
-        splits[planned.document][split].append(to_record(gated, documents[planned.document], include_reasoning))
     for gated in gates.rejected:
         name = gated.outcome.built.planned.document
         rejects.setdefault(name, []).append(json.dumps(_pair_reject_line(gated), ensure_ascii=False))
-    for name, by_split in splits.items():
-        stem = file_stem(name)
-        for split, records in by_split.items():
-            if records:
-                target = written.train if split is Split.TRAIN else written.eval
-                target.append(write_new_json(output_dir, f"{split.value}-{stem}-synthetic-data-{stamp}", records))
+    for name in dict.fromkeys(o.built.planned.document for o in outcomes):
         if rejects.get(name):
             data = ("\n".join(rejects[name]) + "\n").encode("utf-8")
-            written.rejects.append(write_new_file(output_dir, f"rejects-{stem}-{stamp}", ".jsonl", data))
+            written.rejects.append(write_new_file(output_dir, f"rejects-{file_stem(name)}-{stamp}", ".jsonl", data))
     return written
 
 

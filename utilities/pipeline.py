@@ -8,6 +8,7 @@ writes the final files only once every request is finished; see README,
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import threading
@@ -19,6 +20,7 @@ from utilities.api_utils import ENGINES, create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
 from utilities.errors import ConfigError
+from utilities.exports import ImagePlacer
 from utilities.file_utils import LoadResult, load_documents
 from utilities.generation import RunStats, generate_all
 from utilities.journal import Journal, entry_to_outcome, run_key_inputs
@@ -43,6 +45,8 @@ def check_settings(config: Config) -> None:
         raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
     if config.backend != "auto" and config.backend not in ENGINES:
         raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+    if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
+        raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 
 
 EXIT_UNFINISHED = 3  # the engine failed; finished requests are journaled, rerun to resume
@@ -145,9 +149,13 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
     }
     gates = apply_gates(outcomes, figure_paths, gate_settings, docs_root)
     stamp = timestamp()
-    written = write_outputs(outcomes, gates, documents, config.output_dir, stamp, config.include_reasoning)
-    for path in [*written.train, *written.eval]:
-        log.info("wrote %s", path)
+    placer = ImagePlacer(docs_root, config.output_dir, copy=config.copy_images)
+    written = write_outputs(
+        outcomes, gates, documents, config.output_dir, stamp, config.include_reasoning, config.output_formats, placer
+    )
+    for name, paths in written.datasets.items():
+        for path in paths:
+            log.info("wrote %s (%s)", path, name)
     for path in written.rejects:
         log.info("rejected requests and pairs, with raw replies and reasons: %s", path)
     report = build_report(outcomes, gates, stats, engine_info, config.to_dict(), resumed=len(requests) - len(todo))
