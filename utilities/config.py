@@ -182,6 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MAX_RETRIES", _non_negative_int, "3", "re-sends of a request whose reply failed validation"),
     Setting("LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    Setting(
+        "PROGRESS",
+        _choice("auto", "on", "off"),
+        "auto",
+        "progress bar on stderr: auto (when it is a terminal), on or off",
+    ),
     Setting("LOG_FILE", _optional_path, "", "also write the log (uncolored) to this file; empty for none"),
     Setting("RELATED_SECTIONS", _non_negative_int, "2", "k: related sections found per section by TF-IDF + KNN"),
     Setting(
@@ -285,6 +291,7 @@ class Config:
     copy_images: bool
     max_retries: int
     log_level: str
+    progress: str
     log_file: Path | None
     related_sections: int
     related_min_similarity: float

@@ -97,8 +97,14 @@ def generate_all(
     max_retries: int,
     on_final: Callable[[RequestOutcome], None] | None = None,
     stop: threading.Event | None = None,
+    on_progress: Callable[[RequestOutcome | None, RunStats], None] | None = None,
+    log_every_s: float | None = PROGRESS_EVERY_S,
 ) -> tuple[list[RequestOutcome], RunStats]:
-    """Outcomes of the requests that finished (in plan order) and the run's statistics."""
+    """Outcomes of the requests that finished (in plan order) and the run's statistics.
+
+    ``on_progress`` sees every engine result (with the outcome when it is final);
+    a progress line is logged every ``log_every_s`` seconds unless that is None.
+    """
     stats = RunStats(requests=len(planned))
     started = time.perf_counter()
     outcomes: list[RequestOutcome | None] = [None] * len(planned)
@@ -119,15 +125,18 @@ def generate_all(
                 stats.last_engine_error = result.error or "engine failure"
                 continue
             outcome = _record(request, result, attempt, history[index], stats)
-            if outcome.status == "accepted" or attempt >= max_retries:
+            final = outcome.status == "accepted" or attempt >= max_retries
+            if final:
                 outcomes[index] = outcome
                 done += 1
                 if on_final is not None:
                     on_final(outcome)
             else:
                 retry.append(index)
+            if on_progress is not None:
+                on_progress(outcome if final else None, stats)
             now = time.perf_counter()
-            if now - last_report >= PROGRESS_EVERY_S:
+            if log_every_s is not None and now - last_report >= log_every_s:
                 last_report = now
                 log.info(
                     "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s",

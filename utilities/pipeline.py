@@ -22,13 +22,14 @@ from utilities.engines.base import ImageStore
 from utilities.errors import ConfigError
 from utilities.exports import ImagePlacer
 from utilities.file_utils import LoadResult, load_documents
-from utilities.generation import RunStats, generate_all
+from utilities.generation import PROGRESS_EVERY_S, RunStats, generate_all
 from utilities.journal import Journal, entry_to_outcome, run_key_inputs
 from utilities.logger import get_logger
 from utilities.output import write_outputs
 from utilities.output_files import timestamp, write_new_file, write_new_json
 from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
+from utilities.progress import progress_bar
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
 from utilities.quality import GateSettings, apply_gates
 from utilities.report import build_report, format_markdown, format_table
@@ -116,7 +117,17 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
                 engine_info = engine.describe()
                 log.info("engine settings: %s", engine_info)
                 try:
-                    _, stats = generate_all(todo, engine, build, config.max_retries, journal.append, stop.event)
+                    with progress_bar(len(todo), config.progress) as bar:
+                        _, stats = generate_all(
+                            todo,
+                            engine,
+                            build,
+                            config.max_retries,
+                            journal.append,
+                            stop.event,
+                            on_progress=bar.update,
+                            log_every_s=None if bar.enabled else PROGRESS_EVERY_S,
+                        )
                 finally:
                     engine.close()
         finally:

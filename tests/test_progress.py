@@ -1,0 +1,72 @@
+"""The progress bar: counts what arrives, stays out of non-terminal output, keeps log lines readable."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from generate_synthetic_data import main
+from utilities.generation import RunStats
+from utilities.progress import ProgressBar
+
+from .helpers import valid_reply, write_small_doc
+
+
+class _Outcome:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bar_counts_accepted_rejected_and_retries():
+    stream = io.StringIO()
+    bar = ProgressBar(total=3, mode="on", stream=stream)
+    stats = RunStats(sent=1, completion_tokens=100)
+    bar.update(_Outcome("accepted"), stats)
+    stats.sent = 2
+    bar.update(None, stats)  # a failed attempt that will be retried
+    stats.sent = 4
+    bar.update(_Outcome("rejected"), stats)
+    bar.update(_Outcome("accepted"), stats)
+    bar.close()
+    last = stream.getvalue().split("\r")[-1]
+    assert "3/3" in last and "accepted 2, rejected 1, retries 1" in last
+    assert re.search(r"\d+ tok/s", last)
+
+
+def test_auto_shows_the_bar_only_on_a_terminal():
+    pipe, tty = io.StringIO(), _Tty()
+    for stream in (pipe, tty):
+        bar = ProgressBar(total=1, stream=stream)
+        bar.update(_Outcome("accepted"), RunStats(sent=1))
+        bar.close()
+    assert pipe.getvalue() == ""
+    assert "1/1" in tty.getvalue()
+    off = _Tty()
+    ProgressBar(total=1, mode="off", stream=off).close()
+    assert off.getvalue() == ""
+
+
+def test_run_shows_bar_with_progress_on_and_log_lines_survive(docs_dir, tmp_path, fake_backend, capsys):
+    write_small_doc(docs_dir)
+    fake_backend.default = lambda r: "not json" if ":INFERENCE" in r.id else valid_reply(r)
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "out"), "--backend", "fake"]
+    assert main([*args, "--progress", "on", "--max-retries", "1"]) == 0
+    err = capsys.readouterr().err
+    bar = [chunk for chunk in re.split(r"[\r\n]", err) if chunk.startswith("generating")][-1]
+    total = re.search(r"(\d+)/(\d+)", bar)
+    assert total and total.group(1) == total.group(2)
+    accepted, rejected, retries = map(int, re.search(r"accepted (\d+), rejected (\d+), retries (\d+)", bar).groups())
+    assert accepted + rejected == int(total.group(1)) and rejected > 0 and retries == rejected
+    assert re.search(r"^\d\d:\d\d:\d\d INFO done: ", err, re.MULTILINE)  # log lines are whole lines
+
+
+def test_run_without_a_terminal_prints_no_bar(docs_dir, tmp_path, fake_backend, capsys):
+    write_small_doc(docs_dir)
+    assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "out"), "--backend", "fake"]) == 0
+    err = capsys.readouterr().err
+    assert "generating" not in err and "\r" not in err
