@@ -7,7 +7,6 @@ import re
 import pytest
 
 from models.question_types import QUESTION_TYPE_DIFFICULTY, QUESTION_TYPE_SPECS, QuestionType, Split
-from utilities.config import SETTINGS
 
 from .conftest import PROJECT_ROOT
 
@@ -45,14 +44,31 @@ def test_only_section_summaries_feed_eval():
     ]
 
 
-def test_every_setting_is_in_env_example_and_the_readme_table():
+def test_every_env_example_setting_has_a_working_flag_a_help_line_and_a_readme_row(capsys):
+    """Driven by .env.example: each name there is read by the code, has a CLI flag wired to it,
+    is in --help with its env name and default, and has a README row naming the same flag and default."""
+    from generate_synthetic_data import main
+    from utilities.config import SETTINGS_BY_ENV, build_arg_parser
+
     example = (PROJECT_ROOT / ".env.example").read_text()
-    for setting in SETTINGS:
-        assert re.search(rf"^{setting.env}=", example, re.M), f"{setting.env} missing from .env.example"
-        assert re.search(rf"^\| `{setting.env}` \|", README, re.M), f"{setting.env} missing from README table"
-        assert setting.flag in README, f"{setting.flag} missing from README"
-    names = set(re.findall(r"^([A-Z_]+)=", example, re.M))
-    assert names == {s.env for s in SETTINGS}, "a variable in .env.example that the code does not read"
+    names = re.findall(r"^([A-Z_]+)=", example, re.M)
+    assert set(names) == set(SETTINGS_BY_ENV), "the settings the code reads and .env.example differ"
+    options = build_arg_parser()._option_string_actions
+    assert main(["--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name in names:
+        setting = SETTINGS_BY_ENV[name]
+        assert options[setting.flag].dest == setting.field, f"{setting.flag} does not set {name}"
+        assert re.search(rf"{setting.flag} \[?{name}\]?", help_text), f"{setting.flag} not in --help"
+        assert f"[env {name}, default {setting.default!r}]" in help_text
+        example_value = re.search(rf"^{name}=(.*)$", example, re.M).group(1)
+        assert example_value == setting.default, f".env.example gives {name} a value other than its default"
+        row = re.search(rf"^\| `{name}` \| `([^`]+)` \| ([^|]+) \|", README, re.M)
+        assert row, f"{name} has no README table row"
+        assert row.group(1) == setting.flag
+        assert row.group(2).strip() == (f"`{setting.default}`" if setting.default else "(none)"), name
+    for flag in ("--dry-run", "--check", "--fresh", "--version", "--env-file"):
+        assert flag in options and flag in help_text and f"`{flag}" in README, flag
 
 
 def test_ci_runs_the_readme_test_command_verbatim():
