@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -32,7 +33,7 @@ def spec_record_errors(record: dict) -> list[str]:
 
 
 @pytest.mark.slow
-def test_embedded_model_generates_every_question_type(docs_dir, tmp_path):
+def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys):
     write_small_doc(docs_dir)
     out = tmp_path / "out"
     code = main(
@@ -40,6 +41,7 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path):
             "--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "embedded",
             "--questions-per-request", "1", "--max-answer-chars", "300", "--max-new-tokens", "1024",
             "--llamacpp-ctx", "4096", "--log-file", str(tmp_path / "run.log"),
+            "--output-formats", "phi,sharegpt,hf", "--progress", "on",
         ]
     )  # fmt: skip
     report = json.loads(next(out.glob("report-*.json")).read_text())
@@ -60,3 +62,15 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path):
     assert check_all_output_files(out, docs_dir, verbose=False).ok
     log = (tmp_path / "run.log").read_text()
     assert "engine: embedded" in log and "completion tokens/s" in log
+    # the progress bar ran to the end over every request, with the counts the report has
+    bar = [c for c in re.split(r"[\r\n]", capsys.readouterr().err) if c.startswith("generating")][-1]
+    assert f"{totals['requests']}/{totals['requests']}" in bar
+    assert f"accepted {totals['requests_accepted']}, rejected {totals['requests'] - totals['requests_accepted']}" in bar
+    # the trainer formats hold the same kept pairs as the specification's files
+    sharegpt = [r for f in out.glob("sharegpt-*.json") for r in json.loads(f.read_text())]
+    assert len(sharegpt) == kept
+    if kept:
+        import datasets
+
+        splits = datasets.load_dataset(str(next(out.glob("hf-*"))), cache_dir=str(tmp_path / "hf-cache"))
+        assert sum(split.num_rows for split in splits.values()) == kept
