@@ -63,13 +63,7 @@ def check_engine(config: Config) -> int:
         _write_check_document(docs)
         document = load_documents(docs).documents[0]
         (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)
-        sampling = SamplingSettings(
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            seed=config.seed,
-            max_images=config.max_images_per_request,
-        )
+        sampling = SamplingSettings.from_config(config)
         built = build_request(
             document,
             planned,

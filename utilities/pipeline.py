@@ -85,13 +85,7 @@ class StopSignal:
 def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest], library: PromptLibrary) -> int:
     documents = {d.name: d for d in loaded.documents}
     docs_root = Path(os.path.realpath(config.markdown_docs_dir))
-    sampling = SamplingSettings(
-        max_new_tokens=config.max_new_tokens,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        seed=config.seed,
-        max_images=config.max_images_per_request,
-    )
+    sampling = SamplingSettings.from_config(config)
     limits = ReplyLimits(max_answer_chars=config.max_answer_chars)
 
     def build(planned: PlannedRequest, attempt: int):

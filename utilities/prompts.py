@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -22,6 +23,9 @@ from models.question_types import QuestionType
 from models.schemas import ReplyLimits, build_reply_model, reply_json_schema
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
+
+if TYPE_CHECKING:
+    from utilities.config import Config
 from utilities.facts import quotable_sentences
 from utilities.planner import PlannedRequest
 
@@ -60,6 +64,16 @@ class SamplingSettings:
     top_p: float = 0.95
     seed: int = 42
     max_images: int = 4
+
+    @classmethod
+    def from_config(cls, config: Config) -> SamplingSettings:
+        return cls(
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            seed=config.seed,
+            max_images=config.max_images_per_request,
+        )
 
 
 @dataclass(frozen=True)
