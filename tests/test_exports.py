@@ -30,6 +30,7 @@ from generate_synthetic_data import main
 from models.question_types import Split
 from utilities.check_image_urls import check_all_output_files, check_files
 from utilities.exports import Example, ImagePlacer, add_dataset_info, copy_image, internvl_record
+from utilities.output_files import json_array_chunks, write_new_file
 
 from .conftest import write_png
 from .helpers import allowed_figures, valid_reply, write_small_doc
@@ -290,3 +291,12 @@ def test_bad_output_formats_is_one_line_exit_2(docs_dir, tmp_path, capsys, value
     assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "o"), "--output-formats", value]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "records",
+    [[], [{}], [{"a": [1, {"b": "line\nbreak ünïcode"}], "c": []}, {"d": None}], [[1, 2], "x", 3.5]],
+)
+def test_streamed_json_arrays_are_the_text_json_dumps_gives(records, tmp_path):
+    path = write_new_file(tmp_path, "streamed", ".json", json_array_chunks(iter(records)))
+    assert path.read_text(encoding="utf-8") == json.dumps(records, ensure_ascii=False, indent=2) + "\n"

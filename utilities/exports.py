@@ -49,7 +49,7 @@ from typing import Any
 
 from models.question_types import Split
 from utilities.logger import get_logger
-from utilities.output_files import write_new_file, write_new_json
+from utilities.output_files import json_array_chunks, jsonl_chunks, write_new_file, write_new_json
 
 log = get_logger(__name__)
 
@@ -216,10 +216,6 @@ def _by_split(examples: Iterable[Example]) -> dict[Split, list[Example]]:
     return {split: items for split, items in out.items() if items}
 
 
-def _jsonl(records: Iterable[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-
-
 def _per_document(
     examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer, suffix: str
 ) -> list[Path]:
@@ -231,11 +227,9 @@ def _per_document(
     for name, items in documents.items():
         for split, chosen in _by_split(items).items():
             stem = f"{split.value}-{file_stem(name)}-synthetic-data-{stamp}"
-            records = [phi_record(e, placer) for e in chosen]
-            if suffix == ".json":
-                written.append(write_new_json(output_dir, stem, records))
-            else:
-                written.append(write_new_file(output_dir, stem, suffix, _jsonl(records)))
+            records = (phi_record(e, placer) for e in chosen)
+            chunks = json_array_chunks(records) if suffix == ".json" else jsonl_chunks(records)
+            written.append(write_new_file(output_dir, stem, suffix, chunks))
     return written
 
 
@@ -251,8 +245,8 @@ def write_internvl(examples: list[Example], output_dir: Path, stamp: str, placer
     written = []
     annotations: dict[Split, tuple[Path, int]] = {}
     for split, chosen in _by_split(examples).items():
-        data = _jsonl(internvl_record(e, placer) for e in chosen)
-        path = write_new_file(output_dir, f"internvl-{split.value}-{stamp}", ".jsonl", data)
+        chunks = jsonl_chunks(internvl_record(e, placer) for e in chosen)
+        path = write_new_file(output_dir, f"internvl-{split.value}-{stamp}", ".jsonl", chunks)
         annotations[split] = (path, len(chosen))
         written.append(path)
     if Split.TRAIN in annotations:
@@ -274,8 +268,8 @@ def write_sharegpt(examples: list[Example], output_dir: Path, stamp: str, placer
     written = []
     entries: dict[str, dict[str, Any]] = {}
     for split, chosen in _by_split(examples).items():
-        records = [sharegpt_record(e, placer) for e in chosen]
-        path = write_new_json(output_dir, f"sharegpt-{split.value}-{stamp}", records)
+        chunks = json_array_chunks(sharegpt_record(e, placer) for e in chosen)
+        path = write_new_file(output_dir, f"sharegpt-{split.value}-{stamp}", ".json", chunks)
         written.append(path)
         entries[f"synthetic_{stamp}_{split.value}"] = {
             "file_name": path.name,
@@ -322,6 +316,8 @@ def add_dataset_info(output_dir: Path, entries: dict[str, dict[str, Any]]) -> Pa
     return path
 
 
+HF_ROWS_PER_GROUP = 10_000  # rows converted and written at a time (one parquet row group each)
+
 HF_README = """---
 configs:
 - config_name: default
@@ -361,8 +357,10 @@ def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: Imag
     try:
         lines = []
         for split, chosen in splits.items():
-            table = pa.Table.from_pylist([hf_record(e, placer) for e in chosen], schema=schema)
-            pq.write_table(table, staging / f"{split.value}.parquet")
+            with pq.ParquetWriter(staging / f"{split.value}.parquet", schema) as writer:
+                for start in range(0, len(chosen), HF_ROWS_PER_GROUP):
+                    rows = [hf_record(e, placer) for e in chosen[start : start + HF_ROWS_PER_GROUP]]
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
             lines.append(f"  - split: {split.value}\n    path: {split.value}.parquet")
         folder = _free_name(output_dir, f"hf-{stamp}")
         readme = HF_README.format(data_files="\n".join(lines), folder=(output_dir / folder).as_posix())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import textwrap
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,14 @@ def timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
 
 
-def write_new_file(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
-    """Write data to ``folder/stem + suffix`` (or ``stem-2 + suffix``, ...) atomically."""
+def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[bytes]) -> Path:
+    """Write data (bytes, or chunks written as they come) to ``folder/stem + suffix`` (or ``stem-2``...) atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         for n in range(1, 1000):
@@ -46,6 +49,21 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
         raise FileExistsError(f"{folder / (stem + suffix)}: 999 files of this name exist")
     finally:
         Path(tmp_name).unlink(missing_ok=True)
+
+
+def json_array_chunks(records: Iterable[Any]) -> Iterator[bytes]:
+    """A JSON array, one record at a time: the text ``json.dumps(list(records), indent=2)`` would give."""
+    empty = True
+    for record in records:
+        text = json.dumps(record, ensure_ascii=False, indent=2, default=str)
+        yield (("[\n" if empty else ",\n") + textwrap.indent(text, "  ", lambda line: True)).encode("utf-8")
+        empty = False
+    yield b"[]\n" if empty else b"\n]\n"
+
+
+def jsonl_chunks(records: Iterable[Any]) -> Iterator[bytes]:
+    for record in records:
+        yield (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def write_new_json(folder: Path, stem: str, payload: Any) -> Path:
