@@ -49,7 +49,7 @@ from typing import Any
 
 from models.question_types import Split
 from utilities.logger import get_logger
-from utilities.output_files import json_array_chunks, jsonl_chunks, write_new_file, write_new_json
+from utilities.output_files import json_array_chunks, jsonl_chunks, numbered_names, write_new_file, write_new_json
 
 log = get_logger(__name__)
 
@@ -108,25 +108,16 @@ class ImagePlacer:
 def copy_image(source: Path, output_dir: Path, relative: str) -> str:
     """Copy source to OUTPUT_DIR/relative; a different file already there keeps its name and the copy gets -2."""
     target = output_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stem, suffix = target.stem, target.suffix
-    for n in range(1, 10_000):
-        candidate = target if n == 1 else target.with_name(f"{stem}-{n}{suffix}")
-        if candidate.exists():
-            if candidate.is_file() and filecmp.cmp(candidate, source, shallow=False):
-                return candidate.relative_to(output_dir).as_posix()
-            continue
-        fd, tmp = tempfile.mkstemp(dir=candidate.parent, prefix=".tmp-", suffix=suffix)
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.link(tmp, candidate)  # fails, rather than replaces, when the name was taken meanwhile
-        except FileExistsError:
-            continue
-        finally:
-            os.unlink(tmp)
-        return candidate.relative_to(output_dir).as_posix()
-    raise FileExistsError(f"no free name for {target}")
+    for name in numbered_names(target.stem, target.suffix):  # an identical copy from an earlier run is reused
+        candidate = target.with_name(name)
+        if not candidate.exists():
+            break
+        if candidate.is_file() and filecmp.cmp(candidate, source, shallow=False):
+            return candidate.relative_to(output_dir).as_posix()
+    with source.open("rb") as handle:
+        chunks = iter(lambda: handle.read(1 << 20), b"")
+        written = write_new_file(target.parent, target.stem, target.suffix, chunks)
+    return written.relative_to(output_dir).as_posix()
 
 
 def _no_placeholders(text: str) -> str:
@@ -373,11 +364,7 @@ def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: Imag
 
 
 def _free_name(output_dir: Path, name: str) -> str:
-    candidate, n = name, 1
-    while (output_dir / candidate).exists():
-        n += 1
-        candidate = f"{name}-{n}"
-    return candidate
+    return next(n for n in numbered_names(name) if not (output_dir / n).exists())
 
 
 Writer = Callable[[list[Example], Path, str, ImagePlacer], list[Path]]

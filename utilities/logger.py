@@ -34,11 +34,13 @@ class ColorFormatter(logging.Formatter):
         return text.replace(record.levelname, f"{color}{record.levelname}{Style.RESET_ALL}", 1)
 
 
-def use_color(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
+def is_terminal(stream: TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def use_color(stream: TextIO) -> bool:
+    return not os.environ.get("NO_COLOR") and is_terminal(stream)
 
 
 def get_logger(module: str) -> logging.Logger:

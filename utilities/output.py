@@ -76,11 +76,10 @@ def write_outputs(
     output_dir: Path,
     stamp: str,
     include_reasoning: bool,
-    formats: Sequence[str] = ("phi",),
-    placer: ImagePlacer | None = None,
+    formats: Sequence[str],
+    placer: ImagePlacer,
 ) -> WrittenFiles:
     """Kept pairs in every chosen format; per document, rejected requests and pairs into a rejects file."""
-    placer = placer or ImagePlacer(output_dir, output_dir, copy=False)
     examples = [to_example(g, documents[g.outcome.built.planned.document], include_reasoning) for g in gates.accepted]
     written = WrittenFiles(datasets=write_exports(examples, formats, output_dir, stamp, placer))
     rejects: dict[str, list[str]] = {}

@@ -23,6 +23,16 @@ def timestamp(now: datetime | None = None) -> str:
     return (now or datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
 
 
+MAX_NUMBERED = 999  # stem, stem-2, ... stem-999: then a name is refused
+
+
+def numbered_names(stem: str, suffix: str = "") -> Iterator[str]:
+    """The names a new output may take, in order: ``stem+suffix``, ``stem-2+suffix``, ..."""
+    yield stem + suffix
+    for n in range(2, MAX_NUMBERED + 1):
+        yield f"{stem}-{n}{suffix}"
+
+
 def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[bytes]) -> Path:
     """Write data (bytes, or chunks written as they come) to ``folder/stem + suffix`` (or ``stem-2``...) atomically."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -33,8 +43,8 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        for n in range(1, 1000):
-            final = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+        for name in numbered_names(stem, suffix):
+            final = folder / name
             try:
                 os.link(tmp_name, final)
             except FileExistsError:
@@ -46,7 +56,7 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[
                     continue
                 os.replace(tmp_name, final)  # over the empty file we just reserved
             return final
-        raise FileExistsError(f"{folder / (stem + suffix)}: 999 files of this name exist")
+        raise FileExistsError(f"{folder / (stem + suffix)}: {MAX_NUMBERED} files of this name exist")
     finally:
         Path(tmp_name).unlink(missing_ok=True)
 

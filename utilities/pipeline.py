@@ -38,6 +38,11 @@ from utilities.report import build_report, format_markdown, format_table
 log = get_logger("main")
 
 
+def check_backend(config: Config) -> None:
+    if config.backend != "auto" and config.backend not in ENGINES:
+        raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+
+
 def check_settings(config: Config) -> None:
     docs = config.markdown_docs_dir
     if not docs.is_dir():
@@ -45,8 +50,7 @@ def check_settings(config: Config) -> None:
     docs_real, out_real = docs.resolve(), config.output_dir.resolve()
     if out_real == docs_real or out_real.is_relative_to(docs_real):
         raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
-    if config.backend != "auto" and config.backend not in ENGINES:
-        raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+    check_backend(config)
     if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
         raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 
@@ -189,9 +193,8 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
 
 
 def run(config: Config) -> int:
-    if config.check:
-        if config.backend != "auto" and config.backend not in ENGINES:
-            raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+    if config.check:  # needs no documents: only the engine's settings are checked
+        check_backend(config)
         return check_engine(config)
     check_settings(config)
     library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from utilities.generation import RequestOutcome, RunStats
-from utilities.logger import LOGGER_NAME
+from utilities.logger import LOGGER_NAME, is_terminal
 
 
 def bar_enabled(mode: str, stream: TextIO) -> bool:
@@ -28,8 +28,7 @@ def bar_enabled(mode: str, stream: TextIO) -> bool:
         return True
     if mode == "off":
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return is_terminal(stream)
 
 
 class ProgressBar:
