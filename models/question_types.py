@@ -4,7 +4,8 @@ Enum values are the exact strings written to output files (``"question_type"``),
 and difficulties are the lowercase strings written beside them (``"difficulty"``).
 Each type also declares what context a request for it carries, whether it fills
 the train or the eval split, and whether it asks questions at all (summaries do
-not), so the planner and the prompt builder never branch on type names.
+not), and how long its answers should be, so the planner, the prompt builder and
+the gates never branch on type names.
 """
 
 from __future__ import annotations
@@ -71,54 +72,51 @@ class Split(str, Enum):
 
 
 @dataclass(frozen=True)
+class AnswerBudget:
+    """How long an answer of a type should be: stated in the prompt, bounded in the schema, checked by the form gate.
+
+    ``min_words`` is the shortest answer kept ("Ride." answers "Which company ...?";
+    a one-line reply to "Explain how ..." is a fragment); ``max_chars`` bounds the
+    schema's string, so a model looping inside the answer is closed early and cheaply.
+    """
+
+    min_words: int
+    max_chars: int
+    length: str  # the budget in words a model follows, e.g. "one to three sentences"
+
+
+FACT = AnswerBudget(min_words=1, max_chars=400, length="one to three sentences")
+SHORT = AnswerBudget(min_words=8, max_chars=700, length="two to four sentences")
+EXPLAIN = AnswerBudget(min_words=15, max_chars=1000, length="three to six sentences")
+SUMMARY = AnswerBudget(min_words=30, max_chars=1200, length="one or two paragraphs")
+
+
+@dataclass(frozen=True)
 class QuestionTypeSpec:
     question_type: QuestionType
     difficulty: Difficulty
     context: ContextKind
     split: Split
     description: str
+    answer: AnswerBudget
 
 
-_SPEC_ROWS: list[tuple[QuestionType, ContextKind, str]] = [
-    (QuestionType.FACTUAL_RECALL, ContextKind.SECTION, "Direct information retrieval"),
-    (QuestionType.INFERENCE, ContextKind.SECTION, "Logical reasoning from text"),
-    (
-        QuestionType.MULTI_HOP_REASONING,
-        ContextKind.SECTION_PAIR,
-        "Combining information across sections",
-    ),
-    (
-        QuestionType.APPLICATION,
-        ContextKind.SECTION_WITH_RELATED,
-        "Scenario-based practical application",
-    ),
-    (
-        QuestionType.COMPARATIVE_ANALYSIS,
-        ContextKind.SECTION_PAIR,
-        "Comparing concepts or approaches",
-    ),
-    (QuestionType.CAUSE_EFFECT, ContextKind.SECTION, "Understanding causal relationships"),
-    (QuestionType.SUMMARIZATION, ContextKind.SECTION, "Concise content summarization"),
-    (QuestionType.HYPOTHETICAL, ContextKind.SECTION_WITH_RELATED, "What-if scenario extensions"),
-    (
-        QuestionType.CRITICAL_ANALYSIS,
-        ContextKind.SECTION_WITH_RELATED,
-        "Evaluating strengths and weaknesses",
-    ),
-    (
-        QuestionType.TECHNICAL_EXPLANATION,
-        ContextKind.SECTION_WITH_RELATED,
-        "Simplifying complex concepts",
-    ),
-    (QuestionType.PROCESS_WORKFLOW, ContextKind.SECTION, "Sequential process understanding"),
-    (QuestionType.TRUE_FALSE_FILL_BLANK, ContextKind.SECTION, "Basic recall testing"),
-    (
-        QuestionType.CONTEXTUAL_AMBIGUITY,
-        ContextKind.SECTION_WITH_RELATED,
-        "Context-dependent interpretation",
-    ),
-    (QuestionType.FACT_BASED, ContextKind.FACTS, "Individual fact-based questions"),
-    (QuestionType.SECTION_SUMMARY, ContextKind.SECTION, "Comprehensive section summaries"),
+_SPEC_ROWS: list[tuple[QuestionType, ContextKind, str, AnswerBudget]] = [
+    (QuestionType.FACTUAL_RECALL, ContextKind.SECTION, "Direct information retrieval", FACT),
+    (QuestionType.INFERENCE, ContextKind.SECTION, "Logical reasoning from text", SHORT),
+    (QuestionType.MULTI_HOP_REASONING, ContextKind.SECTION_PAIR, "Combining information across sections", SHORT),
+    (QuestionType.APPLICATION, ContextKind.SECTION_WITH_RELATED, "Scenario-based practical application", EXPLAIN),
+    (QuestionType.COMPARATIVE_ANALYSIS, ContextKind.SECTION_PAIR, "Comparing concepts or approaches", EXPLAIN),
+    (QuestionType.CAUSE_EFFECT, ContextKind.SECTION, "Understanding causal relationships", SHORT),
+    (QuestionType.SUMMARIZATION, ContextKind.SECTION, "Concise content summarization", SHORT),
+    (QuestionType.HYPOTHETICAL, ContextKind.SECTION_WITH_RELATED, "What-if scenario extensions", SHORT),
+    (QuestionType.CRITICAL_ANALYSIS, ContextKind.SECTION_WITH_RELATED, "Evaluating strengths and weaknesses", EXPLAIN),
+    (QuestionType.TECHNICAL_EXPLANATION, ContextKind.SECTION_WITH_RELATED, "Simplifying complex concepts", EXPLAIN),
+    (QuestionType.PROCESS_WORKFLOW, ContextKind.SECTION, "Sequential process understanding", EXPLAIN),
+    (QuestionType.TRUE_FALSE_FILL_BLANK, ContextKind.SECTION, "Basic recall testing", FACT),
+    (QuestionType.CONTEXTUAL_AMBIGUITY, ContextKind.SECTION_WITH_RELATED, "Context-dependent interpretation", SHORT),
+    (QuestionType.FACT_BASED, ContextKind.FACTS, "Individual fact-based questions", FACT),
+    (QuestionType.SECTION_SUMMARY, ContextKind.SECTION, "Comprehensive section summaries", SUMMARY),
 ]
 
 QUESTION_TYPE_SPECS: dict[QuestionType, QuestionTypeSpec] = {
@@ -129,8 +127,9 @@ QUESTION_TYPE_SPECS: dict[QuestionType, QuestionTypeSpec] = {
         # The specification: section summaries are the evaluation set, the rest trains.
         split=Split.EVAL if qt is QuestionType.SECTION_SUMMARY else Split.TRAIN,
         description=description,
+        answer=answer,
     )
-    for qt, context, description in _SPEC_ROWS
+    for qt, context, description, answer in _SPEC_ROWS
 }
 
 
