@@ -12,7 +12,15 @@ from utilities.file_utils import load_documents
 from utilities.generation import RequestOutcome
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
-from utilities.quality import GateSettings, apply_gates, grounding_scores, normalize
+from utilities.quality import (
+    GATES,
+    GateSettings,
+    apply_gates,
+    check_self_contained,
+    grounding_scores,
+    normalize,
+    subject_names,
+)
 from utilities.replies import ParsedPair
 
 from .helpers import write_small_doc
@@ -24,9 +32,23 @@ SOURCE = (
 GOOD = ParsedPair(
     question="What bounds the blob base fee from below?",
     answer="A reserve price bounds it: BLOB_BASE_COST times the execution base fee.",
-    reasoning_steps=("Find the lower bound.",),
-    evidence=("The blob base fee is bounded below by a “reserve price”.",),
+    reasoning_steps=("Find the lower bound.", "The reserve price scales the execution base fee."),
+    evidence=(
+        "The blob base fee is bounded below by a “reserve price”.",
+        "The reserve price equals BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive.",
+    ),
     figures=(),
+)
+# Real sentences of EIP-7918 (the shared corpus), for the gates that read meaning.
+EIP_ABSTRACT = (
+    "This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs by introducing an `if`-clause "
+    "in `calc_excess_blob_gas()`.",
+    "Specifically, when the reserve price is higher than `GAS_PER_BLOB * base_fee_per_blob_gas`, the function will "
+    "not subtract `target_blob_gas` from `excess_blob_gas`, causing `excess_blob_gas` to increase according to "
+    "`blob_gas_used`, while keeping the per-block maximum increase unchanged.",
+    "The current mechanism can therefore end up repeatedly lowering the blob base fee until it eventually settles "
+    "at 1 wei.",
+    "| `BLOB_BASE_COST` | `2**13` |",
 )
 
 
@@ -42,12 +64,18 @@ def gate(docs_dir):
     root = docs_dir.resolve()
     paths = {"notes": {r.id: r.path for s in document.sections for r in s.figures if r.path}}
 
-    def run(*pairs: ParsedPair, question_type=QuestionType.FACTUAL_RECALL, settings=DEFAULT_GATES, requests=1):
+    def run(
+        *pairs: ParsedPair,
+        question_type=QuestionType.FACTUAL_RECALL,
+        settings=DEFAULT_GATES,
+        requests=1,
+        context=(SOURCE,),
+    ):
         planned = plan_requests(document, (question_type,), len(pairs))[:requests]
         outcomes = []
         for p in planned:
             built = build_request(document, p, library, SamplingSettings(), ReplyLimits(), root)
-            built = dataclasses.replace(built, context=(SOURCE,))
+            built = dataclasses.replace(built, context=context)
             outcomes.append(RequestOutcome(built, "accepted", pairs))
         return apply_gates(outcomes, paths, settings, root)
 
@@ -62,7 +90,11 @@ def only(result) -> tuple[str | None, str]:
 def test_a_good_pair_passes_every_gate(gate):
     result = gate(GOOD)
     assert [g.pair for g in result.accepted] == [GOOD] and not result.rejected
-    assert result.accepted[0].grounding == 100.0 and result.accepted[0].support >= 0.5
+    (kept,) = result.accepted
+    assert kept.grounding == 100.0 and kept.support >= DEFAULT_GATES.evidence_support_floor
+    assert GATES == (
+        "form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "images", "duplicate",
+    )  # fmt: skip
 
 
 # 1. grounding
@@ -79,7 +111,8 @@ def test_a_good_pair_passes_every_gate(gate):
     ids=["exact", "whitespace-curly", "substring", "one-typo"],
 )
 def test_grounded_quotes_pass(gate, quote):
-    assert only(gate(dataclasses.replace(GOOD, evidence=(quote,))))[0] is None
+    (kept,) = gate(dataclasses.replace(GOOD, evidence=(quote, *GOOD.evidence))).accepted
+    assert kept.grounding >= 99
 
 
 @pytest.mark.parametrize(
@@ -97,13 +130,25 @@ def test_ungrounded_quotes_fail(gate, quote):
 
 
 def test_one_bad_quote_among_good_ones_fails_and_no_quote_fails(gate):
-    two = dataclasses.replace(GOOD, evidence=(GOOD.evidence[0], "Validators vote on the blob target."))
+    two = dataclasses.replace(GOOD, evidence=(*GOOD.evidence, "Validators vote on the blob target."))
     assert only(gate(two))[0] == "grounding"
     assert only(gate(dataclasses.replace(GOOD, evidence=())))[0] == "grounding"
 
 
+def test_a_quote_cited_three_times_counts_once(gate):
+    first = GOOD.evidence[0]
+    (kept,) = gate(dataclasses.replace(GOOD, evidence=(first, first.upper(), *GOOD.evidence))).accepted
+    assert kept.grounding == 100.0
+    thrice = dataclasses.replace(GOOD, evidence=(first, " " + first, first.replace("“", '"')))
+    reason, detail = only(gate(thrice))
+    assert reason == "evidence_support" and "new content words" in detail  # one quote, not three
+
+
 def test_grounding_threshold_is_a_setting(gate):
-    near = dataclasses.replace(GOOD, evidence=("The blob base fee is bounded above by a ceiling price.",))
+    near = dataclasses.replace(
+        GOOD, evidence=("The blob base fee is bounded above by a ceiling price.", *GOOD.evidence)
+    )
+    assert only(gate(near))[0] == "grounding"
     assert only(gate(near, settings=GateSettings(grounding_threshold=50)))[0] is None
 
 
@@ -112,7 +157,7 @@ def test_normalize_unifies_typography():
     assert grounding_scores(["“reserve price”"], ['the "reserve price" rule']) == [100.0]
 
 
-# 2. answer support
+# 2. evidence support
 
 
 def test_answer_with_unsupported_content_fails_support(gate):
@@ -120,7 +165,7 @@ def test_answer_with_unsupported_content_fails_support(gate):
         GOOD, answer="Miners negotiate tariffs quarterly through governance councils and treasury auctions."
     )
     reason, detail = only(gate(invented))
-    assert reason == "answer_support" and "content words" in detail
+    assert reason == "evidence_support" and "new content words are in its quotes" in detail
 
 
 def test_answer_partly_paraphrased_passes_support(gate):
@@ -128,6 +173,64 @@ def test_answer_partly_paraphrased_passes_support(gate):
         GOOD, answer="It cannot drop under the reserve price, which scales the execution base fee by BLOB_BASE_COST."
     )
     assert only(gate(paraphrase))[0] is None
+
+
+def test_an_answer_is_judged_by_its_own_quotes_not_the_whole_section(gate):
+    # Both quotes are in the section; only the second says what the answer says.
+    supported = dataclasses.replace(
+        GOOD,
+        question="Which price does BLOB_BASE_COST multiply in the reserve price?",
+        answer="The execution base fee, so blob pricing stays responsive.",
+        evidence=(GOOD.evidence[1],),
+    )
+    assert only(gate(supported))[0] is None
+    unrelated = dataclasses.replace(supported, evidence=(GOOD.evidence[0],))
+    reason, detail = only(gate(unrelated))
+    assert reason == "evidence_support" and "50% of the answer's new content words" in detail
+
+
+def test_a_question_about_something_its_quotes_do_not_mention_fails(gate):
+    off = dataclasses.replace(GOOD, question="Why do validators vote on targets?", evidence=(GOOD.evidence[1],))
+    assert only(gate(off)) == ("evidence_support", "the question shares no content word with its quotes")
+
+
+def test_plural_and_verb_forms_match_their_quote(gate):
+    forms = dataclasses.replace(GOOD, answer="Reserve prices bound it, equal to BLOB_BASE_COST times execution fees.")
+    (kept,) = gate(forms).accepted
+    assert kept.support == 1.0
+
+
+@pytest.mark.parametrize(
+    ("answer", "quotes", "ok"),
+    [
+        ("It is `2**13`.", (EIP_ABSTRACT[3],), True),  # quoted constant
+        ("It is 8192, or `2**13`.", (EIP_ABSTRACT[3],), False),  # 8192 is in no quote
+        ("It settles at 1 wei.", (EIP_ABSTRACT[2],), True),
+        ("It settles at 0.5 wei.", (EIP_ABSTRACT[2],), False),  # invented constant
+        ("It lowers the blob base fee until it settles at one wei.", (EIP_ABSTRACT[2],), True),  # spelled out
+    ],
+    ids=["quoted-power", "invented-8192", "quoted-1", "invented-0.5", "spelled"],
+)
+def test_numbers_in_the_answer_must_be_in_its_quotes(gate, answer, quotes, ok):
+    question = "At what blob base fee does the current mechanism settle, given BLOB_BASE_COST?"
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=quotes)
+    reason, detail = only(gate(pair, context=EIP_ABSTRACT))
+    assert (reason is None) is ok, detail
+    if not ok:
+        assert reason == "evidence_support" and "is in neither its quotes nor its question" in detail
+
+
+def test_list_markers_are_not_constants(gate):
+    listed = dataclasses.replace(
+        GOOD, answer="1. A reserve price bounds it. 2. It equals BLOB_BASE_COST times the execution base fee."
+    )
+    assert only(gate(listed))[0] is None
+
+
+def test_evidence_support_floor_is_a_setting(gate):
+    half = dataclasses.replace(GOOD, answer="A reserve price bounds it, set by validators in quarterly auctions.")
+    assert only(gate(half))[0] == "evidence_support"
+    assert only(gate(half, settings=GateSettings(evidence_support_floor=0.2)))[0] is None
 
 
 # 3. self-contained questions
@@ -156,6 +259,113 @@ def test_whole_word_near_misses_pass_self_containment(gate, question):
     assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does the proposal change about the reserve price?",
+        "When does the `if` clause stop subtracting from the excess blob gas?",
+        "How do the two curves of the blob base fee differ?",
+        "What does the following function return for the reserve price?",
+        "Why does this change keep the blob base fee responsive?",
+        "What does the code do when the reserve price binds?",
+        "What does the EIP assign to blobs as a reserve price?",
+    ],
+)
+def test_definite_references_to_unnamed_things_fail(gate, question):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason == "self_contained" and "without naming it" in detail
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does the EIP-7918 proposal change about the reserve price?",
+        "How does EIP-7918 set the reserve price of the blob base fee?",
+        "When does the `if` clause in `calc_excess_blob_gas()` stop subtracting from the reserve price?",
+        "What does the `cargo publish` command upload with the reserve price?",
+        "What does the function calc_excess_blob_gas return when the reserve price binds?",
+        "How does the blob base fee respond when the reserve price binds?",  # named, no generic noun
+        "How does the fee change when the reserve price binds?",  # "change" as a verb
+        "What does the Ethereum proposal assign as the reserve price?",
+    ],
+)
+def test_questions_that_name_their_subject_pass(gate, question):
+    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
+
+
+def test_names_in_section_titles_name_the_subject(tmp_path):
+    # A title-case heading's lowercase words are code names: "cargo" in "Installing Binaries with cargo install".
+    docs = tmp_path / "titled"
+    write_small_doc(docs)
+    text = (docs / "notes.md").read_text().replace("# Reserve price", "# Installing Binaries with cargo install")
+    (docs / "notes.md").write_text(text)
+    document = load_documents(docs).documents[0]
+    (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)[:1]
+    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), docs)
+    names = subject_names(RequestOutcome(built, "accepted", ()))
+    assert {"cargo", "install"} <= names and "binary" not in names
+    question = "What does the command in cargo do?"
+    assert check_self_contained(question, names) is None
+    assert "without naming it" in (check_self_contained(question) or "")
+
+
+# 3b. tautology
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What is the name of the installed binary `rg`?", "`rg`."),
+        ("What is the name of the installed binary rg?", "rg."),
+        ("Which constant does BLOB_BASE_COST name in the reserve price?", "BLOB_BASE_COST."),
+        ("Is the blob base fee bounded below by a reserve price?", "Bounded below."),
+    ],
+)
+def test_an_answer_already_in_its_question_fails(gate, question, answer):
+    reason, _ = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
+    assert reason == "tautology"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("What bounds the blob base fee from below?", "A reserve price."),
+        ("Which constant multiplies the execution base fee in the reserve price?", "BLOB_BASE_COST."),
+        ("Is the reserve price higher or lower than the blob base fee floor?", "Lower."),  # a choice
+        ("True or false: a reserve price bounds the blob base fee from below?", "True."),
+        ("Is the blob base fee bounded below by a reserve price?", "Yes."),
+    ],
+)
+def test_an_answer_that_adds_information_passes_tautology(gate, question, answer):
+    assert only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))[0] != "tautology"
+
+
+# 3c. degenerate answers
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "A reserve price bounds it. A reserve price bounds it. A reserve price bounds it.",
+        "A reserve price bounds it 保留价格.",
+        'A reserve price bounds it."}, {"question": "What is BLOB_BASE_COST?',
+        "It bounds the blob base fee from below.",
+    ],
+    ids=["loop", "cjk", "json", "restated"],
+)
+def test_degenerate_answers_fail(gate, answer):
+    assert only(gate(dataclasses.replace(GOOD, answer=answer)))[0] == "degenerate"
+
+
+def test_an_answer_quoting_a_command_twice_is_not_degenerate(gate):
+    code = dataclasses.replace(
+        GOOD,
+        answer="A reserve price bounds it: run `cargo build` and `cargo build --release`; BLOB_BASE_COST times "
+        "the execution base fee.",
+    )
+    assert only(gate(code))[0] != "degenerate"
+
+
 # 4. near-duplicates
 
 
@@ -165,12 +375,14 @@ def test_near_duplicate_questions_keep_the_first(gate):
         GOOD, question="What bounds the blob base fee from below ?", answer=GOOD.answer + " Yes."
     )
     third = dataclasses.replace(
-        GOOD, question="Which quantity does BLOB_BASE_COST multiply in the reserve price?", answer=GOOD.answer + " So."
+        GOOD,
+        question="Which quantity does BLOB_BASE_COST multiply in the reserve price?",
+        answer="BLOB_BASE_COST multiplies the execution base fee.",
     )
     result = gate(first, second, third)
     assert [g.pair for g in result.accepted] == [first, third]
     (dropped,) = result.rejected
-    assert dropped.pair is second and dropped.gate == "duplicate" and "near-duplicate" in dropped.detail
+    assert dropped.pair is second and dropped.gate == "duplicate" and "near copy" in dropped.detail
 
 
 def test_dedup_threshold_is_a_setting(gate):
@@ -182,11 +394,30 @@ def test_dedup_threshold_is_a_setting(gate):
     assert len(gate(a, b, settings=GateSettings(dedup_threshold=0.5)).accepted) == 1
 
 
+def test_near_copies_within_one_reply_keep_the_first(gate):
+    reworded = dataclasses.replace(
+        GOOD,
+        question="Which factor multiplies the execution base fee in the reserve price?",
+        answer="A reserve price bounds it, BLOB_BASE_COST times the execution base fee.",
+    )
+    different = dataclasses.replace(
+        GOOD,
+        question="Which factor multiplies the execution base fee in the reserve price?",
+        answer="BLOB_BASE_COST multiplies the execution base fee.",
+    )
+    result = gate(GOOD, reworded)
+    assert [g.pair for g in result.accepted] == [GOOD]
+    assert result.rejected[0].gate == "duplicate" and "near copy" in result.rejected[0].detail
+    assert "answer of pair 1 of the same reply" in result.rejected[0].detail
+    assert len(gate(GOOD, different).accepted) == 2
+
+
 def test_same_answer_to_different_questions_of_one_type_is_dropped(gate):
     other = dataclasses.replace(GOOD, question="Which factor multiplies the execution base fee?")
-    result = gate(GOOD, other)
-    assert [g.gate for g in result.rejected] == ["duplicate"]
-    assert "same answer" in result.rejected[0].detail
+    result = gate(GOOD, other, requests=2)  # two requests, the same reply: the second's `other` meets GOOD's answer
+    assert [g.pair for g in result.accepted] == [GOOD]
+    assert [g.gate for g in result.rejected] == ["duplicate"] * 3
+    assert "same answer" in result.rejected[-1].detail
 
 
 def test_same_pairs_in_two_requests_keep_one(gate):
@@ -220,7 +451,6 @@ def test_attached_figure_passes_and_a_deleted_image_fails(gate, docs_dir):
         ({"reasoning_steps": (" ",)}, "empty reasoning step or evidence quote"),
         ({"question": "The reserve price and the blob base fee."}, "no question form"),
         ({"question": "What is this?"}, "shorter than 4 words"),
-        ({"answer": "A reserve."}, "shorter than 20"),
         ({"answer": "The reserve price equals BLOB_BASE_COST times the execution"}, "cut off mid-sentence"),
     ],
 )
@@ -240,6 +470,32 @@ def test_form_failures(gate, change, detail):
 )
 def test_instructions_and_blanks_have_question_form(gate, question):
     assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "form"
+
+
+def test_a_short_fact_passes_and_a_fragment_explanation_fails(gate):
+    fact = dataclasses.replace(GOOD, question="Which price bounds the blob base fee from below?", answer="Reserve.")
+    assert only(gate(fact))[0] is None
+    explain = dataclasses.replace(GOOD, question="Explain how the reserve price bounds the blob base fee.")
+    fragment = dataclasses.replace(explain, answer="BLOB_BASE_COST times the execution base fee.")
+    reason, detail = only(gate(fragment, question_type=QuestionType.TECHNICAL_EXPLANATION))
+    assert reason == "form" and "shorter than 15 words, the least for TECHNICAL_EXPLANATION" in detail
+    full = dataclasses.replace(
+        explain,
+        answer="The blob base fee is bounded below by a reserve price, and the reserve price equals "
+        "BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive.",
+    )
+    assert only(gate(full, question_type=QuestionType.TECHNICAL_EXPLANATION))[0] is None
+
+
+# 7. reasoning steps
+
+
+def test_steps_that_say_nothing_about_the_source_are_dropped(gate):
+    steps = ("Identify the problem.", "Understanding the process.", "The reserve price scales the execution base fee.")
+    (kept,) = gate(dataclasses.replace(GOOD, reasoning_steps=steps)).accepted
+    assert kept.steps == ("The reserve price scales the execution base fee.",)
+    (empty,) = gate(dataclasses.replace(GOOD, reasoning_steps=steps[:2])).accepted
+    assert empty.steps == ()  # kept, written without its <think> block
 
 
 def test_every_pair_is_accepted_or_rejected_exactly_once(gate):

@@ -80,7 +80,7 @@ def test_report_files_and_numbers_add_up(docs_dir, tmp_path, fake_backend, capsy
     assert_adds_up(report)
     totals = report["totals"]
     assert totals["requests_rejected"] == {"invalid_json": 2}
-    assert totals["pair_rejections"]["self_contained"] == 2 and totals["pair_rejections"]["answer_support"] == 2
+    assert totals["pair_rejections"]["self_contained"] == 2 and totals["pair_rejections"]["evidence_support"] == 2
     assert report["question_types"]["SECTION_SUMMARY"]["difficulty"] == {"medium": 6}
     assert report["engine"] == {"backend": "fake"} and report["settings"]["API_KEY"] == ""
     assert report["reply_failures"] == {"invalid_json": 4}

@@ -20,15 +20,18 @@ from utilities.exports import Example, ImagePlacer, file_stem, write_exports
 from utilities.generation import RequestOutcome
 from utilities.output_files import write_new_file
 from utilities.quality import GatedPair, GateResult
-from utilities.replies import REASONS, ParsedPair
+from utilities.replies import REASONS
 
 
-def assistant_content(pair: ParsedPair, include_reasoning: bool) -> str:
-    """``<think>\\nStep 1: ...\\n</think>\\n\\nanswer`` as the specification shows, or the answer alone."""
-    if not include_reasoning or not pair.reasoning_steps:
-        return pair.answer
-    steps = "\n".join(f"Step {n}: {step}" for n, step in enumerate(pair.reasoning_steps, 1))
-    return f"<think>\n{steps}\n</think>\n\n{pair.answer}"
+def assistant_content(answer: str, steps: Sequence[str], include_reasoning: bool) -> str:
+    """``<think>\\nStep 1: ...\\n</think>\\n\\nanswer`` as the specification shows, or the answer alone.
+
+    ``steps`` are the pair's kept reasoning steps (``GatedPair.steps``); with none the answer stands alone.
+    """
+    if not include_reasoning or not steps:
+        return answer
+    lines = "\n".join(f"Step {n}: {step}" for n, step in enumerate(steps, 1))
+    return f"<think>\n{lines}\n</think>\n\n{answer}"
 
 
 def to_example(gated: GatedPair, document: Document, include_reasoning: bool) -> Example:
@@ -43,7 +46,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
         id=f"{outcome.built.key}#{gated.position + 1}",
         split=spec.split,
         question=pair.question,
-        answer=assistant_content(pair, include_reasoning),
+        answer=assistant_content(pair.answer, gated.steps, include_reasoning),
         images=tuple(paths[figure_id] for figure_id in pair.figures),
         question_type=planned.question_type.value,
         difficulty=spec.difficulty.value,
@@ -58,7 +61,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "evidence": list(pair.evidence),
             "figures": list(pair.figures),
             "grounding": round(gated.grounding, 1),
-            "answer_support": round(gated.support, 2),
+            "evidence_support": round(gated.support, 2),
         },
     )
 

@@ -3,27 +3,70 @@
 Gates, in order (a pair is rejected by the first it fails):
 
 1. ``form``: no empty field; a question has at least four words and a question
-   form (ends with "?" or starts with an instruction such as "Explain"); the answer is at least
-   ``min_answer_chars`` long and does not stop mid-sentence.
-2. ``self_contained``: the question uses none of the phrases in
-   ``models/data/context_phrases.txt`` ("the document", "this section", ...).
-3. ``grounding``: at least one evidence quote, and every quote is found in the
-   request's context (its sections and facts) by fuzzy partial matching on
-   normalized text (case, whitespace, curly quotes, dashes, emphasis markers),
-   score >= ``grounding_threshold``. A quote found nowhere is a hallucination.
-4. ``answer_support``: the share of the answer's content words that occur in its
-   evidence and context is at least ``answer_support_floor``.
-5. ``images``: every figure a pair names was attached to its request and its file
+   form (ends with "?", starts with an instruction such as "Explain", or has a
+   ``____`` blank); the answer has at least its question type's
+   ``AnswerBudget.min_words`` words (one for a fact: "Ride." answers "Which
+   company ...?"; fifteen for an explanation) and does not stop mid-sentence.
+2. ``degenerate``: the answer is not a sampling accident
+   (``utilities/text_checks.py``): no JSON debris (``\\"``, ``"answer":``, a
+   closing ``"]}``) unless its source has the same construct; no letters of a
+   script its source and question never use (CJK, Cyrillic, ...); no loop (a
+   verbatim repeated sentence of five words or more making over 20% of the
+   prose, a 2-4-gram occurring four times or more over 30/27/24% of the prose
+   characters, duplicated 5-10-gram runs over 25% down to 20%: the Gopher rules
+   with thresholds above every paragraph of the shared documents; code is left
+   out of the count); and not a restatement of its question (80% of its words
+   are the question's, in order, with at most one new content word).
+3. ``self_contained``: the question uses none of the phrases in
+   ``models/data/context_phrases.txt`` ("the document", "this section", ...),
+   and makes no definite reference to an unnamed thing of its source: a noun of
+   ``models/data/generic_references.txt`` after "the"/"this"/"these"/... ("the
+   proposal", "this change", "the two curves", "the `if` clause") is allowed
+   only when the question also names something: an identifier (``EIP-7918``,
+   ``BLOB_BASE_COST``, ``Crates.io``), a code span (`` `cargo publish` ``), a
+   capitalized name after its first word, or a name from its document's or
+   sections' titles.
+4. ``tautology``: the answer is not already in its question: its normalized text
+   is not a whole-word part of the question, and its content words (stemmed)
+   and code spans are not all the question's. Yes/no and true/false answers,
+   and answers to either-or questions, are not tested.
+5. ``grounding``: at least one evidence quote, and every distinct quote is found
+   in the request's context (its sections and facts) by fuzzy partial matching
+   on normalized text (case, whitespace, curly quotes, dashes, emphasis
+   markers), score >= ``grounding_threshold``. A quote found nowhere is a
+   hallucination. A quote cited twice counts once.
+6. ``evidence_support``: the answer rests on its own quotes, not on the whole
+   section: (a) the question shares a content word with the quotes (it asks
+   about what they say); (b) every number in the answer (``8``, ``0.5``,
+   ``2**13``; not list markers) is in the quotes or the question, else it is an
+   invented constant; (c) of the answer's content words that are not in the
+   question, the share found in the quotes (stemmed: "fees" matches "fee") is
+   at least ``evidence_support_floor``. The question's words are left out
+   because they cannot show that what the answer adds is supported.
+7. ``images``: every figure a pair names was attached to its request and its file
    exists.
-6. ``duplicate``: within a document, a question whose TF-IDF cosine similarity to
-   an earlier kept question reaches ``dedup_threshold`` is dropped, as is an exact
-   repeat of an earlier answer to another question of the same type; across
-   documents, exact repeats of a question are dropped. Order is deterministic:
-   documents, then requests in plan order, then pairs in reply order.
+8. ``duplicate``: within one request, a pair whose answer or question is a near
+   copy of an earlier kept pair's (rapidfuzz ``token_sort_ratio`` on normalized
+   text >= ``dedup_threshold`` x 100) is dropped; within a document, a question
+   whose TF-IDF cosine similarity to an earlier kept question reaches
+   ``dedup_threshold`` is dropped, as is an exact repeat of an earlier answer to
+   another question of the same type; across documents, exact repeats of a
+   question are dropped. Order is deterministic: documents, then requests in
+   plan order, then pairs in reply order.
+
+A kept pair's reasoning steps are filtered, not gated: a step that shares no
+content word with its question, evidence or source, once filler words
+(``models/data/step_filler_words.txt``: "identify", "problem", "process", ...)
+are set aside, is dropped ("Identify the problem."); a pair left with no step is
+written without its ``<think>`` block.
+
+Deliberately no model: these gates are cheap and deterministic. They cannot tell
+a paraphrase that contradicts its quote from one that agrees with it.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -34,35 +77,83 @@ from pathlib import Path
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from models.question_types import QuestionType
+from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from utilities.engines.base import TextPart
 from utilities.generation import RequestOutcome
 from utilities.replies import ParsedPair
+from utilities.text_checks import (
+    content_stems,
+    content_words,
+    cut_off,
+    degenerate_reason,
+    normalize,
+    stem,
+)
 
-PHRASES_FILE = Path(__file__).resolve().parent.parent / "models" / "data" / "context_phrases.txt"
+__all__ = [
+    "GATES",
+    "GateResult",
+    "GateSettings",
+    "GatedPair",
+    "apply_gates",
+    "content_words",
+    "evidence_support",
+    "grounding_scores",
+    "normalize",
+]
+
+DATA = Path(__file__).resolve().parent.parent / "models" / "data"
+PHRASES_FILE = DATA / "context_phrases.txt"
+REFERENCES_FILE = DATA / "generic_references.txt"
+FILLER_FILE = DATA / "step_filler_words.txt"
 
 MIN_QUESTION_WORDS = 4  # "What is a crate?" stands on its own; "What is this?" cannot
-GATES = ("form", "self_contained", "grounding", "answer_support", "images", "duplicate")
+GATES = (
+    "form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "images", "duplicate",
+)  # fmt: skip
 
 INSTRUCTION_STARTS = (
     "explain", "describe", "summarize", "summarise", "compare", "contrast", "list", "outline", "give",
     "state", "identify", "name", "define", "discuss", "evaluate", "analyze", "analyse", "assess",
     "fill", "complete", "true or false", "provide", "walk", "suggest", "predict", "justify", "show",
 )  # fmt: skip
-_TRANSLATE = str.maketrans(
-    {"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "−": "-", "\u00a0": " "}
+# Words after "the"/"this" that make a reference to a part of the source rather than a modifier.
+REFERENCE_MODIFIERS = (
+    "above", "following", "previous", "preceding", "aforementioned", "given", "said", "mentioned",
+    "described", "shown", "earlier", "latter", "former", "two", "three", "four", "both", "new", "proposed",
+    "original", "first", "second", "third", "last", "same", "current", "specific", "particular", "provided",
+    "presented", "example", "sample", "modified", "updated", "final", "resulting",
+)  # fmt: skip
+CODE_KEYWORDS = frozenset({
+    "if", "else", "for", "while", "loop", "match", "let", "fn", "pub", "mod", "use", "return", "impl", "struct",
+    "enum", "true", "false", "none", "null", "self", "mut", "int", "void", "new",
+})  # fmt: skip
+YES_NO = frozenset({"yes", "no", "true", "false", "correct", "incorrect", "right", "wrong"})
+_SMALL_NUMBERS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+NUMBER_WORDS = {w: str(n) for n, w in enumerate(_SMALL_NUMBERS)} | {
+    "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "thousand": "1000", "half": "0.5",
+}  # fmt: skip
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_IDENTIFIER = re.compile(
+    r"\b(?:[A-Za-z]+[-_]?\d[\w.-]*|\w+_\w+|[a-z]+[A-Z]\w*|[A-Z]\w*[A-Z]\w*|\w+(?:\.\w+)+|\w+::\w+)\b"
 )
-_EMPHASIS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")
-_SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*[a-z0-9]|[a-z0-9]")
-_ENDS_SENTENCE = re.compile(r"""[.!?:;)\]"'`>*]\s*$""")
+_DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
+_CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
+_TITLE_HEADER = re.compile(r"^# Source material from (.+)$", re.MULTILINE)
+_SECTION_HEADER = re.compile(r"^## (?:Section|Related section): (.+)$", re.MULTILINE)
+_NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
+_ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class GateSettings:
     grounding_threshold: float = 90.0
-    answer_support_floor: float = 0.5
+    evidence_support_floor: float = 0.6
     dedup_threshold: float = 0.9
-    min_answer_chars: int = 20
 
 
 @dataclass
@@ -70,8 +161,9 @@ class GatedPair:
     pair: ParsedPair
     outcome: RequestOutcome
     position: int  # the pair's index in its reply
-    grounding: float = 0.0  # mean best-match score of its evidence quotes, 0..100
-    support: float = 0.0
+    grounding: float = 0.0  # mean best-match score of its distinct evidence quotes, 0..100
+    support: float = 0.0  # evidence support: share of the answer's new content words found in its quotes
+    steps: tuple[str, ...] = ()  # the reasoning steps that say something about the source
     gate: str | None = None  # the gate that rejected it, None when accepted
     detail: str = ""
 
@@ -82,30 +174,39 @@ class GateResult:
     rejected: list[GatedPair] = field(default_factory=list)
 
 
-def normalize(text: str) -> str:
-    """Text for matching: NFKC, straight quotes and dashes, no emphasis marks, one space, lowercase.
-
-    >>> normalize("The  “reserve”\\n price — **fixed**")
-    'the "reserve" price - fixed'
-    """
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
-    text = _EMPHASIS.sub("", text)
-    return _SPACE.sub(" ", text).strip().lower()
+def _data_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 @lru_cache(maxsize=1)
 def context_phrases() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """(phrase, whole-word pattern) for each line of the phrase file."""
-    lines = PHRASES_FILE.read_text(encoding="utf-8").splitlines()
-    phrases = [normalize(line) for line in lines if line.strip() and not line.startswith("#")]
+    phrases = [normalize(line) for line in _data_lines(PHRASES_FILE)]
     return tuple((p, re.compile(rf"(?<!\w){re.escape(p)}(?!\w)")) for p in phrases)
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(normalize(text)) if len(w) > 2 and w not in ENGLISH_STOP_WORDS}
+@lru_cache(maxsize=1)
+def _reference_pattern() -> re.Pattern[str]:
+    """A determiner, optional modifiers, a generic noun: "the two curves", "the `if` clause", "this change"."""
+    rows = [line.split() for line in _data_lines(REFERENCES_FILE)]
+    strong = "|".join(re.escape(noun) for kind, noun in rows if kind == "strong")
+    weak = "|".join(re.escape(noun) for kind, noun in rows if kind == "weak")
+    modifier = "|".join(REFERENCE_MODIFIERS)
+    plural = r"(?:s|es)?\b"
+    return re.compile(
+        rf"\b(?:the|this|these|that|those)\s+(?:(?:{modifier})\s+)?"
+        rf"(?:(?P<word>`[^`\n]+`|[\w-]+)\s+(?:{strong}){plural}|(?:{strong}|{weak}){plural})",
+        re.IGNORECASE,
+    )
 
 
-def check_form(pair: ParsedPair, min_answer_chars: int) -> str | None:
+@lru_cache(maxsize=1)
+def _filler_words() -> frozenset[str]:
+    return frozenset(stem(w.lower()) for w in _data_lines(FILLER_FILE))
+
+
+def check_form(pair: ParsedPair, question_type: QuestionType) -> str | None:
     for name in ("question", "answer"):
         if not getattr(pair, name).strip():
             return f"empty {name}"
@@ -116,18 +217,93 @@ def check_form(pair: ParsedPair, min_answer_chars: int) -> str | None:
         return f"question shorter than {MIN_QUESTION_WORDS} words cannot stand on its own"
     if not (question.endswith("?") or question.startswith(INSTRUCTION_STARTS) or "____" in pair.question):
         return "question has no question form (no '?' and no instruction such as 'Explain')"
-    if len(pair.answer.strip()) < min_answer_chars:
-        return f"answer shorter than {min_answer_chars} characters"
-    if not _ENDS_SENTENCE.search(pair.answer.strip()):
+    min_words = QUESTION_TYPE_SPECS[question_type].answer.min_words
+    if len(pair.answer.split()) < min_words:
+        return f"answer shorter than {min_words} words, the least for {question_type.value}"
+    if cut_off(pair.answer):
         return "answer is cut off mid-sentence"
     return None
 
 
-def check_self_contained(question: str) -> str | None:
+def _names_something(text: str, subject_names: frozenset[str]) -> str | None:
+    """The first name in ``text``: a naming code span, an identifier, a capitalized word, a title name."""
+    for span in _CODE_SPAN.findall(text):
+        if len(span.strip()) >= 3 and span.strip().lower() not in CODE_KEYWORDS:
+            return span
+    prose = _DOCUMENT_PARTS.sub(" ", _CODE_SPAN.sub(" ", text))
+    for pattern in (_IDENTIFIER, _CAPITALIZED):
+        for match in pattern.finditer(prose.strip()):
+            word = match.group(0)
+            if not (pattern is _CAPITALIZED and stem(word.lower()) in _generic_nouns()):
+                return word
+    words = {stem(w) for w in re.findall(r"[\w.-]+", prose.lower())}
+    return next(iter(sorted(words & subject_names)), None)
+
+
+@lru_cache(maxsize=1)
+def _generic_nouns() -> frozenset[str]:
+    return frozenset(line.split()[1] for line in _data_lines(REFERENCES_FILE)) | {"i", "what", "how", "why"}
+
+
+def check_self_contained(question: str, subject_names: frozenset[str] = frozenset()) -> str | None:
     text = normalize(question)
     for phrase, pattern in context_phrases():
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
+    references = list(_reference_pattern().finditer(question))
+    if not references:
+        return None
+    rest = _reference_pattern().sub(" ", question)
+    if _names_something(rest, subject_names):
+        return None
+    for word in (m.group("word") for m in references if m.group("word")):
+        if _names_something(f"a {word}", subject_names):  # "the `calc_excess_blob_gas` function"
+            return None
+    return f"question refers to {references[0].group(0)!r} without naming it"
+
+
+def subject_names(outcome: RequestOutcome) -> frozenset[str]:
+    """Names in the request's document and section titles, as the prompt header shows them.
+
+    In a title-case heading (its first two content words capitalized: "Installing Binaries with
+    cargo install") the lowercase words are code names; in a sentence-case one ("Blob base fee
+    bounded by execution cost") the capitalized words after the first; identifiers anywhere
+    ("Crates.io", "EIP-7918").
+    """
+    parts = outcome.built.engine_request.parts
+    header = parts[0].text if parts and isinstance(parts[0], TextPart) else ""
+    titles = _SECTION_HEADER.findall(header)
+    for raw in _TITLE_HEADER.findall(header)[:1]:
+        try:
+            titles.append(str(ast.literal_eval(raw)))
+        except (ValueError, SyntaxError):
+            titles.append(raw)
+    names: set[str] = set()
+    for title in titles:
+        for heading in title.split(" > "):
+            names.update(m.group(0).lower() for m in _IDENTIFIER.finditer(heading))
+            names.update(s.lower() for s in _CODE_SPAN.findall(heading))
+            words = [w for w in re.findall(r"[A-Za-z][\w'-]*", heading) if w.lower() not in ENGLISH_STOP_WORDS]
+            if len(words) >= 2 and words[0][0].isupper() and words[1][0].isupper():  # title case
+                names.update(w.lower() for w in words if w[0].islower())
+            else:
+                names.update(w.lower() for w in words[1:] if w[0].isupper())
+    return frozenset(stem(n) for n in names if len(n) > 1)
+
+
+def check_tautology(question: str, answer: str) -> str | None:
+    """The answer is already in its question ("What is the name of the installed binary `rg`?" -> "`rg`.")."""
+    q = normalize(question)
+    if re.search(r"\bor\b", q) or q.startswith("true or false"):
+        return None  # choosing one option of the question is an answer
+    a = normalize(answer).strip(" .!?;:")
+    if a and re.search(rf"(?<!\w){re.escape(a)}(?!\w)", q) and a not in YES_NO:
+        return "the answer is a part of its question"
+    answer_words = {stem(w) for w in re.findall(r"[\w.-]+", a) if w not in ENGLISH_STOP_WORDS} - YES_NO
+    question_words = {stem(w) for w in re.findall(r"[\w.-]+", q)}
+    spans = {normalize(s) for s in _CODE_SPAN.findall(answer)}
+    if answer_words and answer_words <= question_words and all(s in q for s in spans):
+        return "every word of the answer is in its question"
     return None
 
 
@@ -137,38 +313,83 @@ def grounding_scores(evidence: Iterable[str], contexts: Iterable[str]) -> list[f
     return [max((fuzz.partial_ratio(normalize(q), c) for c in normalized), default=0.0) for q in evidence]
 
 
-def answer_support(answer: str, evidence: Iterable[str], contexts: Iterable[str]) -> float:
-    words = content_words(answer)
-    if not words:
-        return 0.0
-    source = set().union(*(content_words(t) for t in (*evidence, *contexts)))
-    return len(words & source) / len(words)
+def distinct_quotes(evidence: Iterable[str]) -> list[str]:
+    """The quotes, each normalized form once (a model often cites one sentence three times)."""
+    return list({normalize(q): q for q in reversed(list(evidence))}.values())[::-1]
 
 
-def _check_pair(gated: GatedPair, settings: GateSettings, docs_root: Path, figure_paths: dict[str, str]) -> None:
+def _numbers(text: str) -> set[str]:
+    """Numbers written in the text, as they are compared: "1,000" -> "1000", "2 ** 13" -> "2**13", "eight" -> "8".
+
+    >>> sorted(_numbers("1. Set `BLOB_BASE_COST` to 2**13, about eight times 1,024; see EIP-7918."))
+    ['1024', '2**13', '8']
+    """
+    text = unicodedata.normalize("NFKC", text).lower().replace("`", "")
+    text = _ENUMERATOR.sub(" ", text)
+    found = {re.sub(r"[,\s]", "", m.group(0)).replace("^", "**") for m in _NUMBER.finditer(text)}
+    found |= {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text) if w in NUMBER_WORDS}
+    return found
+
+
+def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float:
+    """Share of the answer's content words not in its question that occur in its quotes (stemmed); 1.0 when none."""
+    new = content_stems(answer) - content_stems(question)
+    if not new:
+        return 1.0
+    cited = set().union(*(content_stems(q) for q in quotes))
+    return len(new & cited) / len(new)
+
+
+def check_evidence_support(pair: ParsedPair, quotes: list[str], floor: float) -> tuple[float, str | None]:
+    cited = set().union(*(content_stems(q) for q in quotes))
+    if not content_stems(pair.question) & cited:
+        return 0.0, "the question shares no content word with its quotes"
+    invented = _numbers(pair.answer) - set().union(_numbers(pair.question), *(_numbers(q) for q in quotes))
+    if invented:
+        return 0.0, f"the answer's number {sorted(invented)[0]} is in neither its quotes nor its question"
+    support = evidence_support(pair.question, pair.answer, quotes)
+    if support < floor:
+        return support, f"{support:.0%} of the answer's new content words are in its quotes"
+    return support, None
+
+
+def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
+    """The reasoning steps that share a content word (not a filler word) with the question, evidence or source."""
+    known = set().union(*(content_stems(t) for t in (pair.question, *pair.evidence, *contexts)))
+    filler = _filler_words()
+    return tuple(s for s in pair.reasoning_steps if (content_stems(s) - filler) & known)
+
+
+def _check_pair(
+    gated: GatedPair, settings: GateSettings, docs_root: Path, figure_paths: dict[str, str], names: frozenset[str]
+) -> None:
     pair, built = gated.pair, gated.outcome.built
-    problem = check_form(pair, settings.min_answer_chars)
-    if problem:
-        gated.gate, gated.detail = "form", problem
-        return
-    problem = check_self_contained(pair.question)
-    if problem:
-        gated.gate, gated.detail = "self_contained", problem
-        return
-    if not pair.evidence:
+    source = " ".join(built.context)
+    checks = (
+        ("form", lambda: check_form(pair, built.planned.question_type)),
+        ("degenerate", lambda: degenerate_reason(pair.answer, pair.question, source)),
+        ("self_contained", lambda: check_self_contained(pair.question, names)),
+        ("tautology", lambda: check_tautology(pair.question, pair.answer)),
+    )
+    for gate, check in checks:
+        problem = check()
+        if problem:
+            gated.gate, gated.detail = gate, problem
+            return
+    quotes = distinct_quotes(pair.evidence)
+    if not quotes:
         gated.gate, gated.detail = "grounding", "no evidence quote"
         return
-    scores = grounding_scores(pair.evidence, built.context)
+    scores = grounding_scores(quotes, built.context)
     gated.grounding = sum(scores) / len(scores)
     worst = min(range(len(scores)), key=scores.__getitem__)
     if scores[worst] < settings.grounding_threshold:
         gated.gate = "grounding"
-        gated.detail = f"quote not found in its context (score {scores[worst]:.0f}): {pair.evidence[worst][:120]!r}"
+        gated.detail = f"quote not found in its context (score {scores[worst]:.0f}): {quotes[worst][:120]!r}"
         return
-    gated.support = answer_support(pair.answer, pair.evidence, built.context)
-    if gated.support < settings.answer_support_floor:
-        gated.gate = "answer_support"
-        gated.detail = f"{gated.support:.0%} of the answer's content words are in its source"
+    gated.support, problem = check_evidence_support(pair, quotes, settings.evidence_support_floor)
+    if problem:
+        gated.gate, gated.detail = "evidence_support", problem
         return
     for figure in pair.figures:
         path = figure_paths.get(figure)
@@ -178,6 +399,7 @@ def _check_pair(gated: GatedPair, settings: GateSettings, docs_root: Path, figur
         if not (docs_root / path).is_file():
             gated.gate, gated.detail = "images", f"image file {path} does not exist"
             return
+    gated.steps = useful_steps(pair, built.context)
 
 
 def apply_gates(
@@ -193,9 +415,10 @@ def apply_gates(
         if outcome.status != "accepted":
             continue
         document = outcome.built.planned.document
+        names = subject_names(outcome)
         for position, pair in enumerate(outcome.pairs):
             gated = GatedPair(pair, outcome, position)
-            _check_pair(gated, settings, docs_root, figure_paths.get(document, {}))
+            _check_pair(gated, settings, docs_root, figure_paths.get(document, {}), names)
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)
             else:
@@ -214,6 +437,19 @@ def apply_gates(
     return result
 
 
+def _copy_in_request(gated: GatedPair, kept: list[GatedPair], threshold: float) -> str | None:
+    """A near copy of an earlier kept pair of the same reply: its answer or its question."""
+    for other in kept:
+        if other.outcome is not gated.outcome:
+            continue
+        for name in ("answer", "question"):
+            mine, theirs = normalize(getattr(gated.pair, name)), normalize(getattr(other.pair, name))
+            score = fuzz.token_sort_ratio(mine, theirs)
+            if score >= threshold * 100:
+                return f"near copy ({score:.0f}) of the {name} of pair {other.position + 1} of the same reply"
+    return None
+
+
 def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[GatedPair]) -> list[GatedPair]:
     kept: list[GatedPair] = []
     if not pairs:
@@ -227,6 +463,11 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
     answers_seen: dict[tuple[QuestionType, str], str] = {}
     kept_indices: list[int] = []
     for i, gated in enumerate(pairs):
+        copy = _copy_in_request(gated, kept, threshold)
+        if copy:
+            gated.gate, gated.detail = "duplicate", copy
+            rejected.append(gated)
+            continue
         if similarity is not None:
             match = next((j for j in kept_indices if similarity[i, j] >= threshold), None)
             if match is not None:
