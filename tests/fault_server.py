@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -121,9 +122,9 @@ class FaultServer:
 
     def reply(self, body: dict) -> dict:
         fmt = body["response_format"]
-        schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else _one_pair_schema()
         user = body["messages"][1]["content"]
         text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user if p["type"] == "text")
+        schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else schema_from_prompt(text)
         request = EngineRequest("x", "", (TextPart(text),), schema, 100, 0.0, 1.0, 0)
         content = valid_reply(request)
         return {
@@ -145,5 +146,15 @@ class FaultServer:
             self.kill()
 
 
-def _one_pair_schema() -> dict:
-    return {"properties": {"pairs": {"minItems": 1, "items": {"properties": {"figures": {"items": {}}}}}}}
+def schema_from_prompt(text: str) -> dict:
+    """The little of the reply's shape a reply needs, read from the shape the prompt states (json_object mode)."""
+    fields = dict(re.findall(r'^- "(\w+)": (.*)$', text, re.MULTILINE))
+    if "answerable" in fields or "faithful" in fields:  # a verify request
+        return {"properties": {name: {} for name in fields}}
+    count = re.search(r"holding exactly (\d+) pair objects", text)
+    ids = re.search(r"each a number from 1 to (\d+)", fields.get("evidence", ""))
+    pair = {
+        "figures": {"items": {"enum": re.findall(r'"(FIGURE_[\w.]+)"', fields.get("figures", ""))}},
+        "evidence": {"items": {"enum": list(range(1, int(ids.group(1)) + 1)) if ids else []}},
+    }
+    return {"properties": {"pairs": {"minItems": int(count.group(1)) if count else 1, "items": {"properties": pair}}}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -61,27 +62,81 @@ def _word(seed: str) -> str:
     return "".join("bcdfghjklmnpqrstvwxz"[(n >> (4 * k)) % 20] + "aeiou"[(n >> (3 * k)) % 5] for k in range(4))
 
 
-def evidence_choices(request: EngineRequest) -> list[str]:
+def evidence_choices(request: EngineRequest) -> list:
     items = request.schema["properties"]["pairs"]["items"]["properties"].get("evidence", {}).get("items", {})
     return list(items.get("enum", []))
 
 
-def valid_reply(request: EngineRequest) -> str:
-    """A reply that passes the schema and every quality gate: answers quote the source."""
-    figures = allowed_figures(request)[:1]
-    sentences = [c for c in evidence_choices(request) if c.endswith(".")] or source_sentences(request)
+def marked_sentences(request: EngineRequest) -> dict[int, str]:
+    """Sentence id -> sentence, read from the ``[n]`` marks of the request's own text."""
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart)).split("# Task")[0]
+    found = {}
+    for match in re.finditer(r"\[(\d+)\] ", text):
+        rest = re.split(r"\s\[\d+\] |\n\n", text[match.end() :], maxsplit=1)[0]
+        found[int(match.group(1))] = " ".join(split_sentences(" ".join(rest.split()))[:1])
+    return found
+
+
+def citable(request: EngineRequest) -> list[tuple[object, str]]:
+    """(what the reply cites, the sentence) for each sentence the request lets a reply cite."""
+    choices = evidence_choices(request)
+    if choices and all(isinstance(c, int) for c in choices):
+        marked = marked_sentences(request)
+        return [(c, marked[c]) for c in choices if marked.get(c, "").endswith(".")]
+    return [(c, c) for c in choices if c.endswith(".")] or [(s, s) for s in source_sentences(request)]
+
+
+SENTENCES_FOR_LENGTH = {"one": 1, "two": 2, "three": 3}  # "the answer in two to four sentences" -> 2
+
+
+def sentences_asked(request: EngineRequest) -> int:
+    """How many sentences the request's answer description asks for at least (paragraphs: all)."""
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
+    match = re.search(r"the answer in (\w+) (?:to|or) \w+ (sentences|paragraphs)", text)
+    if match is None:
+        return 1
+    return 99 if match.group(2) == "paragraphs" else SENTENCES_FOR_LENGTH.get(match.group(1), 1)
+
+
+def _topic(sentence: str) -> str:
+    """The sentence's longest word: a content word a question about it can name."""
+    return max(re.findall(r"[A-Za-z_]{4,}", sentence), key=len, default=sentence.split()[0])
+
+
+def verify_reply(request: EngineRequest) -> str:
+    """An honest verifier: re-answers with the sentences the request cites; rates every pair 5."""
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
+    if "answerable" in request.schema["properties"]:
+        block = text.split("## Sentences cited for this pair", 1)[1].split("# Question", 1)[0]
+        cited = " ".join(line[2:] for line in block.strip().splitlines() if line.startswith("- "))
+        return json.dumps({"answerable": True, "answer": cited})
+    rating = {"reason": "stated in the source", "score": 5}
+    return json.dumps({name: rating for name in request.schema["properties"]})
+
+
+def valid_reply(request: EngineRequest) -> str:
+    """A reply that passes the schema and every quality gate: each answer restates the sentences it cites.
+    Verify requests (no ``pairs`` in their schema) get ``verify_reply``."""
+    if "pairs" not in request.schema.get("properties", {}):
+        return verify_reply(request)
+    figures = allowed_figures(request)[:1]
+    sentences = citable(request)
+    k = min(sentences_asked(request), len(sentences))
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
+    facts = re.findall(r"^Fact \d+: (?:\[\d+\] )?(.+?)(?: \(context: .*\))?$", text, re.MULTILINE)
     pairs = []
     for i in range(n_pairs(request)):
-        sentence = sentences[i % len(sentences)]
+        chosen = [sentences[(i + j) % len(sentences)] for j in range(k)]
+        if i < len(facts):  # FACT_BASED: one pair per fact, citing the fact
+            chosen = [c for c in sentences if facts[i].startswith(c[1])][:1] or chosen
         seed = f"{text}|{i}"
         pairs.append(
             {
-                "question": f"What does the {_word(seed)} {_word(seed + 'b')} rule say about {sentence.split()[1]}?",
-                "answer": f"{sentence} This holds in the {_word(seed + 'c')} case.",
-                "reasoning_steps": ["Find the statement.", "Restate it."],
-                "evidence": [sentence],
+                "evidence": [c for c, _ in chosen],
                 "figures": figures,
+                "question": f"What does the {_word(seed)} rule say about {_topic(chosen[0][1])} ({_word(seed + 'b')})?",
+                "reasoning_steps": [f"The source states: {chosen[0][1]}"],
+                "answer": " ".join(sentence for _, sentence in chosen),
             }
         )
     return json.dumps({"pairs": pairs})

@@ -126,7 +126,9 @@ def test_fact_based_asks_one_pair_per_fact(small):
 def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_path, fake_backend):
     write_small_doc(docs_dir)
     out = tmp_path / "out"
-    code = main(["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake"])
+    # One pair per request: the small document has too few sentences for three distinct answers each.
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--questions-per-request", "1"]
+    code = main(args)
     assert code == 0 and fake_backend.closed
     (train,) = out.glob("train-notes-synthetic-data-*.json")
     (evaluation,) = out.glob("eval-notes-synthetic-data-*.json")
@@ -141,9 +143,8 @@ def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_pat
         assert user["content"][0]["type"] == "text"
         for part in user["content"][1:]:
             assert part == {"type": "image_url", "image_url": {"url": "notes/FIGURE_1.1.png", "detail": "auto"}}
-        assert assistant["content"].startswith(
-            "<think>\nStep 1: Find the statement.\nStep 2: Restate it.\n</think>\n\n"
-        )
+        steps, answer = assistant["content"].split("\n</think>\n\n")
+        assert steps.startswith("<think>\nStep 1: The source states: ") and answer.startswith(steps[35:])
         assert record["metadata"]["document"] == "notes" and record["metadata"]["evidence"]
     from utilities.check_image_urls import check_all_output_files
 
@@ -155,6 +156,7 @@ def test_cli_without_reasoning_and_rejects_file_keeps_raw_replies(docs_dir, tmp_
     fake_backend.default = lambda r: "garbage" if ":INFERENCE" in r.id else valid_reply(r)
     out = tmp_path / "out"
     args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--max-retries", "1"]
+    args += ["--questions-per-request", "1"]
     assert main([*args, "--include-reasoning", "false", "--question-types", "INFERENCE,FACTUAL_RECALL"]) == 0
     (rejects,) = out.glob("rejects-notes-*.jsonl")
     lines = [json.loads(line) for line in rejects.read_text().splitlines()]

@@ -20,7 +20,7 @@ def run_cli(docs, out, base_url: str, *extra: str) -> int:
         [
             "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai",
             "--api-base-url", base_url, "--question-types", "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY",
-            "--questions-per-request", "2", "--request-timeout", "1", *extra,
+            "--questions-per-request", "1", "--request-timeout", "1", "--verify", "none", *extra,
         ]
     )  # fmt: skip
 
@@ -44,7 +44,7 @@ def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_p
     assert sum(server.actions[a] for a in ("429", "500", "drop", "hang")) == len(schedule)
     assert server.authorization == {f"Bearer {SENTINEL_KEY}"}
     records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
-    assert len(records) == 6 * 2 and not list(out.glob("rejects-*"))
+    assert len(records) == 6 and not list(out.glob("rejects-*"))
     logs = log_file.read_text()
     assert "done: 6 requests (0 resumed): 6 accepted, 0 rejected" in logs
     assert SENTINEL_KEY not in logs and SENTINEL_KEY not in all_text_under(out)
@@ -68,7 +68,7 @@ def test_server_without_vision_gets_text_only_after_one_refusal(docs_dir, tmp_pa
         assert run_cli(docs_dir, out, server.base_url, "--max-concurrency", "1") == 0
     assert server.actions["reject_images"] == 1 and server.actions["ok"] == 6
     records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
-    assert len(records) == 12
+    assert len(records) == 6
 
 
 def test_several_base_urls_share_the_load(docs_dir, tmp_path):

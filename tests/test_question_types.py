@@ -74,3 +74,12 @@ def test_every_env_example_setting_has_a_working_flag_a_help_line_and_a_readme_r
 def test_ci_runs_the_readme_test_command_verbatim():
     command = re.search(r"<!-- test-command -->\n```bash\n(.+?)\n```", README, re.S).group(1)
     assert command in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_states_every_answer_budget_as_declared():
+    rows = dict(re.findall(r"^\| ([A-Z_]{5,}) \|.*\| ([a-z ]+, ≤ \d+ chars, ≥ \d+ words?) \|$", README, re.M))
+    assert set(rows) == {qt.value for qt in QuestionType}
+    for qt, spec in QUESTION_TYPE_SPECS.items():
+        budget = spec.answer
+        word = "word" if budget.min_words == 1 else "words"
+        assert rows[qt.value] == f"{budget.length}, ≤ {budget.max_chars} chars, ≥ {budget.min_words} {word}"

@@ -21,7 +21,8 @@ def run_cli(docs, out, base_url: str, *extra: str) -> int:
     return main(
         [
             "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
-            "--question-types", TYPES, "--questions-per-request", "2", "--request-timeout", "1", *extra,
+            "--question-types", TYPES, "--questions-per-request", "1", "--request-timeout", "1",
+            "--verify", "none", *extra,
         ]
     )  # fmt: skip
 
@@ -52,7 +53,7 @@ def test_engine_failure_leaves_requests_unfinished_and_a_rerun_finishes_only_the
         assert server.actions["ok"] == 6, "the rerun sent only the three unfinished requests"
     report = latest_report(out)
     assert report["resumed_requests"] == 3 and report["totals"]["requests"] == 6
-    assert report["totals"]["requests_accepted"] == 6 and len(records(out)) == 12
+    assert report["totals"]["requests_accepted"] == 6 and len(records(out)) == 6
     assert len({r["metadata"]["request"] for r in records(out)}) == 6
 
 
@@ -87,7 +88,19 @@ def test_server_failing_30_percent_and_dying_once_loses_nothing(docs_dir, tmp_pa
 
 def fake_run(docs, out, *extra: str) -> int:
     return main(
-        ["--docs-dir", str(docs), "--output-dir", str(out), "--backend", "fake", "--question-types", TYPES, *extra]
+        [
+            "--docs-dir",
+            str(docs),
+            "--output-dir",
+            str(out),
+            "--backend",
+            "fake",
+            "--question-types",
+            TYPES,
+            "--verify",
+            "none",
+            *extra,
+        ]
     )
 
 
@@ -97,11 +110,16 @@ def test_finished_run_rerun_calls_no_engine_and_regates_with_new_thresholds(docs
     assert fake_run(docs_dir, out) == 0
     sent = len(fake_backend.history)
     assert sent == 6
-    assert fake_run(docs_dir, out, "--min-answer-chars", "100000") == 1  # every answer now too short
+    kept = latest_report(out)["totals"]["pairs_accepted"]
+    assert fake_run(docs_dir, out, "--dedup-threshold", "0") == 0  # every question now duplicates the first
     assert len(fake_backend.history) == sent, "the journal answered every request"
     report = latest_report(out)
     assert report["resumed_requests"] == 6 and report["engine"]["backend"] == "none"
-    assert report["totals"]["pair_rejections"]["form"] == report["totals"]["pairs_generated"]
+    totals = report["totals"]
+    assert totals["pairs_accepted"] == 1 < kept
+    assert totals["pair_rejections"]["duplicate"] == totals["pairs_generated"] - 1 - sum(
+        n for gate, n in totals["pair_rejections"].items() if gate != "duplicate"
+    )
 
 
 def test_fresh_sets_the_journal_aside_and_redoes_the_work(docs_dir, tmp_path, fake_backend):

@@ -13,6 +13,7 @@ import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from utilities.config import Config
 from utilities.engines.base import Engine, ImageStore
@@ -101,3 +102,26 @@ def create_engine(config: Config, images: ImageStore, name: str | None = None) -
     if factory is None:
         raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{name}'")
     return factory(config, images)
+
+
+class LazyEngine:
+    """The run's engine, loaded on first use (a fully journaled run loads none) and closed at the end."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.engine: Engine | None = None
+        self.info: dict[str, Any] = {"backend": "none", "note": "every request was finished by an earlier run"}
+
+    def __call__(self) -> Engine:
+        if self.engine is None:
+            self.engine = create_engine(self.config, ImageStore(self.config.max_image_side))
+            self.info = self.engine.describe()
+            log.info("engine settings: %s", self.info)
+        return self.engine
+
+    def __enter__(self) -> LazyEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            self.engine.close()

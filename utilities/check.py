@@ -69,7 +69,7 @@ def check_engine(config: Config) -> int:
             planned,
             PromptLibrary.load(config.system_prompt_file),
             sampling,
-            ReplyLimits(max_answer_chars=config.max_answer_chars),
+            ReplyLimits.from_config(config),
             Path(os.path.realpath(docs)),
         )
         started = time.perf_counter()

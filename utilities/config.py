@@ -142,6 +142,29 @@ def _question_types(name: str, raw: str) -> tuple[QuestionType, ...]:
         raise ConfigError(f"{name} has an {exc} in {raw!r}; valid: all, {valid}") from None
 
 
+VERIFY_MODES = ("answerability", "judge")
+
+
+def _verify_modes(name: str, raw: str) -> tuple[str, ...]:
+    """``auto``, ``none`` or a comma-separated subset of VERIFY_MODES (``auto`` is resolved per engine)."""
+    names = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    if names in (["auto"], ["none"]):
+        return tuple(names)
+    unknown = [n for n in names if n not in VERIFY_MODES]
+    if not names or unknown:
+        raise ConfigError(
+            f"{name} must be auto, none, or a comma-separated subset of {', '.join(VERIFY_MODES)}, got {raw!r}"
+        )
+    return tuple(m for m in VERIFY_MODES if m in names)
+
+
+def _score(name: str, raw: str) -> int:
+    value = _positive_int(name, raw)
+    if value > 5:
+        raise ConfigError(f"{name} must be an integer from 1 to 5, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str  # the .env / environment variable name
@@ -232,7 +255,25 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_NEW_TOKENS", _positive_int, "2048", "token cap of one reply; a reply that hits it is rejected as truncated"
     ),
     Setting("SEED", _non_negative_int, "42", "base random seed; each request and retry derives its own from it"),
-    Setting("MAX_ANSWER_CHARS", _positive_int, "1200", "longest answer the reply schema allows"),
+    Setting(
+        "REPETITION_PENALTY",
+        _float_between(1.0, 2.0),
+        "1.1",
+        "multiplicative penalty on repeated tokens (lmdeploy, embedded, and openai servers that accept it); 1 is off",
+    ),
+    Setting(
+        "FREQUENCY_PENALTY",
+        _float_between(0.0, 2.0),
+        "0",
+        "OpenAI frequency_penalty sent by the openai engine; 0 is off",
+    ),
+    Setting("MAX_ANSWER_CHARS", _positive_int, "1200", "cap on every question type's own answer length bound"),
+    Setting(
+        "EVIDENCE_FORMAT",
+        _choice("ids", "quotes"),
+        "ids",
+        "how replies cite the source: ids (numbers of [n]-marked sentences) or quotes (the sentences verbatim)",
+    ),
     Setting("MAX_IMAGES_PER_REQUEST", _non_negative_int, "4", "figures attached to one request at most"),
     # Quality gates
     Setting(
@@ -242,12 +283,28 @@ SETTINGS: tuple[Setting, ...] = (
         "fuzzy score (0-100) every evidence quote must reach in its source",
     ),
     Setting(
-        "ANSWER_SUPPORT_FLOOR", _unit_float, "0.5", "share of an answer's content words that must occur in its source"
+        "EVIDENCE_SUPPORT_FLOOR",
+        _unit_float,
+        "0.5",
+        "share of an answer's content words that must occur in its own cited evidence",
     ),
     Setting(
         "DEDUP_THRESHOLD", _unit_float, "0.9", "TF-IDF cosine at which a question is a near-duplicate of an earlier one"
     ),
-    Setting("MIN_ANSWER_CHARS", _positive_int, "20", "shortest answer kept"),
+    # Verify pass
+    Setting(
+        "VERIFY",
+        _verify_modes,
+        "auto",
+        "second pass over surviving pairs: none, answerability, judge, answerability,judge, or auto (by engine)",
+    ),
+    Setting(
+        "VERIFY_AGREEMENT",
+        _unit_float,
+        "0.3",
+        "answerability: content-word F1 the re-answer from the source must reach against the pair's answer",
+    ),
+    Setting("JUDGE_MIN_SCORE", _score, "3", "judge: lowest rating (1-5) kept on each of its criteria"),
     # openai engine
     Setting("API_BASE_URL", _optional_str, "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated"),
     Setting("API_KEY", _optional_str, "", "bearer token for API_BASE_URL; never logged", secret=True),
@@ -311,12 +368,17 @@ class Config:
     top_p: float
     max_new_tokens: int
     seed: int
+    repetition_penalty: float
+    frequency_penalty: float
     max_answer_chars: int
+    evidence_format: str
     max_images_per_request: int
     grounding_threshold: float
-    answer_support_floor: float
+    evidence_support_floor: float
     dedup_threshold: float
-    min_answer_chars: int
+    verify: tuple[str, ...]
+    verify_agreement: float
+    judge_min_score: int
     api_base_url: str
     api_key: str = field(repr=False)
     max_concurrency: int
@@ -336,6 +398,7 @@ class Config:
     dry_run: bool = False
     fresh: bool = False
     check: bool = False
+    curate: tuple[Path, ...] = ()  # --curate FILE...: gate and verify existing datasets instead of generating
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings as JSON-friendly values, keyed by environment name."""
@@ -378,6 +441,16 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="load the engine, send one small schema-constrained request, print the reply and throughput; "
         "exit 0 when the reply is valid (the first thing to run on a new machine)",
+    )
+    parser.add_argument(
+        "--curate",
+        nargs="+",
+        type=Path,
+        default=(),
+        metavar="FILE",
+        help="gate and verify existing dataset files (any format this tool writes, or chat-messages JSON/JSONL "
+        "from elsewhere) against their sources in MARKDOWN_DOCS_DIR; writes the kept records in the same format, "
+        "a rejects file and a report to OUTPUT_DIR, overwriting nothing",
     )
     parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument(
@@ -427,7 +500,7 @@ def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Confi
         if flag_value is not None:
             raw[setting.env] = flag_value
     values = {s.field: s.parse(s.env, raw[s.env]) for s in SETTINGS}
-    return Config(**values, dry_run=args.dry_run, fresh=args.fresh, check=args.check)
+    return Config(**values, dry_run=args.dry_run, fresh=args.fresh, check=args.check, curate=tuple(args.curate))
 
 
 def read_setting(name: str, environ: Mapping[str, str], env_file: str | os.PathLike[str] | None = ".env") -> Any:

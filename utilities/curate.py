@@ -57,7 +57,6 @@ import io
 import json
 import os
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -82,13 +81,12 @@ from utilities.prompts import PROMPT_VERSION, BuiltRequest, PromptLibrary, Sampl
 from utilities.quality import GatedPair, GateResult, GateSettings, apply_gates
 from utilities.replies import ParsedPair
 from utilities.report import STAGES, build_report
+from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.text_checks import content_words
 from utilities.verify import VerifySettings, VerifyStats, load_system_prompt, verify_key, verify_pairs
 
 log = get_logger(__name__)
 
-# pipeline.EXIT_UNFINISHED: pipeline imports this module, so this module cannot import pipeline.
-EXIT_UNFINISHED = 3
 SUFFIXES = (".json", ".jsonl", ".parquet")
 DEFAULT_QUESTION_TYPE = QuestionType.FACTUAL_RECALL
 MAX_ERRORS_LOGGED = 20  # per file; every unreadable record is in the rejects file
@@ -551,11 +549,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
 
 def _gate(config: Config, documents: list[Document], outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
     """As ``pipeline._gate``."""
-    settings = GateSettings(
-        grounding_threshold=config.grounding_threshold,
-        evidence_support_floor=config.evidence_support_floor,
-        dedup_threshold=config.dedup_threshold,
-    )
+    settings = GateSettings.from_config(config)
     figure_paths = {d.name: {r.id: r.path for s in d.sections for r in s.figures if r.path} for d in documents}
     return apply_gates(outcomes, figure_paths, settings, docs_root)
 
@@ -583,12 +577,16 @@ def curate(config: Config) -> int:
     if settings.modes and gates.accepted:
         inputs = _journal_inputs(files, loaded.documents, config, settings)
         journal = Journal.open(config.output_dir, inputs, fresh=config.fresh)
-        # No stop signal: Ctrl-C raises KeyboardInterrupt, and every finished verdict is already journaled.
-        with engine:
+        with StopSignal() as stop, engine:
             try:
-                verify = verify_pairs(gates, engine, settings, journal.load(), journal.append_entry, threading.Event())
+                verify = verify_pairs(gates, engine, settings, journal.load(), journal.append_entry, stop.event)
             finally:
                 journal.close()
+        if stop.signum is not None:
+            log.warning(
+                "stopped by signal %d; rerun the same command to resume (journal: %s)", stop.signum, journal.path
+            )
+            return 128 + stop.signum
         if verify.unfinished:
             log.error(
                 "%d verify request(s) unfinished because the engine failed; rerun the same command to resume "

@@ -7,8 +7,13 @@ failed (a transient error) or the run was stopped before the request finished.
 Unfinished requests are not rejected; the next run does them. A content failure
 (invalid JSON, truncation, schema violation, an error the engine gave for this
 request) re-sends only that request, with a new seed, up to ``max_retries``
-times; the others are recorded as they arrive and never wait for it. Each final
-outcome is handed to ``on_final`` (the journal) as soon as it is known.
+times; the others are recorded as they arrive and never wait for it. So does a
+valid reply most of whose pairs are sampling accidents (a looping, degenerate or
+cut-off answer: ``text_checks.sampling_accident``), counted as
+``sampling_accident``; on its last attempt such a reply is accepted and the gates
+judge its pairs one by one. Any other gate rejection is final: a re-send would
+pay again for a pair the model will not write better. Each final outcome is
+handed to ``on_final`` (the journal) as soon as it is known.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from utilities.engines.base import Engine, EngineResult
 from utilities.logger import get_logger
 from utilities.planner import PlannedRequest
 from utilities.prompts import BuiltRequest
-from utilities.replies import ParsedPair, parse_reply
+from utilities.replies import ParsedPair, ParseOutcome, parse_reply
+from utilities.text_checks import sampling_accident
 
 log = get_logger(__name__)
 
@@ -60,6 +66,7 @@ class RequestOutcome:
 @dataclass
 class RunStats:
     requests: int = 0
+    resumed: int = 0  # requests an earlier run finished (from the journal)
     accepted_requests: int = 0
     rejected_requests: int = 0
     unfinished_requests: int = 0
@@ -68,6 +75,7 @@ class RunStats:
     sent: int = 0  # engine calls, retries included
     rejects_by_reason: Counter = field(default_factory=Counter)
     failures_by_reason: Counter = field(default_factory=Counter)  # every failed attempt, retried or not
+    resent_for_accidents: int = 0  # re-sends because most pairs of a valid reply were sampling accidents
     prompt_tokens: int = 0
     completion_tokens: int = 0
     wall_s: float = 0.0
@@ -124,7 +132,7 @@ def generate_all(
                 stats.sent += 1  # unfinished_requests is counted from the outcomes below
                 stats.last_engine_error = result.error or "engine failure"
                 continue
-            outcome = _record(request, result, attempt, history[index], stats)
+            outcome = _record(request, result, attempt, history[index], stats, max_retries)
             final = outcome.status == "accepted" or attempt >= max_retries
             if final:
                 outcomes[index] = outcome
@@ -160,8 +168,20 @@ def generate_all(
     return final, stats
 
 
+def mostly_accidents(built: BuiltRequest, pairs: tuple[ParsedPair, ...]) -> bool:
+    """More than half of a reply's pairs are sampling accidents (worth a new seed, unlike a wrong answer)."""
+    source = " ".join(built.context)
+    accidents = sum(sampling_accident(p.question, p.answer, source) is not None for p in pairs)
+    return accidents * 2 > len(pairs)
+
+
 def _record(
-    built: BuiltRequest, result: EngineResult, attempt: int, history: list[Attempt], stats: RunStats
+    built: BuiltRequest,
+    result: EngineResult,
+    attempt: int,
+    history: list[Attempt],
+    stats: RunStats,
+    max_retries: int,
 ) -> RequestOutcome:
     stats.sent += 1
     stats.prompt_tokens += result.prompt_tokens
@@ -179,6 +199,10 @@ def _record(
             completion_tokens=result.completion_tokens,
         )
     )
+    if parsed.reason is None and attempt < max_retries and mostly_accidents(built, parsed.pairs):
+        history[-1].reason, history[-1].detail = "sampling_accident", "most pairs loop, degenerate or stop mid-sentence"
+        stats.resent_for_accidents += 1
+        parsed = ParseOutcome(reason="sampling_accident", detail=history[-1].detail)
     if parsed.reason is None:
         return RequestOutcome(built, "accepted", parsed.pairs, None, history)
     stats.failures_by_reason[parsed.reason] += 1

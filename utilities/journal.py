@@ -27,6 +27,7 @@ from models.documents import Document
 from utilities.config import Config
 from utilities.generation import Attempt, RequestOutcome
 from utilities.logger import get_logger
+from utilities.planner import PlannedRequest
 from utilities.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptLibrary
 from utilities.replies import ParsedPair
 
@@ -54,6 +55,9 @@ KEY_SETTINGS = (
     "MAX_NEW_TOKENS",
     "SEED",
     "MAX_ANSWER_CHARS",
+    "EVIDENCE_FORMAT",
+    "REPETITION_PENALTY",
+    "FREQUENCY_PENALTY",
     "MAX_RETRIES",
 )
 
@@ -114,10 +118,16 @@ class Journal:
         return entries
 
     def append(self, outcome: RequestOutcome) -> None:
+        self.append_entry(outcome_to_entry(outcome))
+
+    def append_entry(self, entry: Any) -> None:
+        """One finished request (a dict, or a record with ``to_entry()``: a verify verdict), fsynced."""
+        if not isinstance(entry, dict):
+            entry = entry.to_entry()
         if self._handle is None:
             self._repair_tail()
             self._handle = self.path.open("ab")
-        line = json.dumps(outcome_to_entry(outcome), ensure_ascii=False).encode("utf-8") + b"\n"
+        line = json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n"
         self._handle.write(line)
         self._handle.flush()
         os.fsync(self._handle.fileno())
@@ -153,6 +163,11 @@ def outcome_to_entry(outcome: RequestOutcome) -> dict[str, Any]:
         ],
         "attempts": [a.to_dict() for a in outcome.attempts],
     }
+
+
+def rebuild_outcome(entry: dict[str, Any], planned: PlannedRequest, build) -> RequestOutcome:
+    """A journaled request's outcome, with its request rebuilt as its last attempt sent it."""
+    return entry_to_outcome(entry, build(planned, len(entry["attempts"]) - 1))
 
 
 def entry_to_outcome(entry: dict[str, Any], built) -> RequestOutcome:

@@ -62,6 +62,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "figures": list(pair.figures),
             "grounding": round(gated.grounding, 1),
             "evidence_support": round(gated.support, 2),
+            "verify": gated.verify,  # each verifier's reply ({} when VERIFY=none)
         },
     )
 
@@ -112,6 +113,7 @@ def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
         "gate": gated.gate,
         "detail": gated.detail,
         "grounding": round(gated.grounding, 1),
+        "verify": gated.verify,
         "pair": {
             "question": pair.question,
             "answer": pair.answer,

@@ -1,9 +1,11 @@
 """The run: check settings, load documents, plan, then generate (or write the plan).
 
-``run(config)`` is the whole job behind the CLI. Generation resumes from the run's
-journal, sends what is left to the engine, stops cleanly on SIGINT/SIGTERM, and
-writes the final files only once every request is finished; see README,
-"Resuming and failures". Library code raises; ``main`` turns errors into exit codes.
+``run(config)`` is the whole job behind the CLI: check settings, load, plan, then
+``generate``: resume from the run's journal and send what is left to the engine,
+gate every pair, verify the survivors with the engine, write the files and the
+report. It stops cleanly on SIGINT/SIGTERM and writes the final files only once
+every request (verify requests included) is finished; see README, "Resuming and
+failures". Library code raises; ``main`` turns errors into exit codes.
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import threading
 from pathlib import Path
-from typing import Any
 
 from models.schemas import ReplyLimits
-from utilities.api_utils import ENGINES, create_engine
+from utilities.api_utils import ENGINES, LazyEngine, choose_backend
 from utilities.check import check_engine
 from utilities.config import Config
-from utilities.engines.base import ImageStore
+from utilities.curate import curate
 from utilities.errors import ConfigError
 from utilities.exports import ImagePlacer
 from utilities.file_utils import LoadResult, load_documents
-from utilities.generation import PROGRESS_EVERY_S, RunStats, generate_all
-from utilities.journal import Journal, entry_to_outcome, run_key_inputs
+from utilities.generation import PROGRESS_EVERY_S, RequestOutcome, RunStats, generate_all
+from utilities.journal import Journal, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
 from utilities.output import write_outputs
 from utilities.output_files import timestamp, write_new_file, write_new_json
@@ -32,8 +32,10 @@ from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
 from utilities.progress import progress_bar
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
-from utilities.quality import GateSettings, apply_gates
+from utilities.quality import GateResult, GateSettings, apply_gates
 from utilities.report import build_report, format_markdown, format_table
+from utilities.run_control import EXIT_UNFINISHED, StopSignal
+from utilities.verify import VerifySettings, VerifyStats, verify_pairs
 
 log = get_logger("main")
 
@@ -55,109 +57,88 @@ def check_settings(config: Config) -> None:
         raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 
 
-EXIT_UNFINISHED = 3  # the engine failed; finished requests are journaled, rerun to resume
+def _generate_missing(config, requests, build, journal, engine: LazyEngine, stop) -> RunStats:
+    """Send the requests the journal lacks; each finished one is journaled as it arrives."""
+    finished = journal.load()
+    todo = [p for p in requests if request_key(p) not in finished]
+    if finished:
+        done = len(requests) - len(todo)
+        log.info(
+            "resuming from %s: %d of %d requests already finished, %d to go",
+            journal.path,
+            done,
+            len(requests),
+            len(todo),
+        )
+    if not todo:
+        return RunStats(resumed=len(requests))
+    with progress_bar(len(todo), config.progress) as bar:
+        _, stats = generate_all(
+            todo,
+            engine(),
+            build,
+            config.max_retries,
+            journal.append,
+            stop,
+            on_progress=bar.update,
+            log_every_s=None if bar.enabled else PROGRESS_EVERY_S,
+        )
+    stats.resumed = len(requests) - len(todo)
+    return stats
 
 
-class StopSignal:
-    """SIGINT/SIGTERM: start no new request, let those in flight finish; a second one abandons them."""
+def _gate(config: Config, loaded: LoadResult, outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
+    settings = GateSettings.from_config(config)
+    figure_paths = {
+        d.name: {ref.id: ref.path for s in d.sections for ref in s.figures if ref.path} for d in loaded.documents
+    }
+    return apply_gates(outcomes, figure_paths, settings, docs_root)
 
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> StopSignal:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        name = signal.Signals(signum).name
-        if self.event.is_set():
-            log.error("%s again: abandoning the requests in flight; finished ones are in the journal", name)
-            os._exit(128 + signum)
-        self.signum = signum
-        self.event.set()
-        log.warning("%s: finishing the requests in flight and starting no new ones (again to abandon them)", name)
+def _interrupted(stop: StopSignal, stats: RunStats, verify: VerifyStats, journal: Journal) -> int | None:
+    """The exit code when the run cannot write its files yet (stopped, or the engine failed), else None."""
+    resume = f"rerun the same command to resume (journal: {journal.path})"
+    if stop.signum is not None:
+        log.warning("stopped by %s: %s; %s", signal.Signals(stop.signum).name, stats.summary(), resume)
+        return 128 + stop.signum
+    if stats.unfinished_requests or verify.unfinished:
+        missing = stats.unfinished_requests or verify.unfinished
+        what = "request(s)" if stats.unfinished_requests else "verify request(s)"
+        error = stats.last_engine_error or verify.last_engine_error or "engine failure"
+        log.error("%d %s unfinished because the engine failed (last error: %s); %s", missing, what, error, resume)
+        return EXIT_UNFINISHED
+    return None
 
 
 def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest], library: PromptLibrary) -> int:
+    """Generate (or resume), gate, verify, write the files and the report."""
     documents = {d.name: d for d in loaded.documents}
     docs_root = Path(os.path.realpath(config.markdown_docs_dir))
-    sampling = SamplingSettings.from_config(config)
-    limits = ReplyLimits(max_answer_chars=config.max_answer_chars)
+    sampling, limits = SamplingSettings.from_config(config), ReplyLimits.from_config(config)
 
     def build(planned: PlannedRequest, attempt: int):
         return build_request(documents[planned.document], planned, library, sampling, limits, docs_root, attempt)
 
     journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
-    finished = journal.load()
-    keys = [request_key(p) for p in requests]
-    todo = [p for p, key in zip(requests, keys) if key not in finished]
-    if finished:
-        log.info(
-            "resuming from %s: %d of %d requests already finished, %d to go",
-            journal.path,
-            len(requests) - len(todo),
-            len(requests),
-            len(todo),
-        )
-    stats = RunStats()
-    engine_info: dict[str, Any] = {"backend": "none", "note": "every request was finished by an earlier run"}
-    with StopSignal() as stop:
+    verify_settings = VerifySettings.from_config(config, choose_backend(config)[0])
+    verify = VerifyStats(modes=verify_settings.modes)
+    with StopSignal() as stop, LazyEngine(config) as engine:
         try:
-            if todo:
-                engine = create_engine(config, ImageStore(config.max_image_side))
-                engine_info = engine.describe()
-                log.info("engine settings: %s", engine_info)
-                try:
-                    with progress_bar(len(todo), config.progress) as bar:
-                        _, stats = generate_all(
-                            todo,
-                            engine,
-                            build,
-                            config.max_retries,
-                            journal.append,
-                            stop.event,
-                            on_progress=bar.update,
-                            log_every_s=None if bar.enabled else PROGRESS_EVERY_S,
-                        )
-                finally:
-                    engine.close()
+            stats = _generate_missing(config, requests, build, journal, engine, stop.event)
+            if stop.signum is None and not stats.unfinished_requests:
+                entries = journal.load()
+                outcomes = [rebuild_outcome(entries[request_key(p)], p, build) for p in requests]
+                gates = _gate(config, loaded, outcomes, docs_root)
+                verify = verify_pairs(gates, engine, verify_settings, entries, journal.append_entry, stop.event)
         finally:
             journal.close()
-    resume = f"rerun the same command to resume (journal: {journal.path})"
-    if stop.signum is not None:
-        log.warning("stopped by %s: %s; %s", signal.Signals(stop.signum).name, stats.summary(), resume)
-        return 128 + stop.signum
-    if stats.unfinished_requests:
-        log.error(
-            "%d request(s) unfinished because the engine failed (last error: %s); %s",
-            stats.unfinished_requests,
-            stats.last_engine_error,
-            resume,
-        )
-        return EXIT_UNFINISHED
+    code = _interrupted(stop, stats, verify, journal)
+    if code is not None:
+        return code
+    return _write(config, outcomes, gates, documents, docs_root, stats, verify, engine.info)
 
-    entries = journal.load()
-    outcomes = [
-        entry_to_outcome(entries[key], build(p, len(entries[key]["attempts"]) - 1)) for p, key in zip(requests, keys)
-    ]
-    gate_settings = GateSettings(
-        grounding_threshold=config.grounding_threshold,
-        answer_support_floor=config.answer_support_floor,
-        dedup_threshold=config.dedup_threshold,
-        min_answer_chars=config.min_answer_chars,
-    )
-    figure_paths = {
-        d.name: {ref.id: ref.path for s in d.sections for ref in s.figures if ref.path} for d in loaded.documents
-    }
-    gates = apply_gates(outcomes, figure_paths, gate_settings, docs_root)
+
+def _write(config, outcomes, gates, documents, docs_root, stats: RunStats, verify: VerifyStats, engine_info) -> int:
     stamp = timestamp()
     placer = ImagePlacer(docs_root, config.output_dir, copy=config.copy_images)
     written = write_outputs(
@@ -168,7 +149,7 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
             log.info("wrote %s (%s)", path, name)
     for path in written.rejects:
         log.info("rejected requests and pairs, with raw replies and reasons: %s", path)
-    report = build_report(outcomes, gates, stats, engine_info, config.to_dict(), resumed=len(requests) - len(todo))
+    report = build_report(outcomes, gates, stats, engine_info, config.to_dict(), stats.resumed, verify)
     report_path = write_new_json(config.output_dir, f"report-{stamp}", report)
     write_new_file(config.output_dir, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
     print(format_table(report))
@@ -197,6 +178,8 @@ def run(config: Config) -> int:
         check_backend(config)
         return check_engine(config)
     check_settings(config)
+    if config.curate:
+        return curate(config)
     library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
     loaded = load_documents(
         config.markdown_docs_dir,

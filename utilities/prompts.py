@@ -4,12 +4,16 @@ Templates are files: ``prompts/system.md`` (or ``SYSTEM_PROMPT_FILE``) and one
 ``prompts/<QUESTION_TYPE>.md`` per type, filled with ``string.Template``
 (``$n_pairs``). A missing file or placeholder is an error before any request is
 sent. Prompts are ordered for prefix caching: the system prompt, then the
-section and its context, then the figures, then the type's instructions last, so
-the requests of one section share a long common prefix.
+section and its context, then the figures, then the type's instructions and the
+reply's shape last, so the requests of one section share a long common prefix.
+With ``EVIDENCE_FORMAT=ids`` each citable sentence of the source is marked
+``[n]`` where it stands (numbered through the request, the section first, so the
+numbering of a section is the same in all its requests); the reply cites numbers.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +23,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from models.documents import Document
-from models.question_types import QuestionType
-from models.schemas import ReplyLimits, build_reply_model, reply_json_schema
+from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from models.schemas import (
+    MAX_QUOTE_CHOICES,
+    ReplyLimits,
+    build_reply_model,
+    describe_reply,
+    quote_choices,
+    reply_json_schema,
+)
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
 
@@ -30,7 +41,7 @@ from utilities.facts import quotable_sentences
 from utilities.planner import PlannedRequest
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = "2"  # bump when templates or prompt assembly change what is sent
+PROMPT_VERSION = "3"  # bump when templates or prompt assembly change what is sent
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,8 @@ class SamplingSettings:
     top_p: float = 0.95
     seed: int = 42
     max_images: int = 4
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
 
     @classmethod
     def from_config(cls, config: Config) -> SamplingSettings:
@@ -73,6 +86,8 @@ class SamplingSettings:
             top_p=config.top_p,
             seed=config.seed,
             max_images=config.max_images_per_request,
+            repetition_penalty=config.repetition_penalty,
+            frequency_penalty=config.frequency_penalty,
         )
 
 
@@ -84,6 +99,7 @@ class BuiltRequest:
     reply_model: type[BaseModel]
     figures: tuple[str, ...]  # ids attached as images (the reply's allowed figure ids)
     context: tuple[str, ...]  # the source texts the reply must be grounded in
+    quotes: tuple[str, ...] = ()  # the citable sentences; with EVIDENCE_FORMAT=ids, id n is quotes[n - 1]
 
 
 def request_key(planned: PlannedRequest) -> str:
@@ -96,9 +112,51 @@ def attempt_seed(base_seed: int, key: str, attempt: int) -> int:
     return (base_seed * 1_000_003 + zlib.crc32(key.encode()) + attempt * 7919) % (2**31 - 1)
 
 
-def _section_block(heading: str, document: Document, index: int) -> str:
+def mark_sentences(text: str, sentences: tuple[str, ...], first: int) -> tuple[str, list[str]]:
+    """``text`` with ``[n]`` before each of ``sentences`` found in it, in order, numbered from ``first``.
+
+    >>> mark_sentences("One is here.  Two is\\nthere.", ("One is here.", "Two is there."), 4)
+    ('[4] One is here.  [5] Two is\\nthere.', ['One is here.', 'Two is there.'])
+
+    A sentence not found as written (a figure placeholder inside it) gets no mark and is not citable.
+    """
+    out: list[str] = []
+    found: list[str] = []
+    cursor = 0
+    for sentence in sentences:
+        pattern = r"\s+".join(re.escape(word) for word in sentence.split())
+        match = re.compile(pattern).search(text, cursor)
+        if match is None:
+            continue
+        out.append(text[cursor : match.start()] + f"[{first + len(found)}] ")
+        found.append(sentence)
+        cursor = match.start()
+    out.append(text[cursor:])
+    return "".join(out), found
+
+
+class _Citable:
+    """The request's citable sentences, numbered as the source texts are rendered."""
+
+    def __init__(self, limits: ReplyLimits):
+        self.limits = limits
+        self.quotes: list[str] = []
+
+    def render(self, text: str) -> str:
+        sentences = quote_choices(quotable_sentences(text), self.limits)
+        room = MAX_QUOTE_CHOICES - len(self.quotes)
+        sentences = tuple(q for q in sentences if q not in self.quotes)[: max(room, 0)]
+        if self.limits.evidence_format != "ids":
+            self.quotes.extend(sentences)
+            return text
+        marked, found = mark_sentences(text, sentences, len(self.quotes) + 1)
+        self.quotes.extend(found)
+        return marked
+
+
+def _section_block(heading: str, document: Document, index: int, citable: _Citable) -> str:
     section = document.sections[index]
-    return f"## {heading}: {section.title}\n\n{section.text}\n"
+    return f"## {heading}: {section.title}\n\n{citable.render(section.text)}\n"
 
 
 def build_request(
@@ -116,14 +174,18 @@ def build_request(
     header = f"# Source material from {title!r}\n\n" if title else "# Source material\n\n"
     texts = [header]
     context = [section.text]
+    citable = _Citable(limits)
     # One heading for every type: the 15 requests of a section share this prefix.
-    texts.append(_section_block("Section", document, planned.section_index))
+    texts.append(_section_block("Section", document, planned.section_index, citable))
     for index in planned.related:
-        texts.append("\n" + _section_block("Related section", document, index))
+        texts.append("\n" + _section_block("Related section", document, index, citable))
         context.append(document.sections[index].text)
     if planned.facts:
         facts = [section.facts[i] for i in planned.facts]
-        lines = [f"{n}. {f.text}" + (f" (context: {f.context})" if f.context else "") for n, f in enumerate(facts, 1)]
+        lines = [
+            f"Fact {n}: {citable.render(f.text)}" + (f" (context: {f.context})" if f.context else "")
+            for n, f in enumerate(facts, 1)
+        ]
         texts.append("\n## Facts\n\n" + "\n".join(lines) + "\n")
         context.extend(f.text for f in facts)
 
@@ -137,19 +199,22 @@ def build_request(
             parts.append(TextPart(f"- {fid}: {ref.caption or 'no caption'}\n"))
             assert ref.path is not None  # the planner attaches resolved figures only
             parts.append(ImagePart(docs_root / ref.path, fid))
+    quotes = tuple(citable.quotes)
+    budget = QUESTION_TYPE_SPECS[planned.question_type].answer
+    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, budget, quotes)
+    schema = reply_json_schema(reply_model)
     task = library.templates[planned.question_type].substitute(n_pairs=planned.n_pairs)
-    parts.append(TextPart(f"\n# Task\n\n{task}\n"))
-
-    quotes = tuple(q for text in context for q in quotable_sentences(text))
-    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, quotes)
+    parts.append(TextPart(f"\n# Task\n\n{task}\n\n{describe_reply(schema)}\n"))
     engine_request = EngineRequest(
         id=f"{key}@{attempt}",
         system=library.system,
         parts=tuple(parts),
-        schema=reply_json_schema(reply_model),
+        schema=schema,
         max_tokens=sampling.max_new_tokens,
         temperature=sampling.temperature,
         top_p=sampling.top_p,
         seed=attempt_seed(sampling.seed, key, attempt),
+        repetition_penalty=sampling.repetition_penalty,
+        frequency_penalty=sampling.frequency_penalty,
     )
-    return BuiltRequest(planned, key, engine_request, reply_model, figure_ids, tuple(context))
+    return BuiltRequest(planned, key, engine_request, reply_model, figure_ids, tuple(context), quotes)

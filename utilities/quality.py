@@ -6,7 +6,8 @@ Gates, in order (a pair is rejected by the first it fails):
    form (ends with "?", starts with an instruction such as "Explain", or has a
    ``____`` blank); the answer has at least its question type's
    ``AnswerBudget.min_words`` words (one for a fact: "Ride." answers "Which
-   company ...?"; fifteen for an explanation) and does not stop mid-sentence.
+   company ...?"; fifteen for an explanation), or half its section's words when
+   that is fewer, and does not stop mid-sentence.
 2. ``degenerate``: the answer is not a sampling accident
    (``utilities/text_checks.py``): no JSON debris (``\\"``, ``"answer":``, a
    closing ``"]}``) unless its source has the same construct; no letters of a
@@ -73,6 +74,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -81,6 +83,9 @@ from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from utilities.engines.base import TextPart
 from utilities.generation import RequestOutcome
 from utilities.replies import ParsedPair
+
+if TYPE_CHECKING:
+    from utilities.config import Config
 from utilities.text_checks import (
     content_stems,
     content_words,
@@ -155,6 +160,10 @@ class GateSettings:
     evidence_support_floor: float = 0.6
     dedup_threshold: float = 0.9
 
+    @classmethod
+    def from_config(cls, config: Config) -> GateSettings:
+        return cls(config.grounding_threshold, config.evidence_support_floor, config.dedup_threshold)
+
 
 @dataclass
 class GatedPair:
@@ -164,8 +173,9 @@ class GatedPair:
     grounding: float = 0.0  # mean best-match score of its distinct evidence quotes, 0..100
     support: float = 0.0  # evidence support: share of the answer's new content words found in its quotes
     steps: tuple[str, ...] = ()  # the reasoning steps that say something about the source
-    gate: str | None = None  # the gate that rejected it, None when accepted
+    gate: str | None = None  # the gate (or verifier) that rejected it, None when accepted
     detail: str = ""
+    verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
 
 
 @dataclass
@@ -206,7 +216,9 @@ def _filler_words() -> frozenset[str]:
     return frozenset(stem(w.lower()) for w in _data_lines(FILLER_FILE))
 
 
-def check_form(pair: ParsedPair, question_type: QuestionType) -> str | None:
+def check_form(pair: ParsedPair, question_type: QuestionType, source_words: int | None = None) -> str | None:
+    """``source_words``: the length of the request's section; a summary of a 25-word section may be
+    shorter than a summary's usual minimum, so the minimum is at most half the section."""
     for name in ("question", "answer"):
         if not getattr(pair, name).strip():
             return f"empty {name}"
@@ -218,6 +230,8 @@ def check_form(pair: ParsedPair, question_type: QuestionType) -> str | None:
     if not (question.endswith("?") or question.startswith(INSTRUCTION_STARTS) or "____" in pair.question):
         return "question has no question form (no '?' and no instruction such as 'Explain')"
     min_words = QUESTION_TYPE_SPECS[question_type].answer.min_words
+    if source_words is not None:
+        min_words = max(1, min(min_words, source_words // 2))
     if len(pair.answer.split()) < min_words:
         return f"answer shorter than {min_words} words, the least for {question_type.value}"
     if cut_off(pair.answer):
@@ -366,7 +380,7 @@ def _check_pair(
     pair, built = gated.pair, gated.outcome.built
     source = " ".join(built.context)
     checks = (
-        ("form", lambda: check_form(pair, built.planned.question_type)),
+        ("form", lambda: check_form(pair, built.planned.question_type, len(built.context[0].split()))),
         ("degenerate", lambda: degenerate_reason(pair.answer, pair.question, source)),
         ("self_contained", lambda: check_self_contained(pair.question, names)),
         ("tautology", lambda: check_tautology(pair.question, pair.answer)),

@@ -27,9 +27,26 @@ REASONS = {
     "schema_violation": "the JSON does not match the reply schema",
     "wrong_pair_count": "the reply holds a different number of pairs than asked for",
     "unknown_figure": "a pair names a figure that was not attached to its request",
+    "sampling_accident": "most pairs of a valid reply loop, degenerate or stop mid-sentence (re-sent with a new seed)",
 }
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+_MARK = re.compile(r"\s?\[(\d{1,3})\](?!\()")  # the prompt's [n] sentence marks, not a markdown link
+
+
+def strip_marks(text: str, n_quotes: int) -> str:
+    """Remove the ``[n]`` marks the prompt put before source sentences (only numbers it used).
+
+    >>> strip_marks("[2] The fee rises [3]. See a[0] and [9].", 3)
+    'The fee rises. See a[0] and [9].'
+    """
+    return _MARK.sub(lambda m: "" if 1 <= int(m.group(1)) <= n_quotes else m.group(0), text).strip()
+
+
+def _quote(item: Any, quotes: tuple[str, ...]) -> str:
+    """A cited sentence: an id (``EVIDENCE_FORMAT=ids``) expanded, or the quote as given."""
+    value = getattr(item, "value", item)
+    return quotes[value - 1] if isinstance(value, int) else value.strip()
 
 
 @dataclass(frozen=True)
@@ -82,12 +99,13 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return _fail("schema_violation", f"{exc.error_count()} error(s), first at {where}: {first['msg']}")
+    n = len(built.quotes)
     pairs = tuple(
         ParsedPair(
-            question=p.question.strip(),
-            answer=p.answer.strip(),
-            reasoning_steps=tuple(s.strip() for s in p.reasoning_steps),
-            evidence=tuple(getattr(e, "value", e).strip() for e in p.evidence),
+            question=strip_marks(p.question, n),
+            answer=strip_marks(p.answer, n),
+            reasoning_steps=tuple(strip_marks(s, n) for s in p.reasoning_steps),
+            evidence=tuple(dict.fromkeys(_quote(e, built.quotes) for e in p.evidence)),
             figures=tuple(getattr(f, "value", f) for f in p.figures),
         )
         for p in reply.pairs  # type: ignore[attr-defined]

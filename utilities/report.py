@@ -16,8 +16,11 @@ from typing import Any
 from models.question_types import QUESTION_TYPE_SPECS
 from utilities.generation import RequestOutcome, RunStats
 from utilities.quality import GATES, GatedPair, GateResult
+from utilities.verify import REJECTIONS as VERIFY_REJECTIONS
+from utilities.verify import VerifyStats
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
+STAGES = (*GATES, *VERIFY_REJECTIONS)  # every reason a generated pair can be rejected for, in order
 
 
 def _empty_row() -> dict[str, Any]:
@@ -27,7 +30,7 @@ def _empty_row() -> dict[str, Any]:
         "requests_rejected": Counter(),
         "pairs_generated": 0,
         "pairs_accepted": 0,
-        "pair_rejections": Counter({gate: 0 for gate in GATES}),
+        "pair_rejections": Counter({stage: 0 for stage in STAGES}),
         "grounding_sum": 0.0,
         "difficulty": Counter(),
         "images_attached": 0,
@@ -55,6 +58,7 @@ def build_report(
     engine: dict[str, Any],
     settings: dict[str, Any],
     resumed: int = 0,
+    verify: VerifyStats | None = None,
 ) -> dict[str, Any]:
     by_document: dict[str, dict[str, Any]] = {}
     by_type: dict[str, dict[str, Any]] = {}
@@ -105,15 +109,35 @@ def build_report(
         "documents": {name: _finish(row) for name, row in by_document.items()},
         "question_types": {name: _finish(row) for name, row in sorted(by_type.items())},
         "totals": _finish(total),
+        "verify": _verify_summary(verify or VerifyStats(), total),
     }
 
 
+def _verify_summary(verify: VerifyStats, total: dict[str, Any]) -> dict[str, Any]:
+    """The verify pass's counts, and the yield over generation and verify tokens together."""
+    out = verify.to_dict()
+    completion = total["completion_tokens"] + verify.completion_tokens
+    out["all_completion_tokens"] = completion
+    out["kept_pairs_per_1k_all_completion_tokens"] = (
+        round(1000 * total["pairs_accepted"] / completion, 2) if completion else None
+    )
+    return out
+
+
+_SHORT = {
+    "self_contained": "self-cont",
+    "evidence_support": "support",
+    "degenerate": "degen",
+    "tautology": "taut",
+    "answerability": "answer.",
+    "verify_failed": "v-fail",
+}
 _COLUMNS = (
     ("requests", "req"),
     ("requests_rejected", "req rej"),
     ("pairs_generated", "pairs"),
     ("pairs_accepted", "kept"),
-    *((gate, gate.replace("self_contained", "self-cont").replace("answer_support", "support")) for gate in GATES),
+    *((stage, _SHORT.get(stage, stage)) for stage in STAGES),
     ("mean_grounding", "ground"),
     ("images_attached", "imgs"),
 )
@@ -122,7 +146,7 @@ _COLUMNS = (
 def _cells(row: dict[str, Any]) -> list[str]:
     cells = []
     for key, _ in _COLUMNS:
-        if key in GATES:
+        if key in STAGES:
             value: Any = row["pair_rejections"][key]
         elif key == "requests_rejected":
             value = sum(row["requests_rejected"].values())
@@ -146,12 +170,20 @@ def _table(report: dict[str, Any], markdown: bool) -> list[str]:
 
 
 def _summary(report: dict[str, Any]) -> str:
-    t = report["totals"]
-    per_1k = t["accepted_pairs_per_1k_completion_tokens"]
+    t, v = report["totals"], report["verify"]
+    per_1k = v["kept_pairs_per_1k_all_completion_tokens"]
+    verified = (
+        f"verify ({', '.join(v['modes'])}): {v['requests']} requests, {v['completion_tokens']:,} completion tokens, "
+        + ", ".join(f"{k} {n}" for k, n in v["rejections"].items())
+        + "; "
+        if v["modes"]
+        else "verify: none; "
+    )
     return (
         f"{t['pairs_accepted']} of {t['pairs_generated']} generated pairs kept; "
         f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion tokens in {report['wall_seconds']} s; "
-        f"{per_1k if per_1k is not None else '-'} kept pairs per 1,000 completion tokens; "
+        + verified
+        + f"{per_1k if per_1k is not None else '-'} kept pairs per 1,000 completion tokens (generation and verify); "
         f"engine {report['engine'].get('backend')}"
     )
 
@@ -170,8 +202,9 @@ def format_markdown(report: dict[str, Any]) -> str:
             _summary(report),
             "",
             "Rows: documents, then question types, then the total. `req rej`: requests rejected after every retry;",
-            "`pairs`: pairs in accepted replies; `kept`: pairs that passed every gate; gate columns: pairs each gate",
-            "rejected; `ground`: mean grounding score of kept pairs; `imgs`: images in kept records.",
+            "`pairs`: pairs in accepted replies; `kept`: pairs that passed every gate and verifier; gate and",
+            "verifier columns: pairs each rejected; `ground`: mean grounding score of kept pairs; `imgs`: images in",
+            "kept records.",
             "",
             *_table(report, markdown=True),
             "",

@@ -53,6 +53,8 @@ class EngineRequest:
     temperature: float
     top_p: float
     seed: int
+    repetition_penalty: float = 1.0  # multiplicative (HF, lmdeploy, llama.cpp); 1.0 is off
+    frequency_penalty: float = 0.0  # additive, OpenAI's; 0.0 is off
 
     @property
     def images(self) -> list[ImagePart]:

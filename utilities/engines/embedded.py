@@ -64,6 +64,21 @@ def default_gguf() -> Path:
     raise ConfigError(f"no .gguf file inside the {DEFAULT_MODEL_PACKAGE} package")
 
 
+def build_payload(request: EngineRequest, images: ImageStore | None, cache_prompt: bool) -> dict[str, Any]:
+    """The chat-completion body llama.cpp gets for one request (pure: tested without a model)."""
+    return {
+        "messages": openai_messages(request, images),
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": request.seed,
+        "repeat_penalty": request.repetition_penalty,  # llama.cpp's name; over its last 64 tokens
+        "frequency_penalty": request.frequency_penalty,
+        "cache_prompt": cache_prompt,
+        "response_format": json_schema_format(request.schema),
+    }
+
+
 def build_params(settings: EmbeddedSettings, model: Path) -> Any:
     import xllamacpp
 
@@ -114,15 +129,7 @@ class EmbeddedEngine:
         }
 
     def payload(self, request: EngineRequest) -> dict[str, Any]:
-        return {
-            "messages": openai_messages(request, self.images),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.seed,
-            "cache_prompt": self.settings.cache_prompt,
-            "response_format": json_schema_format(request.schema),
-        }
+        return build_payload(request, self.images, self.settings.cache_prompt)
 
     def _one(self, request: EngineRequest) -> EngineResult:
         try:

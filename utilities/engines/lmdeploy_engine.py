@@ -84,6 +84,7 @@ def generation_config(request: EngineRequest) -> dict[str, Any]:
         "top_p": request.top_p,
         "max_new_tokens": request.max_tokens,
         "random_seed": request.seed,
+        "repetition_penalty": request.repetition_penalty,
         "response_format": json_schema_format(request.schema),
     }
 

@@ -138,7 +138,7 @@ class OpenAIEngine:
         }
 
     def payload(self, request: EngineRequest, json_object: bool, text_only: bool = False) -> dict[str, Any]:
-        return {
+        body = {
             "model": self.settings.model,
             "messages": openai_messages(request, None if text_only else self.images),
             "max_tokens": request.max_tokens,
@@ -147,6 +147,13 @@ class OpenAIEngine:
             "seed": request.seed,
             "response_format": {"type": "json_object"} if json_object else json_schema_format(request.schema),
         }
+        # Penalties only when set: OpenAI's own API refuses parameters it does not know
+        # (repetition_penalty is vLLM's, lmdeploy's and SGLang's; llama.cpp's server reads repeat_penalty).
+        if request.frequency_penalty:
+            body["frequency_penalty"] = request.frequency_penalty
+        if request.repetition_penalty != 1.0:
+            body["repetition_penalty"] = request.repetition_penalty
+        return body
 
     async def _one(self, client: httpx.AsyncClient, request: EngineRequest) -> EngineResult:
         last_error = "no attempt made"

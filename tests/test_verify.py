@@ -1,0 +1,201 @@
+"""The verify pass: answerability and judge verdicts, failures, journaling and the report.
+
+The scripted engine answers verify requests only from what each request says:
+the cited sentences, the question and the answer written in its text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generate_synthetic_data import EXIT_UNFINISHED, main
+from utilities.engines.base import EngineRequest, EngineResult, TextPart
+from utilities.verify import AUTO_VERIFY, agreement
+
+from .helpers import valid_reply, write_small_doc
+
+TYPES = "FACTUAL_RECALL,INFERENCE"
+
+
+def text_of(request: EngineRequest) -> str:
+    return "".join(p.text for p in request.parts if isinstance(p, TextPart))
+
+
+def is_verify(request: EngineRequest, mode: str) -> bool:
+    fields = request.schema.get("properties", {})
+    return ("answerable" in fields) if mode == "answerability" else ("faithful" in fields)
+
+
+def cited(request: EngineRequest) -> str:
+    block = text_of(request).split("## Sentences cited for this pair", 1)[1].split("# Question", 1)[0]
+    return " ".join(line[2:] for line in block.strip().splitlines() if line.startswith("- "))
+
+
+def question(request: EngineRequest) -> str:
+    return text_of(request).split("# Question\n\n", 1)[1].split("\n", 1)[0]
+
+
+rerun_cited = valid_reply  # generation replies, and honest verdicts for verify requests
+
+
+def run(docs: Path, out: Path, *extra: str) -> int:
+    args = ["--docs-dir", str(docs), "--output-dir", str(out), "--backend", "fake", "--question-types", TYPES]
+    return main([*args, "--questions-per-request", "2", *extra])
+
+
+def report_of(out: Path) -> dict:
+    return json.loads(max(out.glob("report-*.json"), key=lambda p: p.stat().st_mtime_ns).read_text())
+
+
+def kept(out: Path) -> list[dict]:
+    return [r for f in sorted(out.glob("train-*.json")) for r in json.loads(f.read_text())]
+
+
+def rejected_pairs(out: Path) -> list[dict]:
+    lines = [json.loads(x) for f in out.glob("rejects-*.jsonl") for x in f.read_text().splitlines()]
+    return [x for x in lines if x["kind"] == "pair"]
+
+
+def test_agreement_near_misses():
+    assert agreement("Ride.", "Ride built the first prototype of the engine.") == 1.0, "a short fact inside a sentence"
+    paraphrase = agreement(
+        "The reserve price is BLOB_BASE_COST times the execution base fee.",
+        "It equals BLOB_BASE_COST multiplied by the execution base fee.",
+    )
+    assert paraphrase >= 0.5
+    assert agreement("The reserve price is BLOB_BASE_COST times the base fee.", "Blocks are produced every 12 s.") == 0
+    one_word = agreement(
+        "Cargo publishes crates to crates.io with an API token stored in credentials.",
+        "Cargo caches downloaded dependencies in the registry folder of the home directory.",
+    )
+    assert 0 < one_word < 0.3, "sharing only the subject is not agreement"
+    assert agreement("", "anything") == 0.0
+
+
+def test_answerability_keeps_pairs_the_source_answers_and_rejects_others(docs_dir, fake_backend, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    fake_backend.default = rerun_cited
+    assert run(docs_dir, out, "--verify", "answerability") == 0
+    report = report_of(out)
+    sent = [r for r in fake_backend.history if is_verify(r, "answerability")]
+    assert report["verify"]["modes"] == ["answerability"]
+    assert report["verify"]["requests"] == len(sent) == len(kept(out)) > 0
+    assert report["verify"]["completion_tokens"] > 0
+    assert all("answerability" in r["metadata"]["verify"] for r in kept(out))
+    totals = report["totals"]
+    assert totals["pairs_accepted"] + sum(totals["pair_rejections"].values()) == totals["pairs_generated"]
+
+    # Same documents, a verifier that answers something else for every other pair.
+    out2 = tmp_path / "out2"
+    fake_backend.history.clear()
+    flip = {"n": 0}
+
+    def contrary(request: EngineRequest) -> str:
+        if is_verify(request, "answerability"):
+            flip["n"] += 1
+            if flip["n"] % 2:
+                return json.dumps({"answerable": True, "answer": "Validators vote on finality every epoch."})
+        return rerun_cited(request)
+
+    fake_backend.default = contrary
+    assert run(docs_dir, out2, "--verify", "answerability", "--fresh") in (0, 1)
+    rejected = [p for p in rejected_pairs(out2) if p["gate"] == "answerability"]
+    assert len(rejected) == (flip["n"] + 1) // 2 > 0
+    assert all(p["verify"]["answerability"]["answer"].startswith("Validators") for p in rejected)
+    assert report_of(out2)["verify"]["rejections"]["answerability"] == len(rejected)
+    assert len(kept(out2)) == flip["n"] - len(rejected)
+
+
+def test_unanswerable_and_judge_scores_reject(docs_dir, fake_backend, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+
+    def strict(request: EngineRequest) -> str:
+        if is_verify(request, "answerability"):
+            answerable = "INFERENCE" not in request.id  # the id is the verify key: it names the pair's request
+            return json.dumps({"answerable": answerable, "answer": cited(request) if answerable else ""})
+        if is_verify(request, "judge"):
+            low = "reserve" in question(request).lower()
+            rating = {"reason": "named", "score": 5}
+            useless = {"reason": "restates the source without a point", "score": 2}
+            return json.dumps({"faithful": rating, "self_contained": rating, "useful": useless if low else rating})
+        return valid_reply(request)
+
+    fake_backend.default = strict
+    code = run(docs_dir, out, "--verify", "answerability,judge")
+    report = report_of(out)
+    rejections = report["verify"]["rejections"]
+    judged = [r for r in fake_backend.history if is_verify(r, "judge")]
+    low = [r for r in judged if "reserve" in question(r).lower()]
+    unanswerable = [r for r in fake_backend.history if is_verify(r, "answerability") and "INFERENCE" in r.id]
+    assert rejections["answerability"] == len(unanswerable) > 0
+    assert rejections["judge"] == len([r for r in low if "INFERENCE" not in r.id]) > 0
+    judge_lines = [p for p in rejected_pairs(out) if p["gate"] == "judge"]
+    assert all("useful 2" in p["detail"] for p in judge_lines)
+    assert code == (0 if kept(out) else 1)
+    questions = [r["messages"][0]["content"][0]["text"].lower() for r in kept(out)]
+    assert questions and not any("reserve" in q for q in questions)
+
+
+def test_a_verifier_that_never_replies_validly_rejects_its_pairs(docs_dir, fake_backend, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    fake_backend.default = lambda r: "not json" if is_verify(r, "answerability") else valid_reply(r)
+    assert run(docs_dir, out, "--verify", "answerability", "--max-retries", "1") == 1
+    report = report_of(out)
+    survivors = report["verify"]["requests"]
+    assert survivors > 0 and report["verify"]["rejections"]["verify_failed"] == survivors
+    assert report["verify"]["reply_failures"] == {"invalid_json": 2 * survivors}, "one retry each"
+    assert not kept(out)
+
+
+def test_verify_requests_are_journaled_and_a_rerun_resumes_them(docs_dir, fake_backend, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    engine_down = EngineResult(error="server gone", finish_reason="error", transient=True)
+    fake_backend.default = lambda r: engine_down if is_verify(r, "answerability") else valid_reply(r)
+    assert run(docs_dir, out, "--verify", "answerability") == EXIT_UNFINISHED
+    assert not kept(out), "nothing is written before every verify request is finished"
+    generated = len(fake_backend.history)
+
+    fake_backend.history.clear()
+    fake_backend.default = rerun_cited
+    assert run(docs_dir, out, "--verify", "answerability") == 0
+    assert fake_backend.history and all(is_verify(r, "answerability") for r in fake_backend.history)
+    assert generated > len(fake_backend.history), "generation was not repeated"
+    n_kept = len(kept(out))
+    assert n_kept == len(fake_backend.history)
+
+    fake_backend.history.clear()
+    assert run(docs_dir, out, "--verify", "answerability") == 0
+    assert fake_backend.history == [], "every verdict came from the journal"
+    assert len(kept(out)) == 2 * n_kept, "a second, identical set of files"
+    assert report_of(out)["verify"]["resumed"] == n_kept
+
+
+@pytest.mark.parametrize("backend", sorted(AUTO_VERIFY))
+def test_auto_verify_is_chosen_per_engine(backend):
+    from utilities.config import load_config
+    from utilities.verify import VerifySettings
+
+    config = load_config(["--backend", backend], {})
+    assert VerifySettings.from_config(config, backend).modes == AUTO_VERIFY[backend]
+    none = load_config(["--verify", "none"], {})
+    assert VerifySettings.from_config(none, backend).modes == ()
+
+
+def test_verify_prompts_do_not_show_the_answer_to_answerability(docs_dir, fake_backend, tmp_path):
+    write_small_doc(docs_dir)
+    fake_backend.default = rerun_cited
+    assert run(docs_dir, tmp_path / "out", "--verify", "answerability,judge") == 0
+    verify = [r for r in fake_backend.history if is_verify(r, "answerability") or is_verify(r, "judge")]
+    assert len(verify) == 2 * len(kept(tmp_path / "out")) > 0
+    for request in verify:
+        has_answer = re.search(r"# Answer\n\n\S", text_of(request)) is not None
+        assert has_answer == is_verify(request, "judge"), "answerability never sees the pair's answer"
+        assert request.temperature < 0.5 and question(request).endswith("?")

@@ -1,0 +1,364 @@
+"""The verify pass: a second, schema-constrained engine call about each pair that survived the gates.
+
+Two verifiers, chosen by ``VERIFY`` (``auto`` picks per engine, ``AUTO_VERIFY``):
+
+- ``answerability`` (round-trip consistency, Alberti et al. 2019): the engine
+  answers the pair's question from its section and cited sentences alone,
+  without seeing the pair's answer. The pair is kept when the engine says the
+  source answers it and its answer agrees with the pair's: content-word F1 at
+  least ``VERIFY_AGREEMENT``, or every content word of the shorter answer in
+  the longer (so "Ride." agrees with "Ride, the company that built it.").
+- ``judge``: the engine reads the section, the question and the answer and
+  rates ``JUDGE_CRITERIA`` (faithful, self-contained, useful) 1-5, each with a
+  one-line reason decoded before its score. The pair is kept when every score
+  is at least ``JUDGE_MIN_SCORE``.
+
+Verify requests go through the same engine interface in bulk, are re-sent with a
+new seed when a reply fails to parse (up to ``MAX_RETRIES``), and are journaled
+like generation requests (key ``verify:<mode>:<pair id>``), so a killed run
+resumes without repeating them. A pair whose verify reply never parsed is
+rejected (``verify_failed``): an unverified pair is not a verified one. Every
+verifier's reply is kept on the pair: in the rejects file for rejected pairs and
+under ``metadata.verify`` for kept ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from models.question_types import QUESTION_TYPE_SPECS
+from models.schemas import (
+    build_answerability_model,
+    build_judge_model,
+    describe_object,
+    reply_json_schema,
+)
+from utilities.engines.base import Engine, EngineRequest, TextPart
+from utilities.errors import ConfigError
+from utilities.generation import Attempt
+from utilities.logger import get_logger
+from utilities.prompts import PROMPTS_DIR, attempt_seed
+from utilities.quality import GatedPair, GateResult
+from utilities.text_checks import content_words
+
+if TYPE_CHECKING:
+    from utilities.config import Config
+
+log = get_logger(__name__)
+
+VERIFIERS = ("answerability", "judge")
+REJECTIONS = (*VERIFIERS, "verify_failed")  # the pair rejections this pass adds to the gates'
+# Measured on the shared documents (README, "Verify pass"): a 135M model's judge scores are noise,
+# its answerability replies are not; a bigger model behind a server or on a GPU does both.
+AUTO_VERIFY = {"embedded": ("answerability",), "lmdeploy": VERIFIERS, "openai": VERIFIERS}
+VERIFY_TEMPERATURE = 0.1  # near-greedy: a verdict should not depend on sampling luck
+VERIFY_MAX_TOKENS = 640
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+
+EngineSource = Callable[[], Engine]
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    modes: tuple[str, ...] = ()
+    agreement: float = 0.3
+    judge_min_score: int = 3
+    max_retries: int = 3
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, config: Config, backend: str) -> VerifySettings:
+        modes = config.verify
+        if modes == ("auto",):
+            modes = AUTO_VERIFY.get(backend, ())
+        elif modes == ("none",):
+            modes = ()
+        return cls(modes, config.verify_agreement, config.judge_min_score, config.max_retries, config.seed)
+
+
+@dataclass
+class Verdict:
+    key: str
+    mode: str
+    status: str  # "done" (a reply parsed) or "failed" (none did, after every retry)
+    reply: dict[str, Any] | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def to_entry(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": "verify",
+            "mode": self.mode,
+            "status": self.status,
+            "reply": self.reply,
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> Verdict:
+        attempts = [Attempt(**a) for a in entry["attempts"]]
+        return cls(entry["key"], entry["mode"], entry["status"], entry["reply"], attempts)
+
+
+@dataclass
+class VerifyStats:
+    modes: tuple[str, ...] = ()
+    requests: int = 0  # verify requests of this run's pairs, resumed ones included
+    resumed: int = 0
+    sent: int = 0  # engine calls made by this run, retries included
+    unfinished: int = 0  # left for the next run: the engine failed or the run was stopped
+    last_engine_error: str = ""
+    prompt_tokens: int = 0  # over every verdict's attempts, resumed ones included
+    completion_tokens: int = 0
+    failures_by_reason: Counter = field(default_factory=Counter)
+    rejections: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "modes": list(self.modes),
+            "requests": self.requests,
+            "resumed": self.resumed,
+            "engine_calls": self.sent,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "reply_failures": dict(sorted(self.failures_by_reason.items())),
+            "rejections": {name: self.rejections[name] for name in REJECTIONS},
+        }
+
+
+def pair_id(gated: GatedPair) -> str:
+    return f"{gated.outcome.built.key}#{gated.position + 1}"
+
+
+def verify_key(mode: str, gated: GatedPair) -> str:
+    return f"verify:{mode}:{pair_id(gated)}"
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    key: str
+    mode: str
+    gated: GatedPair
+    model: type[BaseModel]
+    system: str
+    text: str
+
+
+def load_system_prompt(mode: str) -> str:
+    path = PROMPTS_DIR / f"verify_{mode}.md"
+    if not path.is_file():
+        raise ConfigError(f"prompt for the {mode} verifier is missing: {path}")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _source_text(gated: GatedPair) -> str:
+    built = gated.outcome.built
+    header = built.engine_request.parts[0].text if built.engine_request.parts else ""
+    title = header.splitlines()[0].lstrip("# ").strip() if header else "Source material"
+    cited = "\n".join(f"- {quote}" for quote in gated.pair.evidence)
+    return f"# {title}\n\n{built.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
+
+
+def build_verify_request(mode: str, gated: GatedPair, system: str) -> VerifyRequest:
+    """The prompt and reply model of one verifier for one pair (pure: no engine, no I/O)."""
+    pair = gated.pair
+    if mode == "answerability":
+        budget = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type].answer
+        model = build_answerability_model(budget.max_chars)
+        body = f"# Question\n\n{pair.question}\n"
+    elif mode == "judge":
+        model = build_judge_model()
+        body = f"# Question\n\n{pair.question}\n\n# Answer\n\n{pair.answer}\n"
+    else:
+        raise ValueError(f"unknown verifier {mode!r}")
+    shape = describe_object(reply_json_schema(model))
+    text = f"{_source_text(gated)}\n{body}\n{shape}\n"
+    return VerifyRequest(verify_key(mode, gated), mode, gated, model, system, text)
+
+
+def engine_request(item: VerifyRequest, seed: int, attempt: int) -> EngineRequest:
+    return EngineRequest(
+        id=f"{item.key}@{attempt}",
+        system=item.system,
+        parts=(TextPart(item.text),),
+        schema=reply_json_schema(item.model),
+        max_tokens=VERIFY_MAX_TOKENS,
+        temperature=VERIFY_TEMPERATURE,
+        top_p=1.0,
+        seed=attempt_seed(seed, item.key, attempt),
+    )
+
+
+def parse_verdict(item: VerifyRequest, text: str, finish_reason: str | None, error: str | None) -> tuple[Any, str]:
+    """(the validated reply as a dict, "") or (None, the reason it failed)."""
+    if error is not None:
+        return None, "engine_error"
+    if finish_reason == "length":
+        return None, "truncated"
+    fenced = _FENCE.match(text.strip())
+    try:
+        data = json.loads(fenced.group(1) if fenced else text)
+        reply = item.model.model_validate(data)
+    except json.JSONDecodeError:
+        return None, "invalid_json"
+    except ValidationError:
+        return None, "schema_violation"
+    return reply.model_dump(mode="json"), ""
+
+
+def agreement(answer: str, other: str) -> float:
+    """How far two answers say the same thing: content-word F1, or 1.0 when the shorter's words are all
+    in the longer (a short correct fact against a full sentence).
+
+    >>> agreement("Ride.", "Ride built the first prototype.")
+    1.0
+    >>> round(agreement("The reserve price is BLOB_BASE_COST times the base fee.", "It doubles each block."), 2)
+    0.0
+    """
+    a, b = _stems(answer), _stems(other)
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    if common == min(len(a), len(b)) and min(len(a), len(b)) <= 3:
+        return 1.0
+    precision, recall = common / len(b), common / len(a)
+    return 0.0 if not common else 2 * precision * recall / (precision + recall)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in content_words(text)}
+
+
+def judge_problem(mode: str, reply: dict[str, Any], gated: GatedPair, settings: VerifySettings) -> str | None:
+    """Why the verifier's reply rejects the pair, or None when it keeps it."""
+    if mode == "answerability":
+        if not reply["answerable"]:
+            return "the verifier found no answer to the question in the source"
+        score = agreement(gated.pair.answer, reply["answer"])
+        if score < settings.agreement:
+            return f"the source's answer disagrees (agreement {score:.2f}): {reply['answer'][:120]!r}"
+        return None
+    low = {name: r for name, r in reply.items() if r["score"] < settings.judge_min_score}
+    if low:
+        return "; ".join(f"{name} {r['score']}: {r['reason']}" for name, r in low.items())
+    return None
+
+
+def verify_pairs(
+    gates: GateResult,
+    engine: EngineSource,
+    settings: VerifySettings,
+    finished: dict[str, dict[str, Any]],
+    on_final: Callable[[Verdict], None],
+    stop: threading.Event | None = None,
+) -> VerifyStats:
+    """Verify every accepted pair of ``gates`` and move the ones a verifier rejects to ``gates.rejected``.
+
+    ``finished``: journal entries by key (verdicts of an earlier run are reused); ``engine`` is called
+    only when some verdict is missing. When the run is stopped or the engine fails, ``gates`` is left
+    untouched and ``stats.unfinished`` says how many verdicts are missing.
+    """
+    stats = VerifyStats(modes=settings.modes)
+    if not settings.modes or not gates.accepted:
+        return stats
+    systems = {mode: load_system_prompt(mode) for mode in settings.modes}
+    items = [build_verify_request(m, g, systems[m]) for g in gates.accepted for m in settings.modes]
+    verdicts = {k: Verdict.from_entry(e) for k, e in finished.items() if e.get("kind") == "verify"}
+    todo = [item for item in items if item.key not in verdicts]
+    stats.requests, stats.resumed = len(items), len(items) - len(todo)
+    if todo:
+        log.info("verify (%s): %d requests, %d from the journal", ", ".join(settings.modes), len(items), stats.resumed)
+        _run(todo, engine(), settings, verdicts, on_final, stats, stop)
+    stats.unfinished = sum(item.key not in verdicts for item in items)
+    for verdict in (verdicts[i.key] for i in items if i.key in verdicts):
+        stats.prompt_tokens += sum(a.prompt_tokens for a in verdict.attempts)
+        stats.completion_tokens += sum(a.completion_tokens for a in verdict.attempts)
+    if not stats.unfinished:
+        _apply(gates, items, verdicts, settings, stats)
+    return stats
+
+
+def _run(
+    todo: list[VerifyRequest],
+    engine: Engine,
+    settings: VerifySettings,
+    verdicts: dict[str, Verdict],
+    on_final: Callable[[Verdict], None],
+    stats: VerifyStats,
+    stop: threading.Event | None,
+) -> None:
+    history: dict[str, list[Attempt]] = {item.key: [] for item in todo}
+    pending, attempt = todo, 0
+    started = time.perf_counter()
+    while pending and not (stop is not None and stop.is_set()):
+        requests = [engine_request(item, settings.seed, attempt) for item in pending]
+        retry: list[VerifyRequest] = []
+        for index, result in engine.generate(requests, stop):
+            item = pending[index]
+            stats.sent += 1
+            if result.transient:
+                stats.last_engine_error = result.error or "engine failure"
+                continue
+            reply, reason = parse_verdict(item, result.text, result.finish_reason, result.error)
+            history[item.key].append(
+                Attempt(
+                    attempt=attempt,
+                    seed=requests[index].seed,
+                    reason=reason or None,
+                    detail=result.error or "",
+                    finish_reason=result.finish_reason,
+                    text=result.text,
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                )
+            )
+            if reason:
+                stats.failures_by_reason[reason] += 1
+            if reply is not None or attempt >= settings.max_retries:
+                verdict = Verdict(
+                    item.key, item.mode, "done" if reply is not None else "failed", reply, history[item.key]
+                )
+                verdicts[item.key] = verdict
+                on_final(verdict)
+            else:
+                retry.append(item)
+        pending, attempt = retry, attempt + 1
+    log.info("verify: %d engine calls in %.1f s", stats.sent, time.perf_counter() - started)
+
+
+def _apply(
+    gates: GateResult,
+    items: list[VerifyRequest],
+    verdicts: dict[str, Verdict],
+    settings: VerifySettings,
+    stats: VerifyStats,
+) -> None:
+    by_pair: dict[int, list[VerifyRequest]] = {}
+    for item in items:
+        by_pair.setdefault(id(item.gated), []).append(item)
+    kept: list[GatedPair] = []
+    for gated in gates.accepted:
+        for item in by_pair[id(gated)]:
+            verdict = verdicts[item.key]
+            gated.verify[item.mode] = verdict.reply
+            if gated.gate is not None:
+                continue
+            if verdict.status != "done" or verdict.reply is None:
+                gated.gate, gated.detail = "verify_failed", f"no valid {item.mode} reply after every retry"
+            elif (problem := judge_problem(item.mode, verdict.reply, gated, settings)) is not None:
+                gated.gate, gated.detail = item.mode, problem
+        if gated.gate is None:
+            kept.append(gated)
+        else:
+            stats.rejections[gated.gate] += 1
+            gates.rejected.append(gated)
+    gates.accepted = kept
