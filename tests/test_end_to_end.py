@@ -53,6 +53,11 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
     assert all(row["pairs_generated"] >= 1 for row in report["question_types"].values())
     totals = report["totals"]
     assert totals["pairs_accepted"] + sum(totals["pair_rejections"].values()) == totals["pairs_generated"]
+    # VERIFY=auto on the embedded engine: answerability for every pair the gates kept, through the real model
+    verify = report["verify"]
+    assert verify["modes"] == ["answerability"]
+    assert verify["requests"] == kept + sum(verify["rejections"].values())
+    assert verify["completion_tokens"] > 0 or verify["requests"] == 0
     train = [r for f in out.glob("train-notes-synthetic-data-*.json") for r in json.loads(f.read_text())]
     evaluation = [r for f in out.glob("eval-notes-synthetic-data-*.json") for r in json.loads(f.read_text())]
     assert len(train) + len(evaluation) == kept

@@ -112,6 +112,39 @@ def test_retry_resends_only_the_failed_request_with_a_new_seed(small):
     assert stats.failures_by_reason == {"invalid_json": 1} and stats.rejects_by_reason == {}
 
 
+def looping(request: EngineRequest, loops: int) -> str:
+    """A valid reply whose first ``loops`` answers are sampling accidents (a phrase repeated to the cap)."""
+    reply = json.loads(valid_reply(request))
+    for pair in reply["pairs"][:loops]:
+        pair["answer"] = "The reserve price equals the reserve price " * 8 + "equals"
+    return json.dumps(reply)
+
+
+def test_a_reply_of_mostly_sampling_accidents_is_resent_with_a_new_seed(small):
+    document, build = small
+    planned = plan(document, QuestionType.FACTUAL_RECALL, per_request=3)[:1]
+    engine = FakeEngine()
+    engine.enqueue(lambda r: looping(r, 2), valid_reply)
+    outcomes, stats = generate_all(planned, engine, build, max_retries=2)
+    (outcome,) = outcomes
+    assert outcome.status == "accepted" and [a.reason for a in outcome.attempts] == ["sampling_accident", None]
+    assert engine.history[0].seed != engine.history[1].seed
+    assert stats.failures_by_reason == {"sampling_accident": 1} and stats.resent_for_accidents == 1
+    assert all("reserve price equals the reserve price" not in p.answer for p in outcome.pairs)
+
+
+def test_one_accident_in_three_or_a_last_attempt_is_left_to_the_gates(small):
+    document, build = small
+    planned = plan(document, QuestionType.FACTUAL_RECALL, per_request=3)[:1]
+    minority = FakeEngine(default=lambda r: looping(r, 1))
+    (outcome,), stats = generate_all(planned, minority, build, max_retries=2)
+    assert outcome.status == "accepted" and len(minority.history) == 1, "a wrong pair is not worth a re-send"
+    always = FakeEngine(default=lambda r: looping(r, 3))
+    (outcome,), stats = generate_all(planned, always, build, max_retries=1)
+    assert len(always.history) == 2 and outcome.status == "accepted", "bounded: the last reply goes to the gates"
+    assert stats.failures_by_reason == {"sampling_accident": 1}
+
+
 def test_fact_based_asks_one_pair_per_fact(small):
     document, build = small
     planned = plan(document, QuestionType.FACT_BASED, per_request=2)

@@ -61,6 +61,20 @@ def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
     assert server.formats["json_schema"] >= 1 and server.formats["json_object"] == 2
 
 
+def test_verify_requests_go_through_the_server_in_both_response_formats(docs_dir, tmp_path):
+    """The verify pass over HTTP: with json_schema, and read from the prompt's stated shape under json_object."""
+    write_small_doc(docs_dir)
+    for reject in (False, True):
+        out = tmp_path / f"out-{reject}"
+        with FaultServer([], reject_json_schema=reject) as server:
+            assert run_cli(docs_dir, out, server.base_url, "--verify", "answerability,judge") == 0
+        (report,) = (json.loads(p.read_text()) for p in out.glob("report-*.json"))
+        kept = report["totals"]["pairs_accepted"]
+        assert kept > 0 and report["verify"]["requests"] == 2 * kept == server.actions["ok"] - 6
+        assert report["verify"]["rejections"] == {"answerability": 0, "judge": 0, "verify_failed": 0}
+        assert report["verify"]["completion_tokens"] > 0
+
+
 def test_server_without_vision_gets_text_only_after_one_refusal(docs_dir, tmp_path):
     write_small_doc(docs_dir)
     out = tmp_path / "out"
