@@ -41,7 +41,7 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
             "--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "embedded",
             "--questions-per-request", "1", "--max-answer-chars", "300", "--max-new-tokens", "1024",
             "--llamacpp-ctx", "4096", "--log-file", str(tmp_path / "run.log"),
-            "--output-formats", "phi,sharegpt,hf", "--progress", "on",
+            "--output-formats", "phi,sharegpt,hf", "--progress", "on", "--verify", "answerability",
         ]
     )  # fmt: skip
     report = json.loads(next(out.glob("report-*.json")).read_text())
@@ -53,7 +53,7 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
     assert all(row["pairs_generated"] >= 1 for row in report["question_types"].values())
     totals = report["totals"]
     assert totals["pairs_accepted"] + sum(totals["pair_rejections"].values()) == totals["pairs_generated"]
-    # VERIFY=auto on the embedded engine: answerability for every pair the gates kept, through the real model
+    # answerability for every pair the gates kept, through the real model
     verify = report["verify"]
     assert verify["modes"] == ["answerability"]
     assert verify["requests"] == kept + sum(verify["rejections"].values())

@@ -282,3 +282,17 @@ def test_lmdeploy_response_mapping():
     )
     failed = result_from_response(_Response(text="", finish_reason="error", error_message="CUDA OOM"))
     assert failed.error == "CUDA OOM"
+
+
+def test_a_table_row_is_one_citable_unit_marked_inside_its_first_cell(docs_dir):
+    (docs_dir / "consts.md").write_text(
+        "# Parameters\n\nThe constants below are fixed by the fee market proposal.\n\n"
+        "| Constant | Value |\n| - | - |\n| `BLOB_BASE_COST` | `2**13` |\n| `GAS_PER_BLOB` | `2**17` |\n"
+    )
+    document = load_documents(docs_dir).documents[0]
+    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)[0]
+    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), docs_dir)
+    assert built.quotes[1:] == ("| `BLOB_BASE_COST` | `2**13` |", "| `GAS_PER_BLOB` | `2**17` |")
+    text = text_of(built.engine_request)
+    assert "| [2] `BLOB_BASE_COST` | `2**13` |\n| [3] `GAS_PER_BLOB` | `2**17` |" in text
+    assert "| Constant | Value |" in text and "[4]" not in text, "the header row is not evidence"

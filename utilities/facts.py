@@ -182,18 +182,28 @@ def _table_facts(tokens: list[Token], start: int) -> tuple[list[Fact], int]:
 
 @lru_cache(maxsize=4096)
 def quotable_sentences(text: str) -> tuple[str, ...]:
-    """Sentences of a text's prose, list items and table cells as written (markdown kept),
-    for the evidence a reply may quote. Code, HTML and placeholders are left out.
+    """Sentences of a text's prose and list items as written (markdown kept), and each table body
+    row as its source line, for the evidence a reply may cite. Code, HTML and placeholders are left
+    out. A row is one unit because its cells mean nothing apart: "`2**13`" alone is no evidence.
 
-    >>> quotable_sentences("See [the spec](http://x) for `2**13`. It is final now.\n\n```\ncode only here\n```")
+    >>> quotable_sentences("See [the spec](http://x) for `2**13`. It is final now.\\n\\n```\\ncode only here\\n```")
     ('See [the spec](http://x) for `2**13`.', 'It is final now.')
+    >>> quotable_sentences("| Constant | Value |\\n| - | - |\\n| `BLOB_BASE_COST` | `2**13` |\\n")
+    ('| `BLOB_BASE_COST` | `2**13` |',)
     """
     quotes: list[str] = []
+    lines = text.splitlines()
+    table = ""  # "", "head" or "body"
     for token in _PARSER.parse(text):
-        if token.type != "inline":
-            continue
-        content = _SPACE.sub(" ", PLACEHOLDER.sub(" ", token.content)).strip()
-        quotes.extend(s for s in split_sentences(content) if len(s.split()) >= 3)
+        if token.type in ("table_open", "thead_open", "tbody_open", "table_close"):
+            table = {"table_open": "head", "thead_open": "head", "tbody_open": "body"}.get(token.type, "")
+        elif token.type == "tr_open" and table == "body" and token.map:
+            row = " ".join(lines[token.map[0] : token.map[1]]).strip()
+            if len(row.split()) >= 3:
+                quotes.append(row)
+        elif token.type == "inline" and not table:
+            content = _SPACE.sub(" ", PLACEHOLDER.sub(" ", token.content)).strip()
+            quotes.extend(s for s in split_sentences(content) if len(s.split()) >= 3)
     return tuple(dict.fromkeys(quotes))
 
 

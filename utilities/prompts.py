@@ -119,6 +119,7 @@ def mark_sentences(text: str, sentences: tuple[str, ...], first: int) -> tuple[s
     ('[4] One is here.  [5] Two is\\nthere.', ['One is here.', 'Two is there.'])
 
     A sentence not found as written (a figure placeholder inside it) gets no mark and is not citable.
+    A table row's mark goes inside its first cell: ``| [6] `BLOB_BASE_COST` | `2**13` |``.
     """
     out: list[str] = []
     found: list[str] = []
@@ -128,9 +129,12 @@ def mark_sentences(text: str, sentences: tuple[str, ...], first: int) -> tuple[s
         match = re.compile(pattern).search(text, cursor)
         if match is None:
             continue
-        out.append(text[cursor : match.start()] + f"[{first + len(found)}] ")
+        at = match.start()
+        if sentence.startswith("|"):  # a table row: the mark goes inside its first cell, the row stays a row
+            at = match.start() + 1 + len(sentence[1:]) - len(sentence[1:].lstrip())
+        out.append(text[cursor:at] + f"[{first + len(found)}] ")
         found.append(sentence)
-        cursor = match.start()
+        cursor = at
     out.append(text[cursor:])
     return "".join(out), found
 
