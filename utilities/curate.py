@@ -71,14 +71,14 @@ from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import Config
 from utilities.figures import PLACEHOLDER
-from utilities.file_utils import load_documents
+from utilities.file_utils import load_configured_documents
 from utilities.generation import RequestOutcome, RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.output_files import json_array_chunks, timestamp, write_new_file, write_new_json
 from utilities.planner import PlannedRequest
 from utilities.prompts import PROMPT_VERSION, BuiltRequest, PromptLibrary, SamplingSettings, build_request
-from utilities.quality import GatedPair, GateResult, GateSettings, apply_gates
+from utilities.quality import GatedPair, GateResult, GateSettings, apply_gates, figure_paths
 from utilities.replies import ParsedPair
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
@@ -548,20 +548,13 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
 
 
 def _gate(config: Config, documents: list[Document], outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
-    """As ``pipeline._gate``."""
-    settings = GateSettings.from_config(config)
-    figure_paths = {d.name: {r.id: r.path for s in d.sections for r in s.figures if r.path} for d in documents}
-    return apply_gates(outcomes, figure_paths, settings, docs_root)
+    """As a run gates its pairs."""
+    return apply_gates(outcomes, figure_paths(documents), GateSettings.from_config(config), docs_root)
 
 
 def curate(config: Config) -> int:
     """Gate and verify the pairs of ``config.curate``; write what is kept, the rejects and a report."""
-    loaded = load_documents(
-        config.markdown_docs_dir,
-        max_section_chars=config.max_section_chars,
-        related_k=config.related_sections,
-        related_min_similarity=config.related_min_similarity,
-    )
+    loaded = load_configured_documents(config)
     if not loaded.documents:
         log.error("no usable markdown documents in %s: curated pairs need their sources", config.markdown_docs_dir)
         return 1
@@ -633,13 +626,7 @@ def _reject_line(c: Curated, gated: GatedPair) -> dict[str, Any]:
         "source": c.source.to_dict(),
         "question_type": c.outcome.built.planned.question_type.value,
         "evidence_from": c.evidence_from,
-        "pair": {
-            "question": pair.question,
-            "answer": pair.answer,
-            "reasoning_steps": list(pair.reasoning_steps),
-            "evidence": list(pair.evidence),
-            "figures": list(pair.figures),
-        },
+        "pair": pair.to_dict(),
         "record": c.file.records[c.number],
     }
 

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,6 +26,9 @@ from utilities.figures import collect_figures
 from utilities.logger import get_logger
 from utilities.related import find_related_sections
 from utilities.sections import normalize_newlines, split_into_sections
+
+if TYPE_CHECKING:
+    from utilities.config import Config
 
 log = get_logger(__name__)
 
@@ -205,3 +208,13 @@ def load_documents(
             log.warning("%s", warning)
         result.documents.append(document)
     return result
+
+
+def load_configured_documents(config: Config) -> LoadResult:
+    """``load_documents`` with the run's settings (the run and ``--curate`` load alike)."""
+    return load_documents(
+        config.markdown_docs_dir,
+        max_section_chars=config.max_section_chars,
+        related_k=config.related_sections,
+        related_min_similarity=config.related_min_similarity,
+    )

@@ -151,16 +151,7 @@ def outcome_to_entry(outcome: RequestOutcome) -> dict[str, Any]:
         "key": outcome.built.key,
         "status": outcome.status,
         "reason": outcome.reason,
-        "pairs": [
-            {
-                "question": p.question,
-                "answer": p.answer,
-                "reasoning_steps": list(p.reasoning_steps),
-                "evidence": list(p.evidence),
-                "figures": list(p.figures),
-            }
-            for p in outcome.pairs
-        ],
+        "pairs": [p.to_dict() for p in outcome.pairs],
         "attempts": [a.to_dict() for a in outcome.attempts],
     }
 
@@ -171,15 +162,6 @@ def rebuild_outcome(entry: dict[str, Any], planned: PlannedRequest, build) -> Re
 
 
 def entry_to_outcome(entry: dict[str, Any], built) -> RequestOutcome:
-    pairs = tuple(
-        ParsedPair(
-            question=p["question"],
-            answer=p["answer"],
-            reasoning_steps=tuple(p["reasoning_steps"]),
-            evidence=tuple(p["evidence"]),
-            figures=tuple(p["figures"]),
-        )
-        for p in entry["pairs"]
-    )
+    pairs = tuple(ParsedPair.from_dict(p) for p in entry["pairs"])
     attempts = [Attempt(**a) for a in entry["attempts"]]
     return RequestOutcome(built, entry["status"], pairs, entry["reason"], attempts)

@@ -114,13 +114,7 @@ def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
         "detail": gated.detail,
         "grounding": round(gated.grounding, 1),
         "verify": gated.verify,
-        "pair": {
-            "question": pair.question,
-            "answer": pair.answer,
-            "reasoning_steps": list(pair.reasoning_steps),
-            "evidence": list(pair.evidence),
-            "figures": list(pair.figures),
-        },
+        "pair": pair.to_dict(),
     }
 
 

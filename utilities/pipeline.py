@@ -22,7 +22,7 @@ from utilities.config import Config
 from utilities.curate import curate
 from utilities.errors import ConfigError
 from utilities.exports import ImagePlacer
-from utilities.file_utils import LoadResult, load_documents
+from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import PROGRESS_EVERY_S, RequestOutcome, RunStats, generate_all
 from utilities.journal import Journal, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
@@ -32,7 +32,7 @@ from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
 from utilities.progress import progress_bar
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
-from utilities.quality import GateResult, GateSettings, apply_gates
+from utilities.quality import GateResult, GateSettings, apply_gates, figure_paths
 from utilities.report import build_report, format_markdown, format_table
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.verify import VerifySettings, VerifyStats, verify_pairs
@@ -88,11 +88,7 @@ def _generate_missing(config, requests, build, journal, engine: LazyEngine, stop
 
 
 def _gate(config: Config, loaded: LoadResult, outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
-    settings = GateSettings.from_config(config)
-    figure_paths = {
-        d.name: {ref.id: ref.path for s in d.sections for ref in s.figures if ref.path} for d in loaded.documents
-    }
-    return apply_gates(outcomes, figure_paths, settings, docs_root)
+    return apply_gates(outcomes, figure_paths(loaded.documents), GateSettings.from_config(config), docs_root)
 
 
 def _interrupted(stop: StopSignal, stats: RunStats, verify: VerifyStats, journal: Journal) -> int | None:
@@ -181,12 +177,7 @@ def run(config: Config) -> int:
     if config.curate:
         return curate(config)
     library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
-    loaded = load_documents(
-        config.markdown_docs_dir,
-        max_section_chars=config.max_section_chars,
-        related_k=config.related_sections,
-        related_min_similarity=config.related_min_similarity,
-    )
+    loaded = load_configured_documents(config)
     if not loaded.documents:
         log.error("no usable markdown documents in %s", config.markdown_docs_dir)
         return 1

@@ -79,6 +79,7 @@ from typing import TYPE_CHECKING, Any
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from utilities.engines.base import TextPart
 from utilities.generation import RequestOutcome
@@ -414,6 +415,11 @@ def _check_pair(
             gated.gate, gated.detail = "images", f"image file {path} does not exist"
             return
     gated.steps = useful_steps(pair, built.context)
+
+
+def figure_paths(documents: Iterable[Document]) -> dict[str, dict[str, str]]:
+    """Document name -> figure id -> image path, for the ``images`` gate."""
+    return {d.name: {r.id: r.path for s in d.sections for r in s.figures if r.path} for d in documents}
 
 
 def apply_gates(

@@ -57,6 +57,26 @@ class ParsedPair:
     evidence: tuple[str, ...]
     figures: tuple[str, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The pair as the journal and the rejects files write it (lists for tuples)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "reasoning_steps": list(self.reasoning_steps),
+            "evidence": list(self.evidence),
+            "figures": list(self.figures),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParsedPair:
+        return cls(
+            question=data["question"],
+            answer=data["answer"],
+            reasoning_steps=tuple(data["reasoning_steps"]),
+            evidence=tuple(data["evidence"]),
+            figures=tuple(data["figures"]),
+        )
+
 
 @dataclass(frozen=True)
 class ParseOutcome:
