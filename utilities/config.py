@@ -234,7 +234,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "QUESTIONS_PER_REQUEST",
         _positive_int,
-        "3",
+        "2",
         "pairs one request asks for (FACT_BASED: facts per request)",
     ),
     Setting("LIMIT_SECTIONS", _non_negative_int, "0", "plan only the first N sections of each document (0: all)"),
