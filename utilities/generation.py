@@ -56,6 +56,20 @@ class Attempt:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_result(cls, attempt: int, seed: int, parsed: ParseOutcome, result: EngineResult) -> Attempt:
+        """One attempt as the journal and the rejects file keep it: the raw text, or the engine's error."""
+        return cls(
+            attempt=attempt,
+            seed=seed,
+            reason=parsed.reason,
+            detail=parsed.detail,
+            finish_reason=result.finish_reason,
+            text=result.text if result.error is None else f"[engine error] {result.error}",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+
 
 @dataclass
 class RequestOutcome:
@@ -190,18 +204,7 @@ def _record(
     stats.prompt_tokens += result.prompt_tokens
     stats.completion_tokens += result.completion_tokens
     parsed = parse_reply(built, result)
-    history.append(
-        Attempt(
-            attempt=attempt,
-            seed=built.engine_request.seed,
-            reason=parsed.reason,
-            detail=parsed.detail,
-            finish_reason=result.finish_reason,
-            text=result.text if result.error is None else f"[engine error] {result.error}",
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-        )
-    )
+    history.append(Attempt.from_result(attempt, built.engine_request.seed, parsed, result))
     if parsed.reason is None and attempt < min(max_retries, ACCIDENT_RESENDS) and mostly_accidents(built, parsed.pairs):
         history[-1].reason, history[-1].detail = "sampling_accident", "most pairs loop, degenerate or stop mid-sentence"
         stats.resent_for_accidents += 1

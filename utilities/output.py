@@ -43,7 +43,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
     }
     spec = QUESTION_TYPE_SPECS[planned.question_type]
     return Example(
-        id=f"{outcome.built.key}#{gated.position + 1}",
+        id=gated.id,
         split=spec.split,
         question=pair.question,
         answer=assistant_content(pair.answer, gated.steps, include_reasoning),

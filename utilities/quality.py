@@ -178,6 +178,11 @@ class GatedPair:
     detail: str = ""
     verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
 
+    @property
+    def id(self) -> str:
+        """The pair's stable id: its request's key and its place in the reply (``doc#3:INFERENCE#1``)."""
+        return f"{self.outcome.built.key}#{self.position + 1}"
+
 
 @dataclass
 class GateResult:

@@ -89,21 +89,29 @@ def _fail(reason: str, detail: str) -> ParseOutcome:
     return ParseOutcome(reason=reason, detail=detail[:500])
 
 
-def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
+def decode_json(result: EngineResult) -> tuple[Any, ParseOutcome | None]:
+    """The reply's JSON value (a surrounding code fence stripped), or the failure that stops it.
+    Shared by generation replies and verify replies."""
     if result.error is not None:
-        return _fail("engine_error", result.error)
+        return None, _fail("engine_error", result.error)
     if result.finish_reason == "length":
-        return _fail("truncated", f"stopped after {result.completion_tokens} tokens")
+        return None, _fail("truncated", f"stopped after {result.completion_tokens} tokens")
     text = result.text.strip()
     if not text:
-        return _fail("empty", f"finish_reason {result.finish_reason!r}")
+        return None, _fail("empty", f"finish_reason {result.finish_reason!r}")
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1)
     try:
-        data: Any = json.loads(text)
+        return json.loads(text), None
     except json.JSONDecodeError as exc:
-        return _fail("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+        return None, _fail("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+
+
+def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
+    data, failed = decode_json(result)
+    if failed is not None:
+        return failed
     if isinstance(data, dict) and isinstance(data.get("pairs"), list):
         if len(data["pairs"]) != built.planned.n_pairs:
             return _fail("wrong_pair_count", f"asked for {built.planned.n_pairs}, got {len(data['pairs'])}")

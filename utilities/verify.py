@@ -24,8 +24,6 @@ under ``metadata.verify`` for kept ones.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from collections import Counter
@@ -42,12 +40,13 @@ from models.schemas import (
     describe_object,
     reply_json_schema,
 )
-from utilities.engines.base import Engine, EngineRequest, TextPart
+from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
 from utilities.errors import ConfigError
 from utilities.generation import Attempt
 from utilities.logger import get_logger
 from utilities.prompts import PROMPTS_DIR, attempt_seed
 from utilities.quality import GatedPair, GateResult
+from utilities.replies import ParseOutcome, decode_json
 from utilities.text_checks import content_words
 
 if TYPE_CHECKING:
@@ -65,7 +64,6 @@ REJECTIONS = (*VERIFIERS, "verify_failed")  # the pair rejections this pass adds
 AUTO_VERIFY = {"embedded": (), "lmdeploy": VERIFIERS, "openai": VERIFIERS}
 VERIFY_TEMPERATURE = 0.1  # near-greedy: a verdict should not depend on sampling luck
 VERIFY_MAX_TOKENS = 640
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 
 EngineSource = Callable[[], Engine]
 
@@ -138,12 +136,8 @@ class VerifyStats:
         }
 
 
-def pair_id(gated: GatedPair) -> str:
-    return f"{gated.outcome.built.key}#{gated.position + 1}"
-
-
 def verify_key(mode: str, gated: GatedPair) -> str:
-    return f"verify:{mode}:{pair_id(gated)}"
+    return f"verify:{mode}:{gated.id}"
 
 
 @dataclass(frozen=True)
@@ -201,21 +195,16 @@ def engine_request(item: VerifyRequest, seed: int, attempt: int) -> EngineReques
     )
 
 
-def parse_verdict(item: VerifyRequest, text: str, finish_reason: str | None, error: str | None) -> tuple[Any, str]:
-    """(the validated reply as a dict, "") or (None, the reason it failed)."""
-    if error is not None:
-        return None, "engine_error"
-    if finish_reason == "length":
-        return None, "truncated"
-    fenced = _FENCE.match(text.strip())
+def parse_verdict(item: VerifyRequest, result: EngineResult) -> tuple[dict[str, Any] | None, ParseOutcome]:
+    """(the validated reply as a dict, a success) or (None, why it failed), as generation replies are read."""
+    data, failed = decode_json(result)
+    if failed is not None:
+        return None, failed
     try:
-        data = json.loads(fenced.group(1) if fenced else text)
         reply = item.model.model_validate(data)
-    except json.JSONDecodeError:
-        return None, "invalid_json"
-    except ValidationError:
-        return None, "schema_violation"
-    return reply.model_dump(mode="json"), ""
+    except ValidationError as exc:
+        return None, ParseOutcome(reason="schema_violation", detail=str(exc.errors()[0]["msg"])[:500])
+    return reply.model_dump(mode="json"), ParseOutcome()
 
 
 def agreement(answer: str, other: str) -> float:
@@ -311,21 +300,10 @@ def _run(
             if result.transient:
                 stats.last_engine_error = result.error or "engine failure"
                 continue
-            reply, reason = parse_verdict(item, result.text, result.finish_reason, result.error)
-            history[item.key].append(
-                Attempt(
-                    attempt=attempt,
-                    seed=requests[index].seed,
-                    reason=reason or None,
-                    detail=result.error or "",
-                    finish_reason=result.finish_reason,
-                    text=result.text,
-                    prompt_tokens=result.prompt_tokens,
-                    completion_tokens=result.completion_tokens,
-                )
-            )
-            if reason:
-                stats.failures_by_reason[reason] += 1
+            reply, parsed = parse_verdict(item, result)
+            history[item.key].append(Attempt.from_result(attempt, requests[index].seed, parsed, result))
+            if parsed.reason:
+                stats.failures_by_reason[parsed.reason] += 1
             if reply is not None or attempt >= settings.max_retries:
                 verdict = Verdict(
                     item.key, item.mode, "done" if reply is not None else "failed", reply, history[item.key]
