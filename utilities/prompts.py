@@ -100,6 +100,8 @@ class BuiltRequest:
     figures: tuple[str, ...]  # ids attached as images (the reply's allowed figure ids)
     context: tuple[str, ...]  # the source texts the reply must be grounded in
     quotes: tuple[str, ...] = ()  # the citable sentences; with EVIDENCE_FORMAT=ids, id n is quotes[n - 1]
+    document_title: str | None = None  # the frontmatter title, when the document has one
+    section_titles: tuple[str, ...] = ()  # the section's title, then its related sections'
 
 
 def request_key(planned: PlannedRequest) -> str:
@@ -221,4 +223,7 @@ def build_request(
         repetition_penalty=sampling.repetition_penalty,
         frequency_penalty=sampling.frequency_penalty,
     )
-    return BuiltRequest(planned, key, engine_request, reply_model, figure_ids, tuple(context), quotes)
+    section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
+    return BuiltRequest(
+        planned, key, engine_request, reply_model, figure_ids, tuple(context), quotes, title, section_titles
+    )

@@ -67,7 +67,6 @@ a paraphrase that contradicts its quote from one that agrees with it.
 
 from __future__ import annotations
 
-import ast
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -81,7 +80,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
-from utilities.engines.base import TextPart
 from utilities.generation import RequestOutcome
 from utilities.replies import ParsedPair
 
@@ -149,8 +147,6 @@ _IDENTIFIER = re.compile(
 )
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
-_TITLE_HEADER = re.compile(r"^# Source material from (.+)$", re.MULTILINE)
-_SECTION_HEADER = re.compile(r"^## (?:Section|Related section): (.+)$", re.MULTILINE)
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
 
@@ -283,21 +279,15 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
 
 
 def subject_names(outcome: RequestOutcome) -> frozenset[str]:
-    """Names in the request's document and section titles, as the prompt header shows them.
+    """Names in the request's document and section titles.
 
     In a title-case heading (its first two content words capitalized: "Installing Binaries with
     cargo install") the lowercase words are code names; in a sentence-case one ("Blob base fee
     bounded by execution cost") the capitalized words after the first; identifiers anywhere
     ("Crates.io", "EIP-7918").
     """
-    parts = outcome.built.engine_request.parts
-    header = parts[0].text if parts and isinstance(parts[0], TextPart) else ""
-    titles = _SECTION_HEADER.findall(header)
-    for raw in _TITLE_HEADER.findall(header)[:1]:
-        try:
-            titles.append(str(ast.literal_eval(raw)))
-        except (ValueError, SyntaxError):
-            titles.append(raw)
+    built = outcome.built
+    titles = [*built.section_titles, *([built.document_title] if built.document_title else [])]
     names: set[str] = set()
     for title in titles:
         for heading in title.split(" > "):

@@ -159,8 +159,7 @@ def load_system_prompt(mode: str) -> str:
 
 def _source_text(gated: GatedPair) -> str:
     built = gated.outcome.built
-    header = built.engine_request.parts[0].text if built.engine_request.parts else ""
-    title = header.splitlines()[0].lstrip("# ").strip() if header else "Source material"
+    title = f"Source material from {built.document_title!r}" if built.document_title else "Source material"
     cited = "\n".join(f"- {quote}" for quote in gated.pair.evidence)
     return f"# {title}\n\n{built.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
 
