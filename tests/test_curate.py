@@ -331,3 +331,20 @@ def test_answerability_keeps_answered_pairs_and_a_rerun_resumes_from_the_journal
     assert row["verify_requests"] == 3 and row["verify_completion_tokens"] > 0
     assert row["rejections"]["answerability"] == 1
     assert summary["verify"]["requests"] == 3 and summary["verify"]["resumed"] == 1
+
+
+def test_readme_documents_every_key_of_the_curate_report(docs_dir, fake_backend, tmp_path):
+    from .conftest import PROJECT_ROOT
+
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert generate(docs_dir, out) == 0
+    (train,) = out.glob("train-*.json")
+    assert curate(docs_dir, tmp_path / "curated", train) == 0
+    block = report(tmp_path / "curated")["curate"]
+    (row,) = block["files"].values()
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    keys = [*block, *row, *row["located_by"]]
+    assert row["records"] > 0 and keys
+    for key in keys:
+        assert f"`{key}`" in readme, key
