@@ -27,12 +27,12 @@ log = get_logger("main")
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(argv, os.environ)
+        setup_logging(config.log_level, config.log_file)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except SystemExit as exc:  # argparse: --help, or a flag it could not parse
         return int(exc.code or 0)
-    setup_logging(config.log_level, config.log_file)
     try:
         return run(config)
     except SyntheticDataError as exc:

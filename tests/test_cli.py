@@ -6,10 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from generate_synthetic_data import main
 from models.question_types import QuestionType
 
 from .conftest import PROJECT_ROOT
+from .helpers import write_small_doc
+from .test_config import one_error_line
 
 PLAN_KEYS = {"schema_version", "created", "settings", "documents", "skipped", "totals"}
 DOCUMENT_KEYS = {
@@ -113,6 +117,36 @@ def test_missing_docs_folder_and_output_inside_docs_are_refused(docs_dir, tmp_pa
     assert dry_run(docs_dir, docs_dir / "out") == 2
     assert "OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR" in capsys.readouterr().err
     assert dry_run(docs_dir, docs_dir) == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [
+        ("under_a_file", "Not a directory"),
+        ("a_file", "Not a directory"),
+        ("/proc/out", "No such file or directory"),
+        ("/sys/kernel/out", "Operation not permitted"),
+    ],
+)
+def test_output_dir_that_cannot_be_written_is_one_line_exit_2_before_any_document_is_read(
+    docs_dir, tmp_path, capsys, where, problem
+):
+    write_small_doc(docs_dir)
+    (tmp_path / "a_file").write_text("mine")
+    out = {"under_a_file": tmp_path / "a_file" / "out", "a_file": tmp_path / "a_file"}.get(where, Path(where))
+    assert dry_run(docs_dir, out) == 2
+    captured = capsys.readouterr()
+    err = one_error_line(captured.err)
+    assert f"OUTPUT_DIR must be a folder this tool can create and write to, got '{out}' ({problem})" in err
+    assert captured.out == "", "checked before the documents are read and planned"
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
+def test_the_write_probe_leaves_nothing_behind(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert dry_run(docs_dir, out) == 0
+    assert [p.name for p in out.iterdir()] == [next(out.glob("plan-*.json")).name]
 
 
 def test_shipped_sample_plans_from_the_project_root(tmp_path, monkeypatch):

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from generate_synthetic_data import main
-from utilities.engines.openai_compat import parse_base_urls
 
 from .fault_server import FaultServer
 from .helpers import write_small_doc
@@ -91,10 +90,6 @@ def test_several_base_urls_share_the_load(docs_dir, tmp_path):
         code = run_cli(docs_dir, tmp_path / "out", f"{a.base_url}, {b.base_url}/")
         assert code == 0
         assert a.actions["ok"] == 3 and b.actions["ok"] == 3
-
-
-def test_parse_base_urls():
-    assert parse_base_urls(" http://a:1/v1/ ,http://b:2/v1,, ") == ("http://a:1/v1", "http://b:2/v1")
 
 
 def test_openai_without_base_url_is_a_config_error(docs_dir, tmp_path, capsys):

@@ -42,10 +42,10 @@ def _lmdeploy(config: Config, images: ImageStore) -> Engine:
 
 
 def _openai(config: Config, images: ImageStore) -> Engine:
-    from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings, parse_base_urls
+    from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings
 
     settings = OpenAISettings(
-        base_urls=parse_base_urls(config.api_base_url),
+        base_urls=config.api_base_url,
         api_key=config.api_key,
         model=config.model,
         max_concurrency=config.max_concurrency,

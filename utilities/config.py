@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -25,6 +27,7 @@ from models.question_types import QuestionType, parse_question_types
 from utilities import __version__
 from utilities.errors import ConfigError
 
+DEFAULT_ENV_FILE = ".env"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -156,6 +159,24 @@ def _verify_modes(name: str, raw: str) -> tuple[str, ...]:
             f"{name} must be auto, none, or a comma-separated subset of {', '.join(VERIFY_MODES)}, got {raw!r}"
         )
     return tuple(m for m in VERIFY_MODES if m in names)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError for "a:port" or "a:99999"
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+def _base_urls(name: str, raw: str) -> tuple[str, ...]:
+    """``" http://a:23333/v1/ ,http://b:23333/v1"`` -> both, without trailing slashes."""
+    urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for url in urls:
+        if not _is_http_url(url):
+            raise ConfigError(f"{name} must be comma-separated http:// or https:// URLs with a host, got {url!r}")
+    return urls
 
 
 def _score(name: str, raw: str) -> int:
@@ -306,7 +327,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("JUDGE_MIN_SCORE", _score, "3", "judge: lowest rating (1-5) kept on each of its criteria"),
     # openai engine
-    Setting("API_BASE_URL", _optional_str, "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated"),
+    Setting("API_BASE_URL", _base_urls, "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated"),
     Setting("API_KEY", _optional_str, "", "bearer token for API_BASE_URL; never logged", secret=True),
     Setting("MAX_CONCURRENCY", _positive_int, "64", "requests in flight at once (openai engine)"),
     Setting(
@@ -379,7 +400,7 @@ class Config:
     verify: tuple[str, ...]
     verify_agreement: float
     judge_min_score: int
-    api_base_url: str
+    api_base_url: tuple[str, ...]
     api_key: str = field(repr=False)
     max_concurrency: int
     request_timeout: float
@@ -460,9 +481,8 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--env-file",
-        default=".env",
         metavar="PATH",
-        help="settings file read before the environment (default: .env in the current folder)",
+        help=f"settings file read before the environment (default: {DEFAULT_ENV_FILE} in the current folder, if any)",
     )
     for setting in SETTINGS:
         # a true/false setting may be given as a bare flag: --copy-images means --copy-images true
@@ -478,13 +498,30 @@ def build_arg_parser(description: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def read_env_file(env_file: str | os.PathLike[str] | None) -> dict[str, str | None]:
+    """The settings in the file --env-file names (it must exist), else in ./.env when there is one."""
+    path = Path(DEFAULT_ENV_FILE if env_file is None else env_file)
+    if env_file is None and not path.exists():
+        return {}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{'--env-file ' if env_file is not None else ''}{path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f"byte 0x{data[exc.start]:02x} on line {line} (byte offset {exc.start})"
+        raise ConfigError(f"{path} is not UTF-8 text: {where}; save it as UTF-8") from None
+    return dotenv_values(stream=io.StringIO(text))
+
+
 def read_raw_settings(environ: Mapping[str, str], env_file: str | os.PathLike[str] | None) -> dict[str, str]:
     """Merge defaults, the .env file and the environment (later wins), as raw strings."""
     raw = {s.env: s.default for s in SETTINGS}
-    if env_file is not None and Path(env_file).is_file():
-        for key, value in dotenv_values(env_file).items():
-            if key in SETTINGS_BY_ENV and value is not None:
-                raw[key] = value
+    for key, value in read_env_file(env_file).items():
+        if key in SETTINGS_BY_ENV and value is not None:
+            raw[key] = value
     for key in SETTINGS_BY_ENV:
         if key in environ:
             raw[key] = environ[key]
@@ -503,7 +540,7 @@ def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Confi
     return Config(**values, dry_run=args.dry_run, fresh=args.fresh, check=args.check, curate=tuple(args.curate))
 
 
-def read_setting(name: str, environ: Mapping[str, str], env_file: str | os.PathLike[str] | None = ".env") -> Any:
+def read_setting(name: str, environ: Mapping[str, str], env_file: str | os.PathLike[str] | None = None) -> Any:
     """One parsed setting with the same precedence, for tools that take no other flags."""
     setting = SETTINGS_BY_ENV[name]
     return setting.parse(name, read_raw_settings(environ, env_file)[name])

@@ -1,7 +1,8 @@
 """Logging for the CLI: colored level names on a terminal, plain text elsewhere.
 
-``setup_logging`` is called once by ``main``; calling it again replaces the
-handlers it installed before (tests call ``main`` many times in one process).
+``setup_logging`` is called once by ``main`` and raises ConfigError when
+LOG_FILE cannot be opened; calling it again replaces the handlers it installed
+before (tests call ``main`` many times in one process).
 Colors are off when the stream is not a TTY or ``NO_COLOR`` is set
 (https://no-color.org). Library modules only do ``logging.getLogger(__name__)``.
 """
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from colorama import Fore, Style
+
+from utilities.errors import ConfigError
+from utilities.output_files import make_folder
 
 LOGGER_NAME = "synthetic_data"  # parent of every module logger that should reach the user
 
@@ -67,8 +71,16 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None, stream: Tex
     root.addHandler(console)
 
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler = _open_log_file(log_file)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         file_handler._installed_by_setup_logging = True  # type: ignore[attr-defined]
         root.addHandler(file_handler)
+
+
+def _open_log_file(log_file: Path) -> logging.FileHandler:
+    """Opening LOG_FILE is its check: a folder, a path under a file or no permission is a ConfigError."""
+    try:
+        make_folder(log_file.parent)
+        return logging.FileHandler(log_file, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"LOG_FILE must be a file this tool can write, got '{log_file}' ({exc.strerror})") from None

@@ -8,6 +8,7 @@ An interrupted write leaves no half file under the final name.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -33,9 +34,24 @@ def numbered_names(stem: str, suffix: str = "") -> Iterator[str]:
         yield f"{stem}-{n}{suffix}"
 
 
+def make_folder(folder: Path) -> None:
+    """``mkdir -p``, where a file in the way is "Not a directory", not a puzzling "File exists"."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
+
+
+def probe_writable_folder(folder: Path) -> None:
+    """Create folder and a file in it, then remove the file; raises OSError when this tool cannot write there."""
+    make_folder(folder)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+        pass
+
+
 def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[bytes]) -> Path:
     """Write data (bytes, or chunks written as they come) to ``folder/stem + suffix`` (or ``stem-2``...) atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:

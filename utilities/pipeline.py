@@ -27,7 +27,7 @@ from utilities.generation import PROGRESS_EVERY_S, RequestOutcome, RunStats, gen
 from utilities.journal import Journal, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
 from utilities.output import write_outputs
-from utilities.output_files import timestamp, write_new_file, write_new_json
+from utilities.output_files import probe_writable_folder, timestamp, write_new_file, write_new_json
 from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
 from utilities.progress import progress_bar
@@ -52,6 +52,12 @@ def check_settings(config: Config) -> None:
     docs_real, out_real = docs.resolve(), config.output_dir.resolve()
     if out_real == docs_real or out_real.is_relative_to(docs_real):
         raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
+    try:
+        probe_writable_folder(config.output_dir)
+    except OSError as exc:
+        raise ConfigError(
+            f"OUTPUT_DIR must be a folder this tool can create and write to, got '{config.output_dir}' ({exc.strerror})"
+        ) from None
     check_backend(config)
     if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
         raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")

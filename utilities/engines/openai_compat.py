@@ -61,11 +61,6 @@ class OpenAISettings:
     transport_retries: int = 5
 
 
-def parse_base_urls(value: str) -> tuple[str, ...]:
-    """``"http://a:23333/v1, http://b:23333/v1/"`` -> both, without trailing slashes."""
-    return tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
-
-
 def retry_after_seconds(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
