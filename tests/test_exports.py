@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,49 @@ def test_copy_images_makes_a_movable_output_folder(docs_dir, tmp_path, fake_back
     (folder,) = moved.glob("hf-*")
     train = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))["train"]
     assert {p for r in train for p in r["images"]} == {"images/notes/FIGURE_1.1.png"}
+
+
+@pytest.fixture(params=[0o022, 0o077], ids=["umask022", "umask077"])
+def umask(request):
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+WRITTEN_BY_A_RUN = (
+    "plan-*.json",
+    "report-*.json",
+    "report-*.md",
+    "rejects-notes-*.jsonl",
+    "train-notes-*.json",
+    "eval-notes-*.jsonl",
+    "internvl-meta-*.json",
+    "sharegpt-train-*.json",
+    "dataset_info.json",
+    "hf-*/train.parquet",
+    "hf-*/README.md",
+    "images/notes/FIGURE_1.1.png",
+    ".runs/*/journal.jsonl",
+    ".runs/*/manifest.json",
+)
+
+
+def test_every_file_a_run_writes_has_the_mode_the_umask_gives(docs_dir, tmp_path, fake_backend, umask):
+    """As ``open(path, "w")`` and ``mkdir`` give: 0644 files and 0755 folders under umask 022."""
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out)]
+    assert main([*args, "--dry-run"]) == 0
+    fake_backend.enqueue("not json")  # one rejected request, for a rejects file
+    formats = ["--output-formats", ALL_FORMATS, "--copy-images", "--max-retries", "0"]
+    assert main([*args, "--backend", "fake", *formats]) == 0
+    assert [pattern for pattern in WRITTEN_BY_A_RUN if not list(out.glob(pattern))] == []
+    wrong = {}
+    for path in out.rglob("*"):
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        if stat.S_IMODE(path.stat().st_mode) != expected:
+            wrong[path.relative_to(out).as_posix()] = oct(stat.S_IMODE(path.stat().st_mode))
+    assert wrong == {}
 
 
 def test_copy_image_never_replaces_a_different_file(tmp_path):

@@ -41,7 +41,6 @@ import filecmp
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,15 @@ from typing import Any
 
 from models.question_types import Split
 from utilities.logger import get_logger
-from utilities.output_files import json_array_chunks, jsonl_chunks, numbered_names, write_new_file, write_new_json
+from utilities.output_files import (
+    json_array_chunks,
+    jsonl_chunks,
+    make_temp_folder,
+    numbered_names,
+    open_temp_file,
+    write_new_file,
+    write_new_json,
+)
 
 log = get_logger(__name__)
 
@@ -297,7 +304,7 @@ def add_dataset_info(output_dir: Path, entries: dict[str, dict[str, Any]]) -> Pa
             n += 1
             unique = f"{name}_{n}"
         merged[unique] = entry
-    fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=".tmp-", suffix=".json")
+    fd, tmp = open_temp_file(output_dir, ".tmp-", ".json")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(merged, f, ensure_ascii=False, indent=2)
         f.write("\n")
@@ -344,7 +351,7 @@ def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: Imag
             ("section", pa.string()),
         ]
     )
-    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".tmp-hf-"))
+    staging = make_temp_folder(output_dir, ".tmp-hf-")
     try:
         lines = []
         for split, chosen in splits.items():

@@ -1,8 +1,9 @@
 """Write output files atomically and never over a file that already exists.
 
-A file is written to a temporary name in the same folder, flushed and fsynced,
-then hard-linked to its final name, which fails if that name exists: a second
-run in the same second gets ``-2`` appended instead of overwriting the first.
+A file is written to a temporary name in the same folder (with the mode
+``open(path, "w")`` would give under the umask), flushed and fsynced, then
+hard-linked to its final name, which fails if that name exists: a second run
+in the same second gets ``-2`` appended instead of overwriting the first.
 An interrupted write leaves no half file under the final name.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
+import secrets
 import textwrap
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -42,17 +43,39 @@ def make_folder(folder: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
 
 
+# tempfile.mkstemp and mkdtemp create 0600 files and 0700 folders whatever the umask, and an
+# output keeps that mode when it is renamed into place. Creating with 0666 / 0777 lets the kernel
+# apply the process umask, as it does for open(path, "w") and mkdir: no need to read the umask,
+# which os.umask can only do by setting it, a race with any thread creating a file meanwhile.
+# 64 random bits make a clash with an existing name unlikely, and O_EXCL / mkdir refuse one.
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def open_temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new file in folder, open for writing (the descriptor), with the mode the umask gives."""
+    path = folder / f"{prefix}{secrets.token_hex(8)}{suffix}"
+    return os.open(path, _NEW_FILE_FLAGS, 0o666), path
+
+
+def make_temp_folder(folder: Path, prefix: str) -> Path:
+    """A new folder in folder, with the mode the umask gives."""
+    path = folder / f"{prefix}{secrets.token_hex(8)}"
+    os.mkdir(path, 0o777)
+    return path
+
+
 def probe_writable_folder(folder: Path) -> None:
-    """Create folder and a file in it, then remove the file; raises OSError when this tool cannot write there."""
+    """Create folder and a file in it as outputs are created, then remove the file; raises OSError if refused."""
     make_folder(folder)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
-        pass
+    fd, path = open_temp_file(folder, ".write-probe-", ".tmp")
+    os.close(fd)
+    path.unlink()
 
 
 def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[bytes]) -> Path:
     """Write data (bytes, or chunks written as they come) to ``folder/stem + suffix`` (or ``stem-2``...) atomically."""
     make_folder(folder)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
+    fd, tmp_name = open_temp_file(folder, f".{stem}.", ".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in [data] if isinstance(data, bytes) else data:
@@ -74,7 +97,7 @@ def write_new_file(folder: Path, stem: str, suffix: str, data: bytes | Iterable[
             return final
         raise FileExistsError(f"{folder / (stem + suffix)}: {MAX_NUMBERED} files of this name exist")
     finally:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_name.unlink(missing_ok=True)
 
 
 def json_array_chunks(records: Iterable[Any]) -> Iterator[bytes]:
