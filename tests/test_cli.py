@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,6 +142,20 @@ def test_output_dir_that_cannot_be_written_is_one_line_exit_2_before_any_documen
     assert f"OUTPUT_DIR must be a folder this tool can create and write to, got '{out}' ({problem})" in err
     assert captured.out == "", "checked before the documents are read and planned"
     assert (tmp_path / "a_file").read_text() == "mine"
+
+
+def test_the_script_as_a_user_runs_it_reports_bad_input_in_one_line(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    (tmp_path / "a_file").write_text("")
+    cases = [
+        (["--output-dir", str(tmp_path / "a_file" / "out")], "OUTPUT_DIR must be a folder this tool can create"),
+        (["--env-file", "/nonexistent.env"], "error: --env-file /nonexistent.env: No such file or directory"),
+    ]
+    for args, message in cases:
+        command = [sys.executable, str(PROJECT_ROOT / "generate_synthetic_data.py"), "--dry-run", "--docs-dir"]
+        done = subprocess.run([*command, str(docs_dir), *args], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        assert message in one_error_line(done.stderr)
 
 
 def test_the_write_probe_leaves_nothing_behind(docs_dir, tmp_path):
