@@ -7,7 +7,7 @@ import json
 import pytest
 
 from generate_synthetic_data import main
-from utilities.engines.openai_compat import parse_base_urls
+from utilities.engines.openai_compat import mask_secret, parse_base_urls
 
 from .fault_server import FaultServer
 from .helpers import write_small_doc
@@ -48,6 +48,32 @@ def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_p
     logs = log_file.read_text()
     assert "done: 6 requests (0 resumed): 6 accepted, 0 rejected" in logs
     assert SENTINEL_KEY not in logs and SENTINEL_KEY not in all_text_under(out)
+
+
+@pytest.mark.parametrize("echo", ["echo400", "echo500", "echo200"])
+def test_a_server_that_echoes_the_key_never_gets_it_written(echo, docs_dir, tmp_path, capsys):
+    """The key, whole or cut, is in no file under OUTPUT_DIR (journal included), the log or the console,
+    whether the server echoes it in a long 400 error, a 500 body or a 200 reply; nor in --check's output."""
+    write_small_doc(docs_dir)
+    out, log_file = tmp_path / "out", tmp_path / "run.log"
+    with FaultServer([], default=echo) as server:
+        key = ("--api-key", SENTINEL_KEY, "--transport-retries", "0", "--log-file", str(log_file))
+        code = run_cli(docs_dir, out, server.base_url, "--max-retries", "0", *key)
+        check = main(["--check", "--backend", "openai", "--api-base-url", server.base_url, *key])
+    assert server.authorization == {f"Bearer {SENTINEL_KEY}"} and server.actions[echo] >= 7
+    assert (code, check) == (3 if echo == "echo500" else 1, 1)
+    console = capsys.readouterr()
+    written = all_text_under(out) + log_file.read_text() + console.out + console.err
+    assert "Authorization: Bearer [API_KEY]" in written  # the echo was kept, masked
+    assert SENTINEL_KEY[:6] not in written
+
+
+def test_mask_secret_masks_the_key_and_every_cut_of_it():
+    key = "sk-SECRET-canary-12"
+    text = f"Bearer {key}; again {key[:12]}… and {key[:6]}, {key[:5]}, sk-SECRETS"
+    assert mask_secret(text, key) == "Bearer [API_KEY]; again [API_KEY]… and [API_KEY], sk-SE, [API_KEY]S"
+    assert mask_secret(text, "") == text
+    assert mask_secret("key abc, abcd", "abc") == "key [API_KEY], [API_KEY]d"  # a short key is masked whole
 
 
 def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):

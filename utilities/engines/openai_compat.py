@@ -13,7 +13,10 @@ supported") gets text only from then on: figures reach it by id and caption.
 Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
 are retried with capped exponential backoff and jitter, honouring Retry-After,
 up to ``TRANSPORT_RETRIES`` times; then the request's result carries the error.
-The API key is sent as a bearer token and never logged or stored.
+The API key is sent as a bearer token and never logged or stored: a server may
+echo the request's headers, so everything it says (error bodies, reply content)
+and every exception's text is masked (``mask_secret``) as it enters, before any of
+it is cut short, logged or returned.
 """
 
 from __future__ import annotations
@@ -85,28 +88,43 @@ def backoff_seconds(attempt: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
 
 
-def _error_detail(response: httpx.Response) -> str:
+MASK = "[API_KEY]"
+MASK_MIN_PREFIX = 6  # a cut key keeps this much of itself at least to be recognised; shorter is no secret
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` and every prefix of it of 6+ characters replaced, longest first,
+    so a key cut short by whoever wrote the text is masked too:
+    ``mask_secret("Bearer sk-SECRET-ca", "sk-SECRET-canary")`` -> ``"Bearer [API_KEY]"``."""
+    if not secret:
+        return text
+    for length in range(len(secret), min(MASK_MIN_PREFIX, len(secret)) - 1, -1):
+        text = text.replace(secret[:length], MASK)
+    return text
+
+
+def _error_detail(body: str) -> str:
     """The server's error message, short and on one line."""
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except ValueError:
-        return " ".join(response.text.split())[:200]
-    error = body.get("error", body) if isinstance(body, dict) else body
+        return " ".join(body.split())[:200]
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
     message = error.get("message", error) if isinstance(error, dict) else error
     return " ".join(str(message).split())[:200]
 
 
-def _rejects_images(response: httpx.Response) -> bool:
-    if response.status_code < 400 or response.status_code == 429:
+def _rejects_images(status: int, body: str) -> bool:
+    if status < 400 or status == 429:
         return False
-    detail = _error_detail(response).lower()
+    detail = _error_detail(body).lower()
     return "image" in detail and ("not supported" in detail or "mmproj" in detail or "multimodal" in detail)
 
 
-def _rejects_schema(response: httpx.Response) -> bool:
-    if response.status_code not in (400, 422):
+def _rejects_schema(status: int, body: str) -> bool:
+    if status not in (400, 422):
         return False
-    body = response.text.lower()
+    body = body.lower()
     return "response_format" in body or "json_schema" in body
 
 
@@ -170,32 +188,31 @@ class OpenAIEngine:
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_error = f"{type(exc).__name__} from {base}"
             else:
-                if response.status_code == 200:
+                status, body = response.status_code, self._mask(response.text)
+                if status == 200:
                     try:
-                        result = result_from_openai(response.json())
+                        result = result_from_openai(json.loads(body))
                     except json.JSONDecodeError:
                         last_error = f"HTTP 200 with a body that is not JSON from {base}"
                     else:
                         result.attempts = attempt + 1
                         return result
-                elif not text_only and _rejects_images(response):
+                elif not text_only and _rejects_images(status, body):
                     if base not in self._text_only:
-                        log.warning(
-                            "%s does not accept images (%s); sending it text only", base, _error_detail(response)
-                        )
+                        log.warning("%s does not accept images (%s); sending it text only", base, _error_detail(body))
                     self._text_only.add(base)
                     continue  # not a transport failure: same attempt, without images
-                elif not json_object and _rejects_schema(response):
+                elif not json_object and _rejects_schema(status, body):
                     if base not in self._json_object_only:
                         log.warning("%s rejected response_format json_schema; using json_object for it", base)
                     self._json_object_only.add(base)
                     continue  # not a transport failure: same attempt, other format
-                elif response.status_code in RETRY_STATUSES:
-                    last_error = f"HTTP {response.status_code} from {base}: {_error_detail(response)}"
+                elif status in RETRY_STATUSES:
+                    last_error = f"HTTP {status} from {base}: {_error_detail(body)}"
                     delay = retry_after_seconds(response)
                 else:
                     return EngineResult(
-                        error=f"HTTP {response.status_code} from {base}: {_error_detail(response)}",
+                        error=f"HTTP {status} from {base}: {_error_detail(body)}",
                         finish_reason="error",
                         attempts=attempt + 1,
                     )
@@ -223,17 +240,14 @@ class OpenAIEngine:
                     try:
                         result = await self._one(client, request)
                     except Exception as exc:  # anything unforeseen is this request's failure, not the batch's
-                        result = EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
-                out.put((index, self._redact(result)))
+                        result = EngineResult(error=self._mask(f"{type(exc).__name__}: {exc}"), finish_reason="error")
+                out.put((index, result))
 
             await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
 
-    def _redact(self, result: EngineResult) -> EngineResult:
-        """A server may echo what it was sent; the key never leaves this object."""
-        key = self.settings.api_key
-        if key and result.error and key in result.error:
-            result.error = result.error.replace(key, "[API_KEY]")
-        return result
+    def _mask(self, text: str) -> str:
+        """Server text and exception text as they enter: a server may echo what it was sent."""
+        return mask_secret(text, self.settings.api_key)
 
     def generate(
         self, requests: list[EngineRequest], stop: threading.Event | None = None
@@ -257,7 +271,7 @@ class OpenAIEngine:
             yield item
         thread.join()
         if failure:  # the event loop itself broke: what it did not answer is left unfinished
-            reason = f"{type(failure[0]).__name__}: {failure[0]}"
+            reason = self._mask(f"{type(failure[0]).__name__}: {failure[0]}")
             for index in range(len(requests)):
                 if index not in seen:
                     yield index, EngineResult(error=reason, finish_reason="error", transient=True)
