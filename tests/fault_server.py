@@ -29,6 +29,10 @@ from utilities.engines.base import EngineRequest, TextPart
 from .helpers import valid_reply
 
 
+class _Listener(ThreadingHTTPServer):
+    request_queue_size = 128  # a real server's backlog (http.server's is 5): a burst of connects is not dropped
+
+
 class FaultServer:
     def __init__(
         self,
@@ -126,7 +130,7 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Listener(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import pytest
 
 from generate_synthetic_data import main
+from utilities.engines import openai_compat
 from utilities.engines.openai_compat import mask_secret, parse_base_urls
 
 from .fault_server import FaultServer
@@ -27,6 +30,27 @@ def run_cli(docs, out, base_url: str, *extra: str) -> int:
 
 def all_text_under(folder) -> str:
     return "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def dead_base_url() -> str:
+    """A loopback address nothing listens on: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def write_valve_notes(docs, sections: int) -> None:
+    """One document of ``sections`` short sections: three requests each with run_cli's question types."""
+    body = "\n\n".join(
+        f"# Valve {i}\n\nValve number {i} opens when the line pressure reaches {i + 2} bar. It closes again "
+        f"once the pressure falls below {i + 1} bar, so the line never drains."
+        for i in range(sections)
+    )
+    (docs / "valves.md").write_text(f"---\ntitle: Valve notes\n---\n{body}\n")
+
+
+def journal_lines(out) -> list[str]:
+    return [line for journal in out.glob(".runs/*/journal.jsonl") for line in journal.read_text().splitlines()]
 
 
 def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_path):
@@ -74,6 +98,69 @@ def test_mask_secret_masks_the_key_and_every_cut_of_it():
     assert mask_secret(text, key) == "Bearer [API_KEY]; again [API_KEY]… and [API_KEY], sk-SE, [API_KEY]S"
     assert mask_secret(text, "") == text
     assert mask_secret("key abc, abcd", "abc") == "key [API_KEY], [API_KEY]d"  # a short key is masked whole
+
+
+def test_a_server_down_from_the_start_is_given_up_at_once(docs_dir, tmp_path):
+    """150 requests, 32 at a time, nothing listening: one 'down' line and exit 3 in seconds
+    (measured: 56 s before the circuit breaker, each request spending its own backoff ladder)."""
+    write_valve_notes(docs_dir, 50)
+    out, log_file = tmp_path / "out", tmp_path / "run.log"
+    started = time.perf_counter()
+    code = run_cli(docs_dir, out, dead_base_url(), "--max-concurrency", "32", "--log-file", str(log_file))
+    assert code == 3 and time.perf_counter() - started < 15
+    logs = log_file.read_text()
+    assert logs.count(" is down: ") == 1 and "ConnectError" in logs and "not starting new requests" in logs
+    assert "150 request(s) unfinished" in logs and "rerun the same command to resume" in logs
+    assert not list(out.glob("report-*")) and journal_lines(out) == []
+
+
+def test_a_server_killed_mid_run_is_given_up_and_the_rerun_resumes(docs_dir, tmp_path):
+    write_valve_notes(docs_dir, 20)  # 60 requests
+    out, log_file = tmp_path / "out", tmp_path / "run.log"
+    with FaultServer([], die_after=10) as server:
+        started = time.perf_counter()
+        code = run_cli(docs_dir, out, server.base_url, "--max-concurrency", "4", "--log-file", str(log_file))
+        elapsed = time.perf_counter() - started
+    assert code == 3 and elapsed < 15
+    answered = server.actions["ok"]
+    assert 9 <= answered < 60 and len(journal_lines(out)) == answered  # every answer journaled
+    assert log_file.read_text().count(" is down: ") == 1
+    with FaultServer([]) as revived:
+        assert run_cli(docs_dir, out, revived.base_url, "--log-file", str(log_file)) == 0
+    assert revived.actions["ok"] == 60 - answered
+    assert f"{answered} of 60 requests already finished, {60 - answered} to go" in log_file.read_text()
+
+
+def test_verify_requests_left_by_a_dead_server_are_resumed(docs_dir, tmp_path):
+    write_small_doc(docs_dir)
+    out, log_file = tmp_path / "out", tmp_path / "run.log"
+    verify = ("--verify", "answerability,judge", "--log-file", str(log_file))
+    one_at_a_time = ("--max-concurrency", "1", "--transport-retries", "1")
+    with FaultServer([], die_after=7) as server:  # the 6 generation requests answered, then gone
+        assert run_cli(docs_dir, out, server.base_url, *verify, *one_at_a_time) == 3
+    assert server.actions["ok"] == 6
+    logs = log_file.read_text()
+    assert logs.count(" is down: ") == 1 and "verify request(s) unfinished" in logs
+    with FaultServer([]) as revived:
+        assert run_cli(docs_dir, out, revived.base_url, *verify) == 0
+    (report,) = (json.loads(p.read_text()) for p in out.glob("report-*.json"))
+    assert revived.actions["ok"] == report["verify"]["requests"] > 0
+
+
+def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, monkeypatch):
+    """A server that answers 500 is not down (it answers), but the retries are said while they last."""
+    monkeypatch.setattr(openai_compat, "RETRY_NOTICE_EVERY_S", 0.2)
+    write_small_doc(docs_dir)
+    log_file = tmp_path / "run.log"
+    with FaultServer([], default="500") as server:
+        code = run_cli(
+            docs_dir, tmp_path / "out", server.base_url, "--transport-retries", "3", "--log-file", str(log_file)
+        )
+    assert code == 3 and server.actions["500"] == 6 * 4
+    logs = log_file.read_text()
+    notices = [line for line in logs.splitlines() if f"waiting on {server.base_url}: " in line]
+    assert len(notices) >= 2 and "6 request(s) retrying" in notices[0] and "HTTP 500" in notices[0]
+    assert " is down: " not in logs
 
 
 def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
