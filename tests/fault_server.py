@@ -4,8 +4,11 @@ Each POST to /v1/chat/completions takes the next action from ``schedule``
 (then ``"ok"``, or a random fault with probability ``fault_rate``): ``"429"``
 (with Retry-After: 0), ``"500"``, ``"drop"``
 (close the socket without answering), ``"hang"`` (sleep past the client's
-timeout), ``"reject_schema"`` (400 naming response_format). ``"ok"`` answers
-with a valid reply built from the request's schema (or one pair for json_object).
+timeout), ``"reject_schema"`` (400 naming response_format), ``"echo400"``,
+``"echo500"`` and ``"echo200"`` (the request's headers echoed back, Authorization
+last: in a long 400 error message, a long plain-text 500 body, or a 200 reply's
+content). ``"ok"`` answers with a valid reply built from the request's schema (or
+one pair for json_object); ``default`` replaces it when the schedule is empty.
 With ``die_after`` the server shuts down for good after that many requests, the
 last one's connection dropped, as a crashed server would.
 """
@@ -26,6 +29,10 @@ from utilities.engines.base import EngineRequest, TextPart
 from .helpers import valid_reply
 
 
+class _Listener(ThreadingHTTPServer):
+    request_queue_size = 128  # a real server's backlog (http.server's is 5): a burst of connects is not dropped
+
+
 class FaultServer:
     def __init__(
         self,
@@ -36,7 +43,9 @@ class FaultServer:
         fault_rate: float = 0.0,
         die_after: int | None = None,
         seed: int = 0,
+        default: str = "ok",
     ):
+        self.default = default
         self.fault_rate = fault_rate
         self.die_after = die_after
         self.rng = random.Random(seed)
@@ -65,7 +74,7 @@ class FaultServer:
                     elif server.rng.random() < server.fault_rate:
                         action = server.rng.choice(["429", "500", "drop", "hang"])
                     else:
-                        action = "ok"
+                        action = server.default
                     if server.die_after is not None and server.received >= server.die_after and not server.dead:
                         server.dead = True
                         action = "die"
@@ -97,22 +106,31 @@ class FaultServer:
                     self._send(500, {"error": "internal"})
                 elif action == "reject_images":
                     self._send(500, {"error": {"code": 500, "message": "image input is not supported - hint: mmproj"}})
+                elif action == "echo400":
+                    self._send(400, {"error": {"message": echoed_headers(self.headers)}})
+                elif action == "echo500":
+                    self._send_text(500, echoed_headers(self.headers))
+                elif action == "echo200":
+                    self._send(200, completion(echoed_headers(self.headers)))
                 elif action == "reject_schema":
                     self._send(400, {"error": {"message": "response_format json_schema is not supported"}})
                 else:
                     self._send(200, server.reply(body))
 
             def _send(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
+                self._send_text(status, json.dumps(payload), headers, "application/json")
+
+            def _send_text(self, status, text, headers=None, content_type="text/plain"):
+                data = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Listener(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -126,11 +144,7 @@ class FaultServer:
         text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user if p["type"] == "text")
         schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else schema_from_prompt(text)
         request = EngineRequest("x", "", (TextPart(text),), schema, 100, 0.0, 1.0, 0)
-        content = valid_reply(request)
-        return {
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4},
-        }
+        return completion(valid_reply(request), prompt_tokens=len(text) // 4)
 
     def kill(self) -> None:
         """Stop serving and close the listening socket: new connections are refused."""
@@ -144,6 +158,23 @@ class FaultServer:
     def __exit__(self, *exc) -> None:
         if not self.dead:
             self.kill()
+
+
+def completion(content: str, prompt_tokens: int = 0) -> dict:
+    return {
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4},
+    }
+
+
+ECHO_LEAD_CHARS = 165  # the echoed key starts at character 188: a 200-character cut splits it
+
+
+def echoed_headers(headers) -> str:
+    """What a careless server says back: the request's headers, Authorization last, after a long lead."""
+    others = "; ".join(f"{name}: {value}" for name, value in headers.items() if name.lower() != "authorization")
+    lead = f"invalid request, headers received: {others}"[:ECHO_LEAD_CHARS].ljust(ECHO_LEAD_CHARS, ".")
+    return f"{lead} Authorization: {headers.get('Authorization', '')}"
 
 
 def schema_from_prompt(text: str) -> dict:

@@ -13,7 +13,13 @@ supported") gets text only from then on: figures reach it by id and caption.
 Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
 are retried with capped exponential backoff and jitter, honouring Retry-After,
 up to ``TRANSPORT_RETRIES`` times; then the request's result carries the error.
-The API key is sent as a bearer token and never logged or stored.
+While requests wait on retries a line says so every ``RETRY_NOTICE_EVERY_S``. A
+run of connection failures across requests marks the engine down (``_Health``):
+no new request starts and the waiting ones give up, all left for the next run.
+The API key is sent as a bearer token and never logged or stored: a server may
+echo the request's headers, so everything it says (error bodies, reply content)
+and every exception's text is masked (``mask_secret``) as it enters, before any of
+it is cut short, logged or returned.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 120.0
+DOWN_AFTER_FAILURES = 8  # connection failures in a row, across requests, that mark the engine down
+DOWN_POLL_S = 0.1  # a backoff ends this soon after the engine is marked down
+RETRY_NOTICE_EVERY_S = 30.0  # while requests wait on retries, a line says so this often
 
 
 @dataclass(frozen=True)
@@ -80,29 +89,88 @@ def backoff_seconds(attempt: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
 
 
-def _error_detail(response: httpx.Response) -> str:
+MASK = "[API_KEY]"
+MASK_MIN_PREFIX = 6  # a cut key keeps this much of itself at least to be recognised; shorter is no secret
+
+
+def mask_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` and every prefix of it of 6+ characters replaced, longest first,
+    so a key cut short by whoever wrote the text is masked too:
+    ``mask_secret("Bearer sk-SECRET-ca", "sk-SECRET-canary")`` -> ``"Bearer [API_KEY]"``."""
+    if not secret:
+        return text
+    for length in range(len(secret), min(MASK_MIN_PREFIX, len(secret)) - 1, -1):
+        text = text.replace(secret[:length], MASK)
+    return text
+
+
+def _error_detail(body: str) -> str:
     """The server's error message, short and on one line."""
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except ValueError:
-        return " ".join(response.text.split())[:200]
-    error = body.get("error", body) if isinstance(body, dict) else body
+        return " ".join(body.split())[:200]
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
     message = error.get("message", error) if isinstance(error, dict) else error
     return " ".join(str(message).split())[:200]
 
 
-def _rejects_images(response: httpx.Response) -> bool:
-    if response.status_code < 400 or response.status_code == 429:
+def _rejects_images(status: int, body: str) -> bool:
+    if status < 400 or status == 429:
         return False
-    detail = _error_detail(response).lower()
+    detail = _error_detail(body).lower()
     return "image" in detail and ("not supported" in detail or "mmproj" in detail or "multimodal" in detail)
 
 
-def _rejects_schema(response: httpx.Response) -> bool:
-    if response.status_code not in (400, 422):
+def _rejects_schema(status: int, body: str) -> bool:
+    if status not in (400, 422):
         return False
-    body = response.text.lower()
+    body = body.lower()
     return "response_format" in body or "json_schema" in body
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An attempt worth repeating."""
+
+    error: str
+    retry_after: float | None = None  # the server's Retry-After, in seconds
+    connection: bool = False  # no HTTP response at all
+
+
+class _Health:
+    """How the servers answer, across every request of the engine: the requests now retrying, the last
+    transport error, and a circuit breaker.
+
+    The breaker counts connection failures in a row: attempts that got no HTTP response at all (refused,
+    reset or dropped connection, connect or read timeout). Any response, even a 429 or a 500, shows a
+    server is there and answering, so it resets the count and keeps its backoff. At ``limit`` failures
+    the engine is down for the rest of the run: said once, no request is started and the waiting ones
+    give up, so the run ends in seconds with them unfinished instead of each spending its own backoff.
+    """
+
+    def __init__(self, where: str, limit: int):
+        self.where = where
+        self.limit = limit
+        self.failures = 0
+        self.retrying = 0
+        self.last_error = ""
+        self.down: str | None = None
+
+    def answered(self) -> None:
+        self.failures = 0
+
+    def failed(self, failure: _Failure) -> None:
+        self.last_error = failure.error
+        if not failure.connection:
+            return
+        self.failures += 1
+        if self.failures >= self.limit and self.down is None:
+            self.down = (
+                f"engine at {self.where} is down: {self.failures} connection failures in a row, "
+                f"the last {failure.error}"
+            )
+            log.error("%s; not starting new requests", self.down)
 
 
 class OpenAIEngine:
@@ -119,6 +187,10 @@ class OpenAIEngine:
         self._json_object_only: set[str] = set()  # servers that rejected json_schema
         self._text_only: set[str] = set()  # servers that rejected image input
         self._rng = random.Random(0)
+        # 8, or two requests' worth of attempts if TRANSPORT_RETRIES allows more: one request's bad luck
+        # alone never marks the engine down (a trip costs a rerun, not data: the rest stays unfinished).
+        limit = max(DOWN_AFTER_FAILURES, settings.transport_retries + 2)
+        self._health = _Health(", ".join(settings.base_urls), limit)
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
@@ -151,58 +223,84 @@ class OpenAIEngine:
         return body
 
     async def _one(self, client: httpx.AsyncClient, request: EngineRequest) -> EngineResult:
-        last_error = "no attempt made"
-        attempt = 0
-        while attempt <= self.settings.transport_retries:
-            base = next(self._next_url)
-            json_object = base in self._json_object_only
-            text_only = base in self._text_only or not request.images
-            delay: float | None = None
+        """The request's result, re-sent after transport failures up to TRANSPORT_RETRIES times while
+        the engine is up."""
+        attempts, outcome = 1, await self._attempt(client, request)
+        if isinstance(outcome, _Failure):
+            self._health.retrying += 1
             try:
-                response = await client.post(
-                    f"{base}/chat/completions", json=self.payload(request, json_object, text_only)
-                )
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_error = f"{type(exc).__name__} from {base}"
-            else:
-                if response.status_code == 200:
-                    try:
-                        result = result_from_openai(response.json())
-                    except json.JSONDecodeError:
-                        last_error = f"HTTP 200 with a body that is not JSON from {base}"
-                    else:
-                        result.attempts = attempt + 1
-                        return result
-                elif not text_only and _rejects_images(response):
-                    if base not in self._text_only:
-                        log.warning(
-                            "%s does not accept images (%s); sending it text only", base, _error_detail(response)
-                        )
-                    self._text_only.add(base)
-                    continue  # not a transport failure: same attempt, without images
-                elif not json_object and _rejects_schema(response):
-                    if base not in self._json_object_only:
-                        log.warning("%s rejected response_format json_schema; using json_object for it", base)
-                    self._json_object_only.add(base)
-                    continue  # not a transport failure: same attempt, other format
-                elif response.status_code in RETRY_STATUSES:
-                    last_error = f"HTTP {response.status_code} from {base}: {_error_detail(response)}"
-                    delay = retry_after_seconds(response)
-                else:
-                    return EngineResult(
-                        error=f"HTTP {response.status_code} from {base}: {_error_detail(response)}",
-                        finish_reason="error",
-                        attempts=attempt + 1,
-                    )
-            if attempt < self.settings.transport_retries:
-                await asyncio.sleep(delay if delay is not None else backoff_seconds(attempt, self._rng))
-            attempt += 1
+                while isinstance(outcome, _Failure):
+                    self._health.failed(outcome)
+                    if attempts > self.settings.transport_retries or not await self._backoff(outcome, attempts - 1):
+                        return self._gave_up(outcome, attempts)
+                    attempts, outcome = attempts + 1, await self._attempt(client, request)
+            finally:
+                self._health.retrying -= 1
+        outcome.attempts = attempts
+        return outcome
+
+    async def _attempt(self, client: httpx.AsyncClient, request: EngineRequest) -> EngineResult | _Failure:
+        """One send: a result (a reply, or an error that is this request's own), or a failure worth retrying."""
+        base = next(self._next_url)
+        json_object = base in self._json_object_only
+        text_only = base in self._text_only or not request.images
+        try:
+            response = await client.post(f"{base}/chat/completions", json=self.payload(request, json_object, text_only))
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            return _Failure(f"{type(exc).__name__} from {base}", connection=True)
+        self._health.answered()
+        status, body = response.status_code, self._mask(response.text)
+        if status == 200:
+            try:
+                return result_from_openai(json.loads(body))
+            except json.JSONDecodeError:
+                return _Failure(f"HTTP 200 with a body that is not JSON from {base}")
+        if not text_only and _rejects_images(status, body):
+            if base not in self._text_only:
+                log.warning("%s does not accept images (%s); sending it text only", base, _error_detail(body))
+            self._text_only.add(base)
+            return await self._attempt(client, request)  # not a transport failure: again, without images
+        if not json_object and _rejects_schema(status, body):
+            if base not in self._json_object_only:
+                log.warning("%s rejected response_format json_schema; using json_object for it", base)
+            self._json_object_only.add(base)
+            return await self._attempt(client, request)  # not a transport failure: again, other format
+        error = f"HTTP {status} from {base}: {_error_detail(body)}"
+        if status in RETRY_STATUSES:
+            return _Failure(error, retry_after_seconds(response))
+        return EngineResult(error=error, finish_reason="error")
+
+    async def _backoff(self, failure: _Failure, retry: int) -> bool:
+        """Wait before a re-send (the server's Retry-After, else capped exponential backoff with jitter);
+        False, as soon as it is so, when the engine is down."""
+        delay = failure.retry_after if failure.retry_after is not None else backoff_seconds(retry, self._rng)
+        deadline = time.monotonic() + delay
+        while self._health.down is None and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, DOWN_POLL_S))
+        return self._health.down is None
+
+    def _gave_up(self, failure: _Failure, attempts: int) -> EngineResult:
+        """The server kept failing: the request is left for the next run."""
+        down = "; the engine is down" if self._health.down else ""
         return EngineResult(
-            error=f"{last_error}; gave up after {attempt} attempts",
+            error=f"{failure.error}; gave up after {attempts} attempts{down}",
             finish_reason="error",
-            attempts=attempt,
-            transient=True,  # the server kept failing: the request is left for the next run
+            attempts=attempts,
+            transient=True,
         )
+
+    async def _say_while_retrying(self) -> None:
+        """Every RETRY_NOTICE_EVERY_S, a line if requests are waiting on retries: a failing server is never silent."""
+        while True:
+            await asyncio.sleep(RETRY_NOTICE_EVERY_S)
+            health = self._health
+            if health.retrying and health.down is None:
+                log.warning(
+                    "waiting on %s: %d request(s) retrying, last error: %s",
+                    health.where,
+                    health.retrying,
+                    health.last_error,
+                )
 
     async def _run(self, requests: list[EngineRequest], out: queue.Queue, stop: threading.Event | None) -> None:
         limit = asyncio.Semaphore(self.settings.max_concurrency)
@@ -213,22 +311,23 @@ class OpenAIEngine:
 
             async def guarded(index: int, request: EngineRequest) -> None:
                 async with limit:
-                    if stopped(stop):
+                    if stopped(stop) or self._health.down:
                         return  # never started: it stays unfinished
                     try:
                         result = await self._one(client, request)
                     except Exception as exc:  # anything unforeseen is this request's failure, not the batch's
-                        result = EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error")
-                out.put((index, self._redact(result)))
+                        result = EngineResult(error=self._mask(f"{type(exc).__name__}: {exc}"), finish_reason="error")
+                out.put((index, result))
 
-            await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
+            notices = asyncio.create_task(self._say_while_retrying())
+            try:
+                await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
+            finally:
+                notices.cancel()
 
-    def _redact(self, result: EngineResult) -> EngineResult:
-        """A server may echo what it was sent; the key never leaves this object."""
-        key = self.settings.api_key
-        if key and result.error and key in result.error:
-            result.error = result.error.replace(key, "[API_KEY]")
-        return result
+    def _mask(self, text: str) -> str:
+        """Server text and exception text as they enter: a server may echo what it was sent."""
+        return mask_secret(text, self.settings.api_key)
 
     def generate(
         self, requests: list[EngineRequest], stop: threading.Event | None = None
@@ -252,7 +351,7 @@ class OpenAIEngine:
             yield item
         thread.join()
         if failure:  # the event loop itself broke: what it did not answer is left unfinished
-            reason = f"{type(failure[0]).__name__}: {failure[0]}"
+            reason = self._mask(f"{type(failure[0]).__name__}: {failure[0]}")
             for index in range(len(requests)):
                 if index not in seen:
                     yield index, EngineResult(error=reason, finish_reason="error", transient=True)
