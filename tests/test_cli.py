@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from generate_synthetic_data import main
 from models.question_types import QuestionType
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, SHARED_DOCUMENTS
+from .helpers import write_small_doc
 
 PLAN_KEYS = {"schema_version", "created", "settings", "documents", "skipped", "totals"}
 DOCUMENT_KEYS = {
@@ -140,3 +142,27 @@ def test_limit_sections_plans_only_the_first_sections(corpus_copy, tmp_path):
     plan = read_plan(out)
     assert [d["planned_requests"] for d in plan["documents"]] == [{"SECTION_SUMMARY": 2}] * 3
     assert all(len(d["sections"]) > 2 for d in plan["documents"]), "the plan still describes every section"
+
+
+def write_badly_named_document(docs: Path) -> None:
+    Path(os.fsdecode(os.fsencode(docs) + b"/bad\xff.md")).write_text("# Bad name\nA fine body under a bad name.\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_plan_written(corpus_copy, tmp_path, caplog):
+    write_badly_named_document(corpus_copy)
+    out = tmp_path / "out"
+    assert dry_run(corpus_copy, out) == 0
+    plan = read_plan(out)
+    assert [d["name"] for d in plan["documents"]] == list(SHARED_DOCUMENTS)
+    assert plan["skipped"] == [{"path": r"b'bad\xff.md'", "reason": "file name is not valid UTF-8"}]
+    assert r"b'bad\xff.md': file name is not valid UTF-8; skipped" in caplog.messages
+
+
+def test_a_run_goes_on_past_a_file_name_that_is_not_utf8(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    write_badly_named_document(docs_dir)
+    out = tmp_path / "out"
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--questions-per-request", "1"]
+    assert main(args) == 0
+    assert {r["metadata"]["document"] for f in out.glob("train-*.json") for r in json.loads(f.read_text())} == {"notes"}
+    assert main(args) == 0, "a rerun resumes past the same file"

@@ -227,3 +227,19 @@ def test_image_over_the_decompression_bomb_limit_is_refused_at_plan_time(docs_di
     _, _, messages = load_with_warnings(docs_dir, caplog)
     assert any("too large to decode safely" in m for m in messages)
     assert load_documents(docs_dir).documents[0].sections[0].figures[0].path is None
+
+
+def test_names_that_are_not_utf8_are_skipped_naming_their_bytes(docs_dir, caplog):
+    (docs_dir / "good.md").write_text("# Good\nThe figure {{FIGURE_1}} is here in the text.\n")
+    root = os.fsencode(docs_dir)
+    Path(os.fsdecode(root + b"/bad\xff.md")).write_text(GOOD)
+    Path(os.fsdecode(root + b"/dir\xfe")).mkdir()
+    Path(os.fsdecode(root + b"/dir\xfe/inner.md")).write_text(GOOD)
+    write_png(Path(os.fsdecode(root + b"/good/FIGURE_1\xff.png")))  # not the figure's name: it stays unresolved
+    names, skipped, messages = load_with_warnings(docs_dir, caplog)
+    assert names == ["good"]
+    reason = "file name is not valid UTF-8"
+    assert skipped == {r"b'bad\xff.md'": reason, r"b'dir\xfe/inner.md'": reason}
+    assert rf"b'bad\xff.md': {reason}; skipped" in messages
+    assert all(m.isprintable() and m.encode("utf-8") for m in messages)
+    assert any("figure FIGURE_1: no image file" in m for m in messages)

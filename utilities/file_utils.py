@@ -38,7 +38,7 @@ _FRONTMATTER_CLOSE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class SkippedFile:
-    path: str  # relative to the docs folder
+    path: str  # relative to the docs folder (its bytes' repr when the name is not UTF-8)
     reason: str
 
 
@@ -48,8 +48,18 @@ class LoadResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
+def _undecodable_name(rel: str) -> SkippedFile | None:
+    """A name the file system gave as bytes that are not UTF-8 (Python keeps them as surrogates,
+    which no output file can hold) is named by its bytes: ``b'bad\\xff.md'``."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return SkippedFile(repr(os.fsencode(rel)), "file name is not valid UTF-8")
+    return None
+
+
 def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Every ``*.md`` file below root in sorted order, and entries named .md that are not files."""
+    """Every ``*.md`` file below root in sorted order, and entries named .md that cannot be read as documents."""
     found: list[Path] = []
     skipped: list[SkippedFile] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -58,8 +68,14 @@ def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
         for d in dirnames:
             if d.lower().endswith(".md"):
                 rel = (here / d).relative_to(root).as_posix()
-                skipped.append(SkippedFile(rel, "is a directory, not a markdown file"))
-        found.extend(here / f for f in filenames if f.lower().endswith(".md") and not f.startswith("."))
+                skipped.append(_undecodable_name(rel) or SkippedFile(rel, "is a directory, not a markdown file"))
+        for f in filenames:
+            if f.lower().endswith(".md") and not f.startswith("."):
+                bad_name = _undecodable_name((here / f).relative_to(root).as_posix())
+                if bad_name:
+                    skipped.append(bad_name)
+                else:
+                    found.append(here / f)
     found.sort(key=lambda p: p.relative_to(root).as_posix())
     skipped.sort(key=lambda s: s.path)
     return found, skipped
