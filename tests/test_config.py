@@ -44,6 +44,8 @@ def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
         ("MODEL", "  ", "MODEL must not be empty, got '  '"),
         ("QUESTION_TYPES", "FACTUAL_RECALL,NOPE", "QUESTION_TYPES has an unknown question type 'NOPE'"),
+        ("MARKDOWN_DOCS_DIR", "docs\udcff", "MARKDOWN_DOCS_DIR must be a UTF-8 path, got b'docs\\xff'"),
+        ("LOG_FILE", "run\udcfe.log", "LOG_FILE must be a UTF-8 path, got b'run\\xfe.log'"),
     ],
 )
 def test_bad_value_is_one_line_error_with_exit_code_2(monkeypatch, capsys, name, value, message):

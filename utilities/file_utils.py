@@ -15,20 +15,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from models.documents import Document, Section
+from utilities.config import Config, undecodable_name
 from utilities.errors import DocumentError
 from utilities.facts import extract_facts_from_section
 from utilities.figures import collect_figures
 from utilities.logger import get_logger
 from utilities.related import find_related_sections
 from utilities.sections import normalize_newlines, split_into_sections
-
-if TYPE_CHECKING:
-    from utilities.config import Config
 
 log = get_logger(__name__)
 
@@ -49,13 +47,8 @@ class LoadResult:
 
 
 def _undecodable_name(rel: str) -> SkippedFile | None:
-    """A name the file system gave as bytes that are not UTF-8 (Python keeps them as surrogates,
-    which no output file can hold) is named by its bytes: ``b'bad\\xff.md'``."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return SkippedFile(repr(os.fsencode(rel)), "file name is not valid UTF-8")
-    return None
+    shown = undecodable_name(rel)
+    return SkippedFile(shown, "file name is not valid UTF-8") if shown else None
 
 
 def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
