@@ -166,3 +166,16 @@ def test_a_run_goes_on_past_a_file_name_that_is_not_utf8(docs_dir, tmp_path, fak
     assert main(args) == 0
     assert {r["metadata"]["document"] for f in out.glob("train-*.json") for r in json.loads(f.read_text())} == {"notes"}
     assert main(args) == 0, "a rerun resumes past the same file"
+
+
+def test_a_yaml_alias_bomb_in_frontmatter_is_ignored_and_the_plan_stays_small(docs_dir, tmp_path, caplog):
+    from .test_documents import ALIAS_BOMB
+
+    (docs_dir / "bomb.md").write_text(f"---\n{ALIAS_BOMB}---\n# Body\nThe body of this document is still used.\n")
+    out = tmp_path / "out"
+    assert dry_run(docs_dir, out) == 0
+    (plan_file,) = out.glob("plan-*.json")
+    assert plan_file.stat().st_size < 20_000, "the frontmatter's expansion reached the plan"
+    (document,) = read_plan(out)["documents"]
+    assert document["metadata"] == {} and document["sections"][0]["title"] == "Body"
+    assert any(m.startswith("bomb: YAML frontmatter expands to over") for m in caplog.messages)

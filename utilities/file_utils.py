@@ -31,6 +31,10 @@ from utilities.sections import normalize_newlines, split_into_sections
 log = get_logger(__name__)
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# What frontmatter may expand to: a few hundred bytes of YAML aliases can stand for
+# gigabytes once the metadata is written into a plan or a record.
+MAX_FRONTMATTER_SIZE = 100_000  # characters of every scalar plus one per node, aliases counted at every use
+MAX_FRONTMATTER_DEPTH = 64  # PyYAML composes recursively: far deeper nesting overflows Python's stack
 _FRONTMATTER_CLOSE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
@@ -105,6 +109,49 @@ def read_markdown(path: Path, root: Path) -> str:
     return normalize_newlines(text)
 
 
+class _FrontmatterTooLarge(yaml.YAMLError):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that measures each node while composing, before anything is constructed.
+
+    A node's size counts every alias where it is used, so a billion laughs is refused
+    after composing its few hundred bytes, never expanded.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> expanded size, for finished nodes
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            node = self.anchors.get(self.peek_event().anchor)
+            if node is not None and id(node) not in self._sizes:
+                raise _FrontmatterTooLarge("holds a recursive alias")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_FRONTMATTER_DEPTH:
+            raise _FrontmatterTooLarge(f"nests deeper than {MAX_FRONTMATTER_DEPTH} levels")
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        size = 1 + self._inner_size(node)
+        if size > MAX_FRONTMATTER_SIZE:
+            raise _FrontmatterTooLarge(
+                f"expands to over {MAX_FRONTMATTER_SIZE:,} characters (aliases counted at every use)"
+            )
+        self._sizes[id(node)] = size
+        return node
+
+    def _inner_size(self, node: yaml.Node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            return len(node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return sum(self._sizes[id(child)] for child in node.value)
+        return sum(self._sizes[id(key)] + self._sizes[id(value)] for key, value in node.value)
+
+
 def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
     """(metadata, body, warning). Frontmatter exists only when the text starts with a
     ``---`` line and a closing ``---`` line follows; it never leaks into the body,
@@ -122,7 +169,9 @@ def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
     raw_yaml = rest[: close.start()]
     body = rest[close.end() :].removeprefix("\n")
     try:
-        loaded = yaml.safe_load(raw_yaml)
+        loaded = yaml.load(raw_yaml, Loader=_BoundedLoader)  # a SafeLoader: no Python objects
+    except _FrontmatterTooLarge as exc:
+        return {}, body, f"YAML frontmatter {exc}; ignored"
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
