@@ -191,8 +191,10 @@ def build_document(
     max_section_chars: int,
     related_k: int,
     related_min_similarity: float,
+    related_first: int = 0,
 ) -> Document:
-    """One document, fully prepared. Raises DocumentError when it has nothing to use."""
+    """One document, fully prepared (related sections for the first ``related_first`` sections
+    only, when above 0). Raises DocumentError when it has nothing to use."""
     rel = path.relative_to(root)
     name = rel.with_suffix("").as_posix()
     text = read_markdown(path, root)
@@ -210,7 +212,7 @@ def build_document(
     titles = [s.title for s in spans]
     figures = collect_figures(name, texts, titles, root, root / rel.parent / rel.stem)
     warnings.extend(figures.warnings)
-    related = find_related_sections(texts, related_k, related_min_similarity)
+    related = find_related_sections(texts, related_k, related_min_similarity, related_first)
     sections = [
         Section(
             index=i,
@@ -241,6 +243,7 @@ def load_documents(
     max_section_chars: int = 6000,
     related_k: int = 2,
     related_min_similarity: float = 0.1,
+    related_first: int = 0,
 ) -> LoadResult:
     """Every usable document below docs_dir; the unusable ones in ``skipped`` with their reason."""
     root = Path(os.path.realpath(docs_dir))
@@ -257,6 +260,7 @@ def load_documents(
                 max_section_chars=max_section_chars,
                 related_k=related_k,
                 related_min_similarity=related_min_similarity,
+                related_first=related_first,
             )
         except DocumentError as exc:
             log.warning("%s: %s; skipped", rel, exc)
@@ -268,11 +272,13 @@ def load_documents(
     return result
 
 
-def load_configured_documents(config: Config) -> LoadResult:
-    """``load_documents`` with the run's settings (the run and ``--curate`` load alike)."""
+def load_configured_documents(config: Config, related_first: int = 0) -> LoadResult:
+    """``load_documents`` with the run's settings (the run and ``--curate`` load alike); a run
+    limited to its first sections passes that limit as ``related_first``."""
     return load_documents(
         config.markdown_docs_dir,
         max_section_chars=config.max_section_chars,
         related_k=config.related_sections,
         related_min_similarity=config.related_min_similarity,
+        related_first=related_first,
     )
