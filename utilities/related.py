@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.neighbors import NearestNeighbors
 
 from models.documents import RelatedSection
-from utilities.figures import PLACEHOLDER
+from utilities.figures import strip_placeholders
 
 # scikit-learn computes distances in dense blocks of this many MB: its default of 1,024
 # held 2.7 GB for 20,000 sections, 64 holds 0.37 GB and is no slower.
@@ -36,7 +36,7 @@ def find_related_sections(
         return related
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, token_pattern=r"(?u)\b\w\w+\b")
     try:
-        matrix = vectorizer.fit_transform(PLACEHOLDER.sub(" ", t) for t in texts)
+        matrix = vectorizer.fit_transform(strip_placeholders(t) for t in texts)
     except ValueError:  # empty vocabulary: nothing but stop words, numbers of one digit, symbols
         return related
     neighbours = NearestNeighbors(n_neighbors=min(k + 1, len(texts)), metric="cosine", algorithm="brute")
