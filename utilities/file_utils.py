@@ -50,7 +50,7 @@ class LoadResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-def _undecodable_name(rel: str) -> SkippedFile | None:
+def _skip_undecodable(rel: str) -> SkippedFile | None:
     shown = undecodable_name(rel)
     return SkippedFile(shown, "file name is not valid UTF-8") if shown else None
 
@@ -65,10 +65,10 @@ def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
         for d in dirnames:
             if d.lower().endswith(".md"):
                 rel = (here / d).relative_to(root).as_posix()
-                skipped.append(_undecodable_name(rel) or SkippedFile(rel, "is a directory, not a markdown file"))
+                skipped.append(_skip_undecodable(rel) or SkippedFile(rel, "is a directory, not a markdown file"))
         for f in filenames:
             if f.lower().endswith(".md") and not f.startswith("."):
-                bad_name = _undecodable_name((here / f).relative_to(root).as_posix())
+                bad_name = _skip_undecodable((here / f).relative_to(root).as_posix())
                 if bad_name:
                     skipped.append(bad_name)
                 else:
