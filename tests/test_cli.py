@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from generate_synthetic_data import main
 from models.question_types import QuestionType
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, SHARED_DOCUMENTS
 from .helpers import write_small_doc
 from .test_config import one_error_line
 
@@ -190,3 +191,52 @@ def test_limit_sections_plans_only_the_first_sections(corpus_copy, tmp_path):
     plan = read_plan(out)
     assert [d["planned_requests"] for d in plan["documents"]] == [{"SECTION_SUMMARY": 2}] * 3
     assert all(len(d["sections"]) > 2 for d in plan["documents"]), "the plan still describes every section"
+
+
+def write_badly_named_document(docs: Path) -> None:
+    Path(os.fsdecode(os.fsencode(docs) + b"/bad\xff.md")).write_text("# Bad name\nA fine body under a bad name.\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_plan_written(corpus_copy, tmp_path, caplog):
+    write_badly_named_document(corpus_copy)
+    out = tmp_path / "out"
+    assert dry_run(corpus_copy, out) == 0
+    plan = read_plan(out)
+    assert [d["name"] for d in plan["documents"]] == list(SHARED_DOCUMENTS)
+    assert plan["skipped"] == [{"path": r"b'bad\xff.md'", "reason": "file name is not valid UTF-8"}]
+    assert r"b'bad\xff.md': file name is not valid UTF-8; skipped" in caplog.messages
+
+
+def test_a_run_goes_on_past_a_file_name_that_is_not_utf8(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    write_badly_named_document(docs_dir)
+    out = tmp_path / "out"
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake", "--questions-per-request", "1"]
+    assert main(args) == 0
+    assert {r["metadata"]["document"] for f in out.glob("train-*.json") for r in json.loads(f.read_text())} == {"notes"}
+    assert main(args) == 0, "a rerun resumes past the same file"
+
+
+def test_a_yaml_alias_bomb_in_frontmatter_is_ignored_and_the_plan_stays_small(docs_dir, tmp_path, caplog):
+    from .test_documents import ALIAS_BOMB
+
+    (docs_dir / "bomb.md").write_text(f"---\n{ALIAS_BOMB}---\n# Body\nThe body of this document is still used.\n")
+    out = tmp_path / "out"
+    assert dry_run(docs_dir, out) == 0
+    (plan_file,) = out.glob("plan-*.json")
+    assert plan_file.stat().st_size < 20_000, "the frontmatter's expansion reached the plan"
+    (document,) = read_plan(out)["documents"]
+    assert document["metadata"] == {} and document["sections"][0]["title"] == "Body"
+    assert any(m.startswith("bomb: YAML frontmatter expands to over") for m in caplog.messages)
+
+
+def test_limit_sections_searches_related_sections_for_the_planned_ones_only(docs_dir, tmp_path):
+    """The search is quadratic in the sections it serves: 50,000 sections took 110 s and 2.8 GB for one."""
+    topics = ["blob fee market", "cargo workspace", "image filter", "gas target"]
+    sections = [f"## Part {i}\nThe {topics[i % 4]} note {i} explains the {topics[i % 4]} again.\n" for i in range(400)]
+    (docs_dir / "many.md").write_text("".join(sections))
+    assert dry_run(docs_dir, tmp_path / "full") == 0
+    assert dry_run(docs_dir, tmp_path / "trial", "--limit-sections", "2") == 0
+    full, trial = (read_plan(tmp_path / name)["documents"][0]["sections"] for name in ("full", "trial"))
+    assert all(s["related"] for s in full)
+    assert [s["related"] for s in trial] == [s["related"] for s in full[:2]] + [[]] * 398

@@ -57,6 +57,8 @@ def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
         ("API_BASE_URL", "http://a:1/v1, ftp://b/v1", f"{BASE_URL_RULE}, got 'ftp://b/v1'"),
         ("API_BASE_URL", "http:///v1", f"{BASE_URL_RULE}, got 'http:///v1'"),
         ("API_BASE_URL", "http://a:port/v1", f"{BASE_URL_RULE}, got 'http://a:port/v1'"),
+        ("MARKDOWN_DOCS_DIR", "docs\udcff", "MARKDOWN_DOCS_DIR must be a UTF-8 path, got b'docs\\xff'"),
+        ("LOG_FILE", "run\udcfe.log", "LOG_FILE must be a UTF-8 path, got b'run\\xfe.log'"),
     ],
 )
 def test_bad_value_is_one_line_error_with_exit_code_2(monkeypatch, capsys, name, value, message):

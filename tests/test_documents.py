@@ -14,6 +14,10 @@ from utilities.file_utils import load_documents, split_frontmatter
 from .conftest import SHARED_DOCUMENTS, write_png
 
 GOOD = "# Good\nThis document is fine and has enough words to be useful.\n"
+# 300 bytes of YAML whose value holds 9**6 strings: a plan or record holding it would be megabytes.
+ALIAS_BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef")
+)
 
 
 def load_with_warnings(docs: Path, caplog) -> tuple[list[str], dict[str, str], list[str]]:
@@ -91,8 +95,11 @@ def test_symlinked_document_outside_docs_is_refused(docs_dir, tmp_path, caplog):
         ("title: [unclosed\n", "malformed YAML frontmatter at line 3 (expected"),
         ("title: a: b\n", "malformed YAML frontmatter at line 2 (mapping values are not allowed here)"),
         ("- a\n- b\n", "YAML frontmatter is a list, not a mapping; ignored"),
+        (ALIAS_BOMB, "YAML frontmatter expands to over 100,000 characters (aliases counted at every use); ignored"),
+        ("a: &a [*a]\n", "YAML frontmatter holds a recursive alias; ignored"),
+        ("a: " + "[" * 20_000 + "]" * 20_000 + "\n", "YAML frontmatter nests deeper than 64 levels; ignored"),
     ],
-    ids=["unclosed", "bad-mapping", "list"],
+    ids=["unclosed", "bad-mapping", "list", "alias-bomb", "recursive-alias", "deep"],
 )
 def test_bad_frontmatter_warns_and_never_leaks_into_sections(docs_dir, caplog, frontmatter, warning):
     (docs_dir / "doc.md").write_text(f"---\n{frontmatter}---\n# Body\nThe body of this document is here.\n")
@@ -227,3 +234,19 @@ def test_image_over_the_decompression_bomb_limit_is_refused_at_plan_time(docs_di
     _, _, messages = load_with_warnings(docs_dir, caplog)
     assert any("too large to decode safely" in m for m in messages)
     assert load_documents(docs_dir).documents[0].sections[0].figures[0].path is None
+
+
+def test_names_that_are_not_utf8_are_skipped_naming_their_bytes(docs_dir, caplog):
+    (docs_dir / "good.md").write_text("# Good\nThe figure {{FIGURE_1}} is here in the text.\n")
+    root = os.fsencode(docs_dir)
+    Path(os.fsdecode(root + b"/bad\xff.md")).write_text(GOOD)
+    Path(os.fsdecode(root + b"/dir\xfe")).mkdir()
+    Path(os.fsdecode(root + b"/dir\xfe/inner.md")).write_text(GOOD)
+    write_png(Path(os.fsdecode(root + b"/good/FIGURE_1\xff.png")))  # not the figure's name: it stays unresolved
+    names, skipped, messages = load_with_warnings(docs_dir, caplog)
+    assert names == ["good"]
+    reason = "file name is not valid UTF-8"
+    assert skipped == {r"b'bad\xff.md'": reason, r"b'dir\xfe/inner.md'": reason}
+    assert rf"b'bad\xff.md': {reason}; skipped" in messages
+    assert all(m.isprintable() and m.encode("utf-8") for m in messages)
+    assert any("figure FIGURE_1: no image file" in m for m in messages)

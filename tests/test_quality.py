@@ -24,6 +24,7 @@ from utilities.quality import (
 )
 from utilities.replies import ParsedPair
 
+from .conftest import PROJECT_ROOT
 from .helpers import write_small_doc
 
 SOURCE = (
@@ -143,6 +144,42 @@ def test_a_quote_cited_three_times_counts_once(gate):
     thrice = dataclasses.replace(GOOD, evidence=(first, " " + first, first.replace("“", '"')))
     reason, detail = only(gate(thrice))
     assert reason == "evidence_support" and "new content words" in detail  # one quote, not three
+
+
+INLINE_FIGURES = """# Reserve price
+
+The demand curve in {{FIGURE_1.1}} shows how the blob base fee rises with the execution base fee.
+Both curves ({{ FIGURE_1.2 }}, {{FIGURE_1.3}}) meet where the reserve price binds the blob base fee.
+
+- A list item names {{FIGURE_1.1}} inside its own sentence about the reserve price.
+
+# Fee updates
+
+The reserve price equals BLOB_BASE_COST times the execution base fee, as {{FIGURE_1.2}} plots it.
+"""
+
+
+@pytest.fixture(params=["markdown_docs", "inline-figures", "shared-corpus"])
+def citable_docs(request, docs_dir):
+    if request.param == "markdown_docs":
+        return PROJECT_ROOT / "markdown_docs"
+    if request.param == "shared-corpus":
+        return request.getfixturevalue("shared_corpus")
+    (docs_dir / "inline.md").write_text(INLINE_FIGURES)
+    return docs_dir
+
+
+@pytest.mark.parametrize("evidence_format", ["ids", "quotes"])
+def test_every_sentence_a_request_offers_as_citable_grounds_in_its_own_context(citable_docs, evidence_format):
+    library, limits, root = PromptLibrary.load(), ReplyLimits(evidence_format=evidence_format), citable_docs.resolve()
+    offered: set[tuple[str, tuple[str, ...]]] = set()
+    for document in load_documents(citable_docs).documents:
+        for planned in plan_requests(document, tuple(QuestionType), 2):
+            built = build_request(document, planned, library, SamplingSettings(), limits, root)
+            offered.update((quote, built.context) for quote in built.quotes)
+    assert len(offered) >= 3
+    ungrounded = [(q, score) for q, c in offered for score in grounding_scores([q], c) if score < 100]
+    assert ungrounded == []
 
 
 def test_grounding_threshold_is_a_setting(gate):

@@ -67,12 +67,33 @@ def _non_empty(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def undecodable_name(name: str) -> str | None:
+    """How to show a path whose bytes are not UTF-8 (Python keeps them as surrogates, which no
+    log file or JSON output can hold); None for a path that is fine.
+
+    >>> undecodable_name(os.fsdecode(b"bad\\xff.md"))
+    "b'bad\\\\xff.md'"
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return repr(os.fsencode(name))
+    return None
+
+
+def _utf8_path(name: str, raw: str) -> Path:
+    shown = undecodable_name(raw)
+    if shown:
+        raise ConfigError(f"{name} must be a UTF-8 path, got {shown}")
+    return Path(raw)
+
+
 def _optional_path(name: str, raw: str) -> Path | None:
-    return Path(raw.strip()) if raw.strip() else None
+    return _utf8_path(name, raw.strip()) if raw.strip() else None
 
 
 def _path(name: str, raw: str) -> Path:
-    return Path(_non_empty(name, raw))
+    return _utf8_path(name, _non_empty(name, raw))
 
 
 def _optional_str(name: str, raw: str) -> str:

@@ -70,7 +70,7 @@ from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import Config
-from utilities.figures import PLACEHOLDER
+from utilities.figures import strip_placeholders
 from utilities.file_utils import load_configured_documents
 from utilities.generation import RequestOutcome, RunStats
 from utilities.journal import Journal
@@ -396,7 +396,7 @@ class SourceIndex:
         for row, (document, _) in enumerate(self.rows):
             self.rows_of.setdefault(document.name, []).append(row)
         self.vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, token_pattern=r"(?u)\b\w\w+\b")
-        texts = [PLACEHOLDER.sub(" ", d.sections[i].text) for d, i in self.rows]
+        texts = [strip_placeholders(d.sections[i].text) for d, i in self.rows]
         try:
             self.matrix = self.vectorizer.fit_transform(texts)
         except ValueError:  # no word in any section: every similarity is 0

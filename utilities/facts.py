@@ -18,7 +18,7 @@ from functools import lru_cache
 from markdown_it.token import Token
 
 from models.documents import Fact
-from utilities.figures import PLACEHOLDER
+from utilities.figures import strip_placeholders
 from utilities.sections import block_parser
 
 MIN_FACT_CHARS = 30
@@ -141,7 +141,7 @@ def clean_inline(text: str) -> str:
 
 
 def _clean_prose(text: str) -> str:
-    text = PLACEHOLDER.sub(" ", text)
+    text = strip_placeholders(text)
     text = _LINK.sub(r"\1", text)
     return text.replace("**", "").replace("__", "")
 
@@ -202,7 +202,7 @@ def quotable_sentences(text: str) -> tuple[str, ...]:
             if len(row.split()) >= 3:
                 quotes.append(row)
         elif token.type == "inline" and not table:
-            content = _SPACE.sub(" ", PLACEHOLDER.sub(" ", token.content)).strip()
+            content = _SPACE.sub(" ", strip_placeholders(token.content)).strip()
             quotes.extend(s for s in split_sentences(content) if len(s.split()) >= 3)
     return tuple(dict.fromkeys(quotes))
 

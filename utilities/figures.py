@@ -52,6 +52,16 @@ def find_placeholders(text: str) -> list[Placeholder]:
     return [Placeholder(m.group(1), m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
 
 
+def strip_placeholders(text: str) -> str:
+    """Text with each placeholder blanked: a marker, not words of the prose. Whatever is matched
+    against a source (offered quotes, grounding, TF-IDF) goes through this one rule.
+
+    >>> strip_placeholders("The curve in {{FIGURE_1.1}} rises.")
+    'The curve in   rises.'
+    """
+    return PLACEHOLDER.sub(" ", text)
+
+
 def is_valid_figure_id(figure_id: str) -> bool:
     return bool(FIGURE_ID.match(figure_id))
 

@@ -15,11 +15,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from models.documents import Document, Section
+from utilities.config import Config, undecodable_name
 from utilities.errors import DocumentError
 from utilities.facts import extract_facts_from_section
 from utilities.figures import collect_figures
@@ -27,18 +28,19 @@ from utilities.logger import get_logger
 from utilities.related import find_related_sections
 from utilities.sections import normalize_newlines, split_into_sections
 
-if TYPE_CHECKING:
-    from utilities.config import Config
-
 log = get_logger(__name__)
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# What frontmatter may expand to: a few hundred bytes of YAML aliases can stand for
+# gigabytes once the metadata is written into a plan or a record.
+MAX_FRONTMATTER_SIZE = 100_000  # characters of every scalar plus one per node, aliases counted at every use
+MAX_FRONTMATTER_DEPTH = 64  # PyYAML composes recursively: far deeper nesting overflows Python's stack
 _FRONTMATTER_CLOSE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class SkippedFile:
-    path: str  # relative to the docs folder
+    path: str  # relative to the docs folder (its bytes' repr when the name is not UTF-8)
     reason: str
 
 
@@ -48,8 +50,13 @@ class LoadResult:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
+def _skip_undecodable(rel: str) -> SkippedFile | None:
+    shown = undecodable_name(rel)
+    return SkippedFile(shown, "file name is not valid UTF-8") if shown else None
+
+
 def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Every ``*.md`` file below root in sorted order, and entries named .md that are not files."""
+    """Every ``*.md`` file below root in sorted order, and entries named .md that cannot be read as documents."""
     found: list[Path] = []
     skipped: list[SkippedFile] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -58,8 +65,14 @@ def discover_markdown_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
         for d in dirnames:
             if d.lower().endswith(".md"):
                 rel = (here / d).relative_to(root).as_posix()
-                skipped.append(SkippedFile(rel, "is a directory, not a markdown file"))
-        found.extend(here / f for f in filenames if f.lower().endswith(".md") and not f.startswith("."))
+                skipped.append(_skip_undecodable(rel) or SkippedFile(rel, "is a directory, not a markdown file"))
+        for f in filenames:
+            if f.lower().endswith(".md") and not f.startswith("."):
+                bad_name = _skip_undecodable((here / f).relative_to(root).as_posix())
+                if bad_name:
+                    skipped.append(bad_name)
+                else:
+                    found.append(here / f)
     found.sort(key=lambda p: p.relative_to(root).as_posix())
     skipped.sort(key=lambda s: s.path)
     return found, skipped
@@ -96,6 +109,49 @@ def read_markdown(path: Path, root: Path) -> str:
     return normalize_newlines(text)
 
 
+class _FrontmatterTooLarge(yaml.YAMLError):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that measures each node while composing, before anything is constructed.
+
+    A node's size counts every alias where it is used, so a billion laughs is refused
+    after composing its few hundred bytes, never expanded.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> expanded size, for finished nodes
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            node = self.anchors.get(self.peek_event().anchor)
+            if node is not None and id(node) not in self._sizes:
+                raise _FrontmatterTooLarge("holds a recursive alias")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_FRONTMATTER_DEPTH:
+            raise _FrontmatterTooLarge(f"nests deeper than {MAX_FRONTMATTER_DEPTH} levels")
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        size = 1 + self._inner_size(node)
+        if size > MAX_FRONTMATTER_SIZE:
+            raise _FrontmatterTooLarge(
+                f"expands to over {MAX_FRONTMATTER_SIZE:,} characters (aliases counted at every use)"
+            )
+        self._sizes[id(node)] = size
+        return node
+
+    def _inner_size(self, node: yaml.Node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            return len(node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return sum(self._sizes[id(child)] for child in node.value)
+        return sum(self._sizes[id(key)] + self._sizes[id(value)] for key, value in node.value)
+
+
 def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
     """(metadata, body, warning). Frontmatter exists only when the text starts with a
     ``---`` line and a closing ``---`` line follows; it never leaks into the body,
@@ -113,7 +169,9 @@ def split_frontmatter(text: str) -> tuple[dict[str, Any], str, str | None]:
     raw_yaml = rest[: close.start()]
     body = rest[close.end() :].removeprefix("\n")
     try:
-        loaded = yaml.safe_load(raw_yaml)
+        loaded = yaml.load(raw_yaml, Loader=_BoundedLoader)  # a SafeLoader: no Python objects
+    except _FrontmatterTooLarge as exc:
+        return {}, body, f"YAML frontmatter {exc}; ignored"
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -133,8 +191,10 @@ def build_document(
     max_section_chars: int,
     related_k: int,
     related_min_similarity: float,
+    related_first: int = 0,
 ) -> Document:
-    """One document, fully prepared. Raises DocumentError when it has nothing to use."""
+    """One document, fully prepared (related sections for the first ``related_first`` sections
+    only, when above 0). Raises DocumentError when it has nothing to use."""
     rel = path.relative_to(root)
     name = rel.with_suffix("").as_posix()
     text = read_markdown(path, root)
@@ -152,7 +212,7 @@ def build_document(
     titles = [s.title for s in spans]
     figures = collect_figures(name, texts, titles, root, root / rel.parent / rel.stem)
     warnings.extend(figures.warnings)
-    related = find_related_sections(texts, related_k, related_min_similarity)
+    related = find_related_sections(texts, related_k, related_min_similarity, related_first)
     sections = [
         Section(
             index=i,
@@ -183,6 +243,7 @@ def load_documents(
     max_section_chars: int = 6000,
     related_k: int = 2,
     related_min_similarity: float = 0.1,
+    related_first: int = 0,
 ) -> LoadResult:
     """Every usable document below docs_dir; the unusable ones in ``skipped`` with their reason."""
     root = Path(os.path.realpath(docs_dir))
@@ -199,6 +260,7 @@ def load_documents(
                 max_section_chars=max_section_chars,
                 related_k=related_k,
                 related_min_similarity=related_min_similarity,
+                related_first=related_first,
             )
         except DocumentError as exc:
             log.warning("%s: %s; skipped", rel, exc)
@@ -210,11 +272,13 @@ def load_documents(
     return result
 
 
-def load_configured_documents(config: Config) -> LoadResult:
-    """``load_documents`` with the run's settings (the run and ``--curate`` load alike)."""
+def load_configured_documents(config: Config, related_first: int = 0) -> LoadResult:
+    """``load_documents`` with the run's settings (the run and ``--curate`` load alike); a run
+    limited to its first sections passes that limit as ``related_first``."""
     return load_documents(
         config.markdown_docs_dir,
         max_section_chars=config.max_section_chars,
         related_k=config.related_sections,
         related_min_similarity=config.related_min_similarity,
+        related_first=related_first,
     )

@@ -183,7 +183,7 @@ def run(config: Config) -> int:
     if config.curate:
         return curate(config)
     library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
-    loaded = load_configured_documents(config)
+    loaded = load_configured_documents(config, related_first=config.limit_sections)
     if not loaded.documents:
         log.error("no usable markdown documents in %s", config.markdown_docs_dir)
         return 1

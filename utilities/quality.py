@@ -80,6 +80,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from utilities.figures import strip_placeholders
 from utilities.generation import RequestOutcome
 from utilities.replies import ParsedPair
 
@@ -318,9 +319,13 @@ def check_tautology(question: str, answer: str) -> str | None:
 
 
 def grounding_scores(evidence: Iterable[str], contexts: Iterable[str]) -> list[float]:
-    """Best partial-match score of each quote against the request's context texts."""
-    normalized = [normalize(c) for c in contexts]
-    return [max((fuzz.partial_ratio(normalize(q), c) for c in normalized), default=0.0) for q in evidence]
+    """Best partial-match score of each quote against the request's context texts, placeholders
+    blanked on both sides as in the sentences a request offers (``facts.quotable_sentences``)."""
+    normalized = [normalize(strip_placeholders(c)) for c in contexts]
+    return [
+        max((fuzz.partial_ratio(normalize(strip_placeholders(q)), c) for c in normalized), default=0.0)
+        for q in evidence
+    ]
 
 
 def distinct_quotes(evidence: Iterable[str]) -> list[str]:
