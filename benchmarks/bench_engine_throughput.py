@@ -59,7 +59,7 @@ def build_requests(docs: Path, count: int, max_tokens: int):
 def run_pipeline(planned, build, base_url: str, concurrency: int) -> tuple[float, int]:
     engine = OpenAIEngine(OpenAISettings((base_url,), max_concurrency=concurrency), ImageStore(512))
     start = time.perf_counter()
-    _, stats = generate_all(planned, engine, build, max_retries=0)
+    stats = generate_all(planned, engine, build, 0, on_final=lambda outcome: None)
     return time.perf_counter() - start, stats.completion_tokens
 
 

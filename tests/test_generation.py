@@ -10,6 +10,7 @@ import pytest
 from generate_synthetic_data import main
 from models.question_types import QuestionType
 from models.schemas import ReplyLimits
+from utilities import generation
 from utilities.engines.base import EngineRequest, EngineResult
 from utilities.engines.fake import FakeEngine
 from utilities.file_utils import load_documents
@@ -35,6 +36,27 @@ def small(docs_dir: Path):
 
 def plan(document, *types: QuestionType, per_request: int = 2):
     return plan_requests(document, types, per_request)
+
+
+def run_all(planned, engine, build, max_retries):
+    """generate_all's final outcomes in plan order, and its statistics."""
+    finished = []
+    stats = generate_all(planned, engine, build, max_retries, on_final=finished.append)
+    return sorted(finished, key=lambda outcome: planned.index(outcome.built.planned)), stats
+
+
+def test_requests_are_sent_a_window_at_a_time_and_all_finish(small, monkeypatch):
+    """Memory stays flat: no more than WINDOW requests are built and sent at once."""
+    document, build = small
+    planned = plan(document, *QuestionType)
+    monkeypatch.setattr(generation, "WINDOW", 3)
+    engine = FakeEngine(default=valid_reply)
+    batches = []
+    original = engine.generate
+    engine.generate = lambda requests, stop=None: (batches.append(len(requests)), original(requests, stop))[1]
+    outcomes, stats = run_all(planned, engine, build, max_retries=0)
+    assert len(planned) > 3 and max(batches) == 3 and sum(batches) == len(planned)
+    assert [o.built.planned for o in outcomes] == planned and stats.accepted_requests == len(planned)
 
 
 def bad_replies(request: EngineRequest) -> dict[str, EngineResult | str]:
@@ -79,7 +101,7 @@ def test_bad_reply_is_rejected_with_its_reason_and_neighbours_survive(small, sha
         return valid_reply(request)
 
     engine = FakeEngine(default=reply)
-    outcomes, stats = generate_all(planned, engine, build, max_retries=2)
+    outcomes, stats = run_all(planned, engine, build, max_retries=2)
     assert [o.status for o in outcomes] == ["rejected", "accepted"]
     expected = shape.removesuffix("_length")
     assert outcomes[0].reason == expected
@@ -103,7 +125,7 @@ def test_retry_resends_only_the_failed_request_with_a_new_seed(small):
             return "not json"
         return valid_reply(request)
 
-    outcomes, stats = generate_all(planned, FakeEngine(default=reply), build, max_retries=3)
+    outcomes, stats = run_all(planned, FakeEngine(default=reply), build, max_retries=3)
     assert all(o.status == "accepted" for o in outcomes)
     retried = [c for c in calls if not c.id.endswith("@0")]
     assert [c.id.split("@")[0] for c in retried] == [f"notes#{failing.section_index}:INFERENCE"]
@@ -125,7 +147,7 @@ def test_a_reply_of_mostly_sampling_accidents_is_resent_with_a_new_seed(small):
     planned = plan(document, QuestionType.FACTUAL_RECALL, per_request=3)[:1]
     engine = FakeEngine()
     engine.enqueue(lambda r: looping(r, 2), valid_reply)
-    outcomes, stats = generate_all(planned, engine, build, max_retries=2)
+    outcomes, stats = run_all(planned, engine, build, max_retries=2)
     (outcome,) = outcomes
     assert outcome.status == "accepted" and [a.reason for a in outcome.attempts] == ["sampling_accident", None]
     assert engine.history[0].seed != engine.history[1].seed
@@ -137,10 +159,10 @@ def test_one_accident_in_three_or_a_last_attempt_is_left_to_the_gates(small):
     document, build = small
     planned = plan(document, QuestionType.FACTUAL_RECALL, per_request=3)[:1]
     minority = FakeEngine(default=lambda r: looping(r, 1))
-    (outcome,), stats = generate_all(planned, minority, build, max_retries=2)
+    (outcome,), stats = run_all(planned, minority, build, max_retries=2)
     assert outcome.status == "accepted" and len(minority.history) == 1, "a wrong pair is not worth a re-send"
     always = FakeEngine(default=lambda r: looping(r, 3))
-    (outcome,), stats = generate_all(planned, always, build, max_retries=3)
+    (outcome,), stats = run_all(planned, always, build, max_retries=3)
     assert len(always.history) == 2 and outcome.status == "accepted", "one re-send; the second reply goes to the gates"
     assert stats.failures_by_reason == {"sampling_accident": 1}
 
@@ -151,7 +173,7 @@ def test_fact_based_asks_one_pair_per_fact(small):
     facts = sum(len(s.facts) for s in document.sections)
     assert sum(p.n_pairs for p in planned) == facts
     engine = FakeEngine(default=valid_reply)
-    _, stats = generate_all(planned, engine, build, max_retries=0)
+    _, stats = run_all(planned, engine, build, max_retries=0)
     assert stats.pairs == facts
     assert [n_pairs(r) for r in engine.history] == [p.n_pairs for p in planned]
 

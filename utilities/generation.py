@@ -115,29 +115,69 @@ class RunStats:
         )
 
 
+# Requests built and sent together: enough to keep any engine's slots full (lmdeploy's batch is 256,
+# MAX_CONCURRENCY 64), few enough that memory stays flat however many requests a run has.
+WINDOW = 1024
+
+
+@dataclass
+class _Progress:
+    """Counts finished requests and logs a progress line every ``every_s`` seconds (never when None)."""
+
+    total: int
+    every_s: float | None
+    started: float = field(default_factory=time.perf_counter)
+    done: int = 0
+    last: float = 0.0
+
+    def finished(self, stats: RunStats) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if self.every_s is not None and now - max(self.last, self.started) >= self.every_s:
+            self.last = now
+            rate = stats.completion_tokens / (now - self.started)
+            log.info(
+                "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s",
+                self.done,
+                self.total,
+                stats.sent,
+                rate,
+            )
+
+
 def generate_all(
     planned: list[PlannedRequest],
     engine: Engine,
     build: Builder,
     max_retries: int,
-    on_final: Callable[[RequestOutcome], None] | None = None,
+    on_final: Callable[[RequestOutcome], None],
     stop: threading.Event | None = None,
     on_progress: Callable[[RequestOutcome | None, RunStats], None] | None = None,
     log_every_s: float | None = PROGRESS_EVERY_S,
-) -> tuple[list[RequestOutcome], RunStats]:
-    """Outcomes of the requests that finished (in plan order) and the run's statistics.
+) -> RunStats:
+    """Send every planned request, ``WINDOW`` at a time; each final outcome goes to ``on_final``.
 
+    Nothing is kept here once it is handed on, so memory does not grow with the run.
     ``on_progress`` sees every engine result (with the outcome when it is final);
     a progress line is logged every ``log_every_s`` seconds unless that is None.
     """
     stats = RunStats(requests=len(planned))
-    started = time.perf_counter()
-    outcomes: list[RequestOutcome | None] = [None] * len(planned)
+    progress = _Progress(len(planned), log_every_s)
+    for start in range(0, len(planned), WINDOW):
+        if stop is not None and stop.is_set():
+            break
+        window = planned[start : start + WINDOW]
+        _generate_window(window, engine, build, max_retries, stats, progress, on_final, stop, on_progress)
+    stats.wall_s = time.perf_counter() - progress.started
+    stats.unfinished_requests = len(planned) - stats.accepted_requests - stats.rejected_requests
+    return stats
+
+
+def _generate_window(planned, engine, build, max_retries, stats, progress, on_final, stop, on_progress) -> None:
+    """One window's requests, re-sending content failures until each is final or out of attempts."""
     history: list[list[Attempt]] = [[] for _ in planned]
     pending = list(range(len(planned)))
     attempt = 0
-    done = 0
-    last_report = started
     while pending and not (stop is not None and stop.is_set()):
         built = [build(planned[i], attempt) for i in pending]
         retry: list[int] = []
@@ -146,43 +186,30 @@ def generate_all(
         for j, result in engine.generate([b.engine_request for b in built], stop):
             index, request = pending[j], built[j]
             if result.transient:  # the engine failed, not this request: the next run does it
-                stats.sent += 1  # unfinished_requests is counted from the outcomes below
+                stats.sent += 1
                 stats.last_engine_error = result.error or "engine failure"
                 continue
             outcome = _record(request, result, attempt, history[index], stats, max_retries)
             final = outcome.status == "accepted" or attempt >= max_retries
             if final:
-                outcomes[index] = outcome
-                done += 1
-                if on_final is not None:
-                    on_final(outcome)
+                _count_final(outcome, stats)
+                on_final(outcome)
+                progress.finished(stats)
             else:
                 retry.append(index)
             if on_progress is not None:
                 on_progress(outcome if final else None, stats)
-            now = time.perf_counter()
-            if log_every_s is not None and now - last_report >= log_every_s:
-                last_report = now
-                log.info(
-                    "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s",
-                    done,
-                    len(planned),
-                    stats.sent,
-                    stats.completion_tokens / (now - started),
-                )
         pending = sorted(retry)
         attempt += 1
-    stats.wall_s = time.perf_counter() - started
-    final = [o for o in outcomes if o is not None]
-    stats.unfinished_requests = len(planned) - len(final)
-    for outcome in final:
-        if outcome.status == "accepted":
-            stats.accepted_requests += 1
-            stats.pairs += len(outcome.pairs)
-        else:
-            stats.rejected_requests += 1
-            stats.rejects_by_reason[outcome.reason or "unknown"] += 1
-    return final, stats
+
+
+def _count_final(outcome: RequestOutcome, stats: RunStats) -> None:
+    if outcome.status == "accepted":
+        stats.accepted_requests += 1
+        stats.pairs += len(outcome.pairs)
+    else:
+        stats.rejected_requests += 1
+        stats.rejects_by_reason[outcome.reason or "unknown"] += 1
 
 
 def mostly_accidents(built: BuiltRequest, pairs: tuple[ParsedPair, ...]) -> bool:

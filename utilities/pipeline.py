@@ -79,7 +79,7 @@ def _generate_missing(config, requests, build, journal, engine: LazyEngine, stop
     if not todo:
         return RunStats(resumed=len(requests))
     with progress_bar(len(todo), config.progress) as bar:
-        _, stats = generate_all(
+        stats = generate_all(
             todo,
             engine(),
             build,
