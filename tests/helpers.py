@@ -82,7 +82,8 @@ def citable(request: EngineRequest) -> list[tuple[object, str]]:
     choices = evidence_choices(request)
     if choices and all(isinstance(c, int) for c in choices):
         marked = marked_sentences(request)
-        return [(c, marked[c]) for c in choices if marked.get(c, "").endswith(".")]
+        sentences = [(c, marked[c]) for c in choices if marked.get(c, "").endswith(".")]
+        return sentences or [(c, marked[c]) for c in choices if marked.get(c)]  # code or table rows only
     return [(c, c) for c in choices if c.endswith(".")] or [(s, s) for s in source_sentences(request)]
 
 
@@ -124,6 +125,9 @@ def valid_reply(request: EngineRequest) -> str:
     k = min(sentences_asked(request), len(sentences))
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
     facts = re.findall(r"^Fact \d+: (?:\[\d+\] )?(.+?)(?: \(context: .*\))?$", text, re.MULTILINE)
+    fields = request.schema["properties"]["pairs"]["items"]["properties"]
+    step_max = fields.get("reasoning_steps", {}).get("items", {}).get("maxLength", 10**6)
+    answer_max = fields.get("answer", {}).get("maxLength", 10**6)
     pairs = []
     for i in range(n_pairs(request)):
         chosen = [sentences[(i + j) % len(sentences)] for j in range(k)]
@@ -135,8 +139,8 @@ def valid_reply(request: EngineRequest) -> str:
                 "evidence": [c for c, _ in chosen],
                 "figures": figures,
                 "question": f"What does the {_word(seed)} rule say about {_topic(chosen[0][1])} ({_word(seed + 'b')})?",
-                "reasoning_steps": [f"The source states: {chosen[0][1]}"],
-                "answer": " ".join(sentence for _, sentence in chosen),
+                "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
+                "answer": " ".join(sentence for _, sentence in chosen)[:answer_max],
             }
         )
     return json.dumps({"pairs": pairs})
