@@ -18,7 +18,7 @@ class InternVisionConfig(PretrainedConfig):
 
 class InternVLChatConfig(PretrainedConfig):
     model_type = "internvl_chat"
-    sub_configs = {"vision_config": InternVisionConfig, "llm_config": Qwen2Config}
+    sub_configs = {"vision_config": InternVisionConfig, "llm_config": Qwen2Config}  # noqa: RUF012 (transformers API)
 
     def __init__(self, vision_config=None, llm_config=None, **kwargs):
         self.vision_config = _sub_config(InternVisionConfig, vision_config)

@@ -223,3 +223,21 @@ def _qwen2_tensors(llm: dict) -> dict[str, tuple[int, ...]]:
         shapes.update({p + "mlp.down_proj.weight": (h, inter)})
         shapes.update({p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,)})
     return shapes
+
+
+def run_settings(model: Path, engine: str, docs: Path, output: Path) -> dict[str, str]:
+    """The .env of a kit run: the tiny checkpoint on one GPU with the given lmdeploy engine, replies capped at
+    512 tokens so a random-weight model's rambling fits a 10-minute device call."""
+    return {
+        "BACKEND": "lmdeploy",
+        "MODEL": str(model),
+        "MODEL_FORMAT": "hf",
+        "LMDEPLOY_ENGINE": engine,
+        "NUM_GPUS": "1",
+        "MARKDOWN_DOCS_DIR": str(docs),
+        "OUTPUT_DIR": str(output),
+        "MAX_NEW_TOKENS": "512",
+        "CACHE_MAX_ENTRY_COUNT": "0.5",
+        "PROGRESS": "off",
+        "LOG_LEVEL": "INFO",
+    }
