@@ -98,22 +98,26 @@ def child_env() -> dict[str, str]:
 
 
 def step(name: str, command: list[str], env: dict[str, str], timeout_s: float, results: dict) -> bool:
-    """Run one child with a time limit; keep its log in OUT and its rc, seconds and last lines in results."""
+    """Run one child with a time limit; append its log to OUT/steps.log, keep its rc, seconds and last lines."""
+    log_path = STATE / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with (OUT / f"{name}.log").open("w") as log:
+    with log_path.open("w") as log:
         try:
-            rc = subprocess.run(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s
-            ).returncode
+            rc = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)
+            code: int | str = rc.returncode
         except subprocess.TimeoutExpired:
-            rc = "timeout"
-    lines = (OUT / f"{name}.log").read_text(errors="replace").splitlines()
-    results[name] = {"rc": rc, "seconds": round(time.perf_counter() - started, 1), "tail": lines[-8:]}
-    if rc == 0 and lines and lines[-1].startswith("{"):
+            code = "timeout"
+    text = log_path.read_text(errors="replace")
+    with (OUT / "steps.log").open("a") as combined:  # one file: the device returns at most 8
+        combined.write(f"===== {name}: {' '.join(command)}\n{text}\n")
+    lines = text.splitlines()
+    results[name] = {"rc": code, "seconds": round(time.perf_counter() - started, 1), "tail": lines[-8:]}
+    if code == 0 and lines and lines[-1].startswith("{"):
         results[name]["figures"] = json.loads(lines[-1])
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"{name}: rc {rc}, {results[name]['seconds']} s", flush=True)
-    return rc == 0
+    print(f"{name}: rc {code}, {results[name]['seconds']} s", flush=True)
+    return code == 0
 
 
 def run_engine(engine: str, env: dict[str, str], deadline: float, results: dict) -> bool:
@@ -126,8 +130,9 @@ def run_engine(engine: str, env: dict[str, str], deadline: float, results: dict)
     def left() -> float:
         return max(10.0, deadline - time.monotonic())
 
-    ok = step(f"{engine}-check", [python, tool, "--check", "--env-file", str(env_file)], env, left(), results)
-    ok = ok and step(f"{engine}-run", [python, tool, "--env-file", str(env_file)], env, left() * 0.5, results)
+    if not step(f"{engine}-check", [python, tool, "--check", "--env-file", str(env_file)], env, left(), results):
+        return False  # the engine does not load: the run and the measurement would fail the same way
+    ok = step(f"{engine}-run", [python, tool, "--env-file", str(env_file)], env, left() * 0.5, results)
     reports = sorted(output.glob("report-*.json"))
     if reports:
         shutil.copy(reports[-1], OUT / f"report-{engine}.json")
