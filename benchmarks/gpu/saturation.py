@@ -81,12 +81,36 @@ def run_bare(engine, prompts, configs) -> tuple[float, int, list]:
     return time.perf_counter() - start, sum(r.generate_token_len for r in responses), responses
 
 
-def schema_check(built, responses) -> dict:
-    """What response_format did: replies that parse as JSON, and that validate against their reply model."""
+def grammar_checker(model: str):
+    """Whether a reply is a prefix the request's grammar accepts, compiled as lmdeploy compiles response_format.
+
+    A random-weight model rarely closes its JSON within MAX_NEW_TOKENS (the grammar allows any amount of
+    whitespace), so parsing alone cannot tell a constrained but truncated reply from an unconstrained one.
+    """
+    import xgrammar as xgr
+    from lmdeploy._guided_decoding import compile_response_format
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True)
+    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=len(tokenizer)))
+    compiled: dict[str, object] = {}
+
+    def accepts(response_format: dict, text: str) -> bool:
+        key = json.dumps(response_format, sort_keys=True)
+        if key not in compiled:
+            compiled[key] = compile_response_format(compiler, response_format)
+        return xgr.GrammarMatcher(compiled[key]).accept_string(text)
+
+    return accepts
+
+
+def schema_check(built, responses, accepts) -> dict:
+    """What response_format did: replies the grammar accepts, that parse as JSON, that validate."""
     finish: dict[str, int] = {}
-    parsed = valid = 0
+    follows = parsed = valid = 0
     for b, response in zip(built, responses):
         finish[str(response.finish_reason)] = finish.get(str(response.finish_reason), 0) + 1
+        follows += accepts(generation_config(b.engine_request)["response_format"], response.text)
         try:
             json.loads(response.text)
             parsed += 1
@@ -94,7 +118,13 @@ def schema_check(built, responses) -> dict:
             valid += 1
         except ValueError:
             continue
-    return {"replies": len(responses), "json_parses": parsed, "schema_valid": valid, "finish_reasons": finish}
+    return {
+        "replies": len(responses),
+        "grammar_prefix": follows,
+        "json_parses": parsed,
+        "schema_valid": valid,
+        "finish_reasons": finish,
+    }
 
 
 def image_reach(engine, built, tiles: int) -> dict:
@@ -142,7 +172,7 @@ def main() -> None:
         for name in ("bare", "pipeline") if round_number % 2 == 0 else ("pipeline", "bare"):
             if name == "bare":
                 seconds, tokens, responses = run_bare(engine, prompts, configs)
-                result["response_format"] = schema_check(built, responses)
+                result["response_format"] = schema_check(built, responses, grammar_checker(config.model))
             else:
                 seconds, tokens = run_pipeline(engine, planned, build)
             totals[name][0] += seconds
