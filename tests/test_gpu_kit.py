@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,9 @@ def _write_lock(path: Path, parts: list[dict], bundle: dict, wheels: list[dict] 
 # The committed lock and pins
 
 
-def test_committed_lock_parts_fit_a_call_and_add_up():
+def test_committed_lock_travels_in_one_device_call():
     lock = kit.read_lock()
-    assert len(lock.parts) >= 2  # lmdeploy's wheel alone is over 100 MB
+    assert len(lock.parts) == 1  # lmdeploy without TurboMind's library: the PyTorch engine in one call
     assert sum(p.size for p in lock.parts) == lock.bundle.size
     # each part travels with the working tree (a few MiB) under the device's 64 MiB per call
     assert all(p.size <= 64 * MIB - 4 * MIB for p in lock.parts)
@@ -76,6 +77,42 @@ def test_read_pins_refuses_anything_but_exact_pins(tmp_path, line):
     path.write_text(f"# comment\nlmdeploy==0.18.0\n{line}\n")
     with pytest.raises(kit.KitError, match=r"requirements-device\.txt:3: expected name==version"):
         prepare.read_pins(path)
+
+
+def _wheel(path: Path, entries: dict[str, bytes], date: tuple) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in entries.items():
+            wheel.writestr(zipfile.ZipInfo(name, date_time=date), data)
+    return path
+
+
+LMDEPLOY_ENTRIES = {
+    "lmdeploy/turbomind/_turbomind.cpython-312-x86_64-linux-gnu.so": b"\x7fELF" * 1000,
+    "lmdeploy/turbomind/lib64/libxgrammar.a": b"!<arch>" * 1000,
+    "lmdeploy/turbomind/turbomind.py": b"from . import _turbomind\n",
+    "lmdeploy/pytorch/engine/engine.py": b"class Engine: ...\n",
+    "lmdeploy-0.18.0.dist-info/RECORD": (
+        b"lmdeploy/turbomind/_turbomind.cpython-312-x86_64-linux-gnu.so,sha256=a,4000\n"
+        b"lmdeploy/turbomind/lib64/libxgrammar.a,sha256=b,7000\n"
+        b"lmdeploy/turbomind/turbomind.py,sha256=c,25\n"
+        b"lmdeploy/pytorch/engine/engine.py,sha256=d,18\n"
+    ),
+}
+
+
+def test_without_turbomind_drops_only_turbominds_library_and_its_record_lines(tmp_path):
+    wheel = prepare.without_turbomind(_wheel(tmp_path / "lmdeploy.whl", LMDEPLOY_ENTRIES, (2026, 9, 28, 8, 5, 0)))
+    with zipfile.ZipFile(wheel) as slim:
+        names = slim.namelist()
+        record = slim.read("lmdeploy-0.18.0.dist-info/RECORD").decode()
+        # stored, not deflated: another machine's zlib would write other bytes than the lock's sha256
+        assert {info.compress_type for info in slim.infolist()} == {zipfile.ZIP_STORED}
+        assert slim.read("lmdeploy/turbomind/turbomind.py") == LMDEPLOY_ENTRIES["lmdeploy/turbomind/turbomind.py"]
+    assert names == ["lmdeploy/turbomind/turbomind.py", "lmdeploy/pytorch/engine/engine.py", names[2]]
+    assert record.splitlines() == [
+        "lmdeploy/turbomind/turbomind.py,sha256=c,25",
+        "lmdeploy/pytorch/engine/engine.py,sha256=d,18",
+    ]
 
 
 # Lock parsing

@@ -1,13 +1,15 @@
 """Download the device's missing wheels, bundle them, cut the bundle into one part per device call, write the lock.
 
-    python benchmarks/gpu/prepare.py              # PyTorch engine: lmdeploy and what the image lacks
-    python benchmarks/gpu/prepare.py --cuda12     # also CUDA 12 cuBLAS/cudart for TurboMind (~11 calls)
+    python benchmarks/gpu/prepare.py              # PyTorch engine: one part, one device call
+    python benchmarks/gpu/prepare.py --turbomind  # TurboMind too: its library and CUDA 12 (~12 calls)
 
 Runs on the developer's machine (pip reaches PyPI there, not on the device).
 Writes .whl/wheels/*.whl, .whl/wheels.tar and .whl/call1/, .whl/call2/, ...,
 one part each, and benchmarks/gpu/wheels.lock (committed: the device checks
-every part and wheel against it). The wheels are PyPI's own files, so the same
-pins give the same bundle and the same lock on any machine.
+every part and wheel against it). Without --turbomind, lmdeploy's wheel is
+rewritten without TurboMind's compiled library (91 of its 102 MiB, unused by the
+PyTorch engine), stored uncompressed so that any machine writes the same bytes;
+every other wheel is PyPI's own file. The same pins give the same lock anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +33,8 @@ REQUIREMENTS = HERE / "requirements-device.txt"
 # TurboMind's _turbomind.so needs libcublas.so.12, libcublasLt.so.12 and libcudart.so.12 (readelf -d; symbol
 # versions 'libcublas.so.12', so CUDA 13's libraries cannot stand in); the image has CUDA 13 only.
 CUDA12 = ("nvidia-cuda-runtime-cu12==12.9.79", "nvidia-cublas-cu12==12.9.3.13")
+# What only TurboMind loads: its extension (364 MB unpacked) and the static xgrammar it was linked with.
+TURBOMIND_FILES = ("lmdeploy/turbomind/_turbomind.", "lmdeploy/turbomind/lib64/")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
@@ -60,6 +65,22 @@ def download(pins: list[str], folder: Path) -> list[Path]:
     return wheels
 
 
+def without_turbomind(wheel: Path) -> Path:
+    """Rewrite lmdeploy's wheel in place without TURBOMIND_FILES (and their RECORD lines), entries stored."""
+    with zipfile.ZipFile(wheel) as source:
+        entries = [
+            (info, source.read(info)) for info in source.infolist() if not info.filename.startswith(TURBOMIND_FILES)
+        ]
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_STORED) as out:
+        for info, data in entries:
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(line for line in lines if not line.startswith(TURBOMIND_FILES)).encode()
+            info.compress_type = zipfile.ZIP_STORED
+            out.writestr(info, data)
+    return wheel
+
+
 def bundle(wheels: list[Path], destination: Path) -> Path:
     """An uncompressed tar with fixed metadata, so the same wheels give the same bytes."""
     with tarfile.open(destination, "w", format=tarfile.GNU_FORMAT) as tar:
@@ -71,8 +92,10 @@ def bundle(wheels: list[Path], destination: Path) -> Path:
     return destination
 
 
-def prepare(pins: list[str], out: Path = WHEEL_DIR) -> kit.Lock:
+def prepare(pins: list[str], turbomind: bool, out: Path = WHEEL_DIR) -> kit.Lock:
     wheels = download(pins, out / "wheels")
+    if not turbomind:
+        without_turbomind(next(w for w in wheels if w.name.startswith("lmdeploy-")))
     tar = bundle(wheels, out / kit.BUNDLE_NAME)
     for old in out.glob("call*"):
         shutil.rmtree(old)
@@ -87,10 +110,10 @@ def prepare(pins: list[str], out: Path = WHEEL_DIR) -> kit.Lock:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cuda12", action="store_true", help="add CUDA 12 cuBLAS and cudart for TurboMind")
+    parser.add_argument("--turbomind", action="store_true", help="keep TurboMind and add CUDA 12 cuBLAS and cudart")
     args = parser.parse_args()
-    pins = read_pins() + (list(CUDA12) if args.cuda12 else [])
-    lock = prepare(pins)
+    pins = read_pins() + (list(CUDA12) if args.turbomind else [])
+    lock = prepare(pins, args.turbomind)
     kit.LOCK_PATH.write_text(lock.to_json(), encoding="utf-8")
     total = sum(w.size for w in lock.wheels)
     print(f"{len(lock.wheels)} wheels, {total / 2**20:.1f} MiB, in {len(lock.parts)} parts: carry .whl/call1 ...")

@@ -1,8 +1,7 @@
 """On the GPU machine: stash the carried wheel parts, install, build the tiny checkpoint, run the tool and measure.
 
-    python3 benchmarks/gpu/run_on_device.py stash                     # every call but the last
-    python3 benchmarks/gpu/run_on_device.py run --engines pytorch     # the last call
-    python3 benchmarks/gpu/run_on_device.py run --engines turbomind   # a further call while the machine is warm
+    python3 benchmarks/gpu/run_on_device.py run --engines pytorch     # carrying .whl/call1: the whole kit
+    python3 benchmarks/gpu/run_on_device.py stash                     # a bundle of several parts: each but the last
 
 State lives in /tmp/gpu-kit, which outlives a call only while the machine stays
 warm (about 30 s after each call): parts, the joined and checked bundle, the
@@ -89,6 +88,14 @@ def find_library(name: str) -> Path | None:
     return Path(hits[0]) if hits else None
 
 
+def turbomind_missing() -> str | None:
+    """Why TurboMind cannot load here, or None."""
+    if not list((SITE / "lmdeploy" / "turbomind").glob("_turbomind*.so")):
+        return "the bundle has no _turbomind library: prepare.py --turbomind carries it"
+    missing = [name for name in TURBOMIND_LIBS if find_library(name) is None]
+    return f"{', '.join(missing)} missing: prepare.py --turbomind carries them" if missing else None
+
+
 def child_env() -> dict[str, str]:
     libraries = {name: find_library(name) for name in TURBOMIND_LIBS}
     folders = dict.fromkeys(str(path.parent) for path in libraries.values() if path is not None)
@@ -161,8 +168,9 @@ def main() -> int:
     results["libraries"] = {name: str(find_library(name)) for name in TURBOMIND_LIBS}
     ok = step("checkpoint", [sys.executable, str(HERE / "build_checkpoint.py"), str(CHECKPOINT)], env, 120, results)
     for engine in args.engines.split(","):
-        if engine == "turbomind" and None in map(find_library, TURBOMIND_LIBS):
-            results["turbomind"] = "skipped: CUDA 12 libraries missing; prepare.py --cuda12 carries them"
+        why = turbomind_missing() if engine == "turbomind" else None
+        if why is not None:
+            results["turbomind"] = f"skipped: {why}"
             ok = False
             continue
         ok = run_engine(engine, env, deadline, results) and ok
