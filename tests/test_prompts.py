@@ -6,6 +6,8 @@ import dataclasses
 import json
 import os
 import re
+import sys
+import types
 
 import pytest
 from PIL import Image
@@ -15,6 +17,7 @@ from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.schemas import ReplyLimits
 from utilities.engines.base import EngineResult, ImagePart, ImageStore, TextPart, openai_messages
 from utilities.engines.lmdeploy_engine import (
+    LmdeployEngine,
     LmdeploySettings,
     build_messages,
     engine_config,
@@ -296,3 +299,31 @@ def test_a_table_row_is_one_citable_unit_marked_inside_its_first_cell(docs_dir):
     text = text_of(built.engine_request)
     assert "| [2] `BLOB_BASE_COST` | `2**13` |\n| [3] `GAS_PER_BLOB` | `2**17` |" in text
     assert "| Constant | Value |" in text and "[4]" not in text, "the header row is not evidence"
+
+
+class _RecordingLmdeploy(types.ModuleType):
+    """Stands in for the lmdeploy package (not installed in CI): keeps what the engine builds the pipeline with."""
+
+    __version__ = "0.18.0"
+    TurbomindEngineConfig = PytorchEngineConfig = dict
+
+    def __init__(self):
+        super().__init__("lmdeploy")
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def pipeline(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return types.SimpleNamespace(close=lambda: None)
+
+
+@pytest.mark.parametrize("engine", ["turbomind", "pytorch"])
+def test_lmdeploy_pipeline_trusts_the_checkpoints_remote_config(monkeypatch, engine):
+    """InternVL3 (InternVLChatModel) defines its config in remote code; lmdeploy 0.18.0's pipeline defaults to
+    trust_remote_code=False, and then the PyTorch engine fails on 'dict' object has no attribute 'hidden_size'."""
+    fake = _RecordingLmdeploy()
+    monkeypatch.setitem(sys.modules, "lmdeploy", fake)
+    LmdeployEngine(LmdeploySettings(model="OpenGVLab/InternVL3-8B-AWQ", engine=engine), ImageStore(64))
+    ((args, kwargs),) = fake.calls
+    assert args == ("OpenGVLab/InternVL3-8B-AWQ",)
+    assert kwargs["trust_remote_code"] is True
+    assert kwargs["backend_config"]["session_len"] == 16384

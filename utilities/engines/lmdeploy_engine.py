@@ -5,7 +5,11 @@ is sent (engine config, generation config, messages) is built by the pure
 functions below, which CI tests without lmdeploy installed. Checked against
 lmdeploy 0.18.0's source:
 
-- ``pipeline(model, backend_config=TurbomindEngineConfig(...) | PytorchEngineConfig(...))``;
+- ``pipeline(model, backend_config=TurbomindEngineConfig(...) | PytorchEngineConfig(...),
+  trust_remote_code=True)``: InternVL3's checkpoints (``InternVLChatModel``) define
+  their config in remote code. ``trust_remote_code`` defaults to False there, and
+  then ``llm_config`` stays a plain dict that the PyTorch engine reads by
+  attribute (``'dict' object has no attribute 'hidden_size'``);
 - ``GenerationConfig(do_sample=True, ...)``: without ``do_sample`` lmdeploy decodes
   greedily, and a retry would repeat the same failure;
 - ``response_format={"type": "json_schema", "json_schema": {"schema": ...}}`` is
@@ -137,7 +141,9 @@ class LmdeployEngine:
         class_name, kwargs = engine_config(settings)
         backend_config = getattr(lmdeploy, class_name)(**kwargs)
         log.info("loading %s with lmdeploy %s (%s %s)", settings.model, lmdeploy.__version__, class_name, kwargs)
-        self.pipe = lmdeploy.pipeline(settings.model, backend_config=backend_config, log_level="ERROR")
+        self.pipe = lmdeploy.pipeline(
+            settings.model, backend_config=backend_config, log_level="ERROR", trust_remote_code=True
+        )
 
     def describe(self) -> dict[str, Any]:
         class_name, kwargs = engine_config(self.settings)
