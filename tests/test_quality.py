@@ -9,6 +9,7 @@ import pytest
 
 from models.question_types import QuestionType
 from models.schemas import ReplyLimits
+from utilities import quality
 from utilities.file_utils import load_documents
 from utilities.generation import RequestOutcome
 from utilities.planner import plan_requests
@@ -421,6 +422,25 @@ def test_near_duplicate_questions_keep_the_first(gate):
     assert [g.pair for g in result.accepted] == [first, third]
     (dropped,) = result.rejected
     assert dropped.pair is second and dropped.gate == "duplicate" and "near copy" in dropped.detail
+
+
+@pytest.mark.parametrize("rows", [1, 3, 256])
+def test_duplicates_across_replies_are_found_whatever_the_block_of_rows_compared_at_once(gate, monkeypatch, rows):
+    monkeypatch.setattr(quality, "SIMILARITY_ROWS", rows)
+    other = dataclasses.replace(
+        GOOD,
+        question="Which quantity does BLOB_BASE_COST multiply in the reserve price?",
+        answer="BLOB_BASE_COST multiplies the execution base fee.",
+    )
+    result = gate(GOOD, other, requests=2)  # two replies with the same two pairs
+    assert [(g.pair, g.outcome) for g in result.accepted] == [
+        (GOOD, result.accepted[0].outcome),
+        (other, result.accepted[0].outcome),
+    ]
+    assert len(result.rejected) == 2 and all(
+        g.gate == "duplicate" and "near-duplicate" in g.detail for g in result.rejected
+    )
+    assert all(g.outcome is not result.accepted[0].outcome for g in result.rejected)
 
 
 def test_dedup_threshold_is_a_setting(gate):

@@ -427,8 +427,13 @@ def apply_gates(
     figure_paths: dict[str, dict[str, str]],
     settings: GateSettings,
     docs_root: Path,
+    seen_questions: set[str] | None = None,
 ) -> GateResult:
-    """Gate every pair of every accepted request. ``figure_paths``: document -> figure id -> path."""
+    """Gate every pair of every accepted request. ``figure_paths``: document -> figure id -> path.
+
+    ``seen_questions``: the questions kept for earlier documents of the run (when the run is
+    gated a group of documents at a time); this call adds its own.
+    """
     result = GateResult()
     survivors: dict[str, list[GatedPair]] = {}
     for outcome in outcomes:
@@ -443,7 +448,7 @@ def apply_gates(
                 survivors.setdefault(document, []).append(gated)
             else:
                 result.rejected.append(gated)
-    seen_questions: set[str] = set()
+    seen_questions = set() if seen_questions is None else seen_questions
     for document in survivors:  # insertion order: the plan's order
         kept = _dedup_document(survivors[document], settings.dedup_threshold, result.rejected)
         for gated in kept:
@@ -458,16 +463,17 @@ def apply_gates(
 
 
 def _copy_in_request(gated: GatedPair, kept: list[GatedPair], threshold: float) -> str | None:
-    """A near copy of an earlier kept pair of the same reply: its answer or its question."""
+    """A near copy of an earlier kept pair of the same reply (``kept``): its answer or its question."""
     for other in kept:
-        if other.outcome is not gated.outcome:
-            continue
         for name in ("answer", "question"):
             mine, theirs = normalize(getattr(gated.pair, name)), normalize(getattr(other.pair, name))
             score = fuzz.token_sort_ratio(mine, theirs)
             if score >= threshold * 100:
                 return f"near copy ({score:.0f}) of the {name} of pair {other.position + 1} of the same reply"
     return None
+
+
+SIMILARITY_ROWS = 256  # questions compared with all others at a time: 256 x 50,000 pairs is 100 MB
 
 
 def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[GatedPair]) -> list[GatedPair]:
@@ -477,24 +483,25 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
     questions = [normalize(g.pair.question) for g in pairs]
     try:
         matrix = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b").fit_transform(questions)
-        similarity = (matrix @ matrix.T).toarray()
     except ValueError:  # no word at all in any question
-        similarity = None
+        matrix = None
     answers_seen: dict[tuple[QuestionType, str], str] = {}
     kept_indices: list[int] = []
+    kept_by_reply: dict[int, list[GatedPair]] = {}
     for i, gated in enumerate(pairs):
-        copy = _copy_in_request(gated, kept, threshold)
+        if i % SIMILARITY_ROWS == 0 and matrix is not None:  # a block of rows against all: memory stays bounded
+            block = (matrix[i : i + SIMILARITY_ROWS] @ matrix.T).toarray()
+        copy = _copy_in_request(gated, kept_by_reply.get(id(gated.outcome), []), threshold)
         if copy:
             gated.gate, gated.detail = "duplicate", copy
             rejected.append(gated)
             continue
-        if similarity is not None:
-            match = next((j for j in kept_indices if similarity[i, j] >= threshold), None)
+        if matrix is not None:
+            row = block[i % SIMILARITY_ROWS]
+            match = next((j for j in kept_indices if row[j] >= threshold), None)
             if match is not None:
                 gated.gate = "duplicate"
-                gated.detail = (
-                    f"near-duplicate (cosine {similarity[i, match]:.2f}) of: {pairs[match].pair.question[:100]!r}"
-                )
+                gated.detail = f"near-duplicate (cosine {row[match]:.2f}) of: {pairs[match].pair.question[:100]!r}"
                 rejected.append(gated)
                 continue
         answer_key = (gated.outcome.built.planned.question_type, normalize(gated.pair.answer))
@@ -506,4 +513,5 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
         answers_seen[answer_key] = questions[i]
         kept_indices.append(i)
         kept.append(gated)
+        kept_by_reply.setdefault(id(gated.outcome), []).append(gated)
     return kept
