@@ -293,10 +293,12 @@ def test_dataset_info_keeps_the_users_entries_and_leaves_a_broken_one_alone(tmp_
     mine = {"my_data": {"file_name": "mine.json", "formatting": "alpaca"}}
     (out / "dataset_info.json").write_text(json.dumps(mine))
     entry = {"file_name": "x.json", "formatting": "sharegpt"}
+    other = {"file_name": "y.json", "formatting": "sharegpt"}
     add_dataset_info(out, {"synthetic_a_train": entry})
-    add_dataset_info(out, {"synthetic_a_train": entry})
+    add_dataset_info(out, {"synthetic_a_train": entry})  # a move into place finished after a crash
+    add_dataset_info(out, {"synthetic_a_train": other})
     merged = json.loads((out / "dataset_info.json").read_text())
-    assert merged == {"my_data": mine["my_data"], "synthetic_a_train": entry, "synthetic_a_train_2": entry}
+    assert merged == {"my_data": mine["my_data"], "synthetic_a_train": entry, "synthetic_a_train_2": other}
 
     broken = tmp_path / "broken"
     broken.mkdir()

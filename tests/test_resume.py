@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import types
 from pathlib import Path
 
+import pytest
+
 from generate_synthetic_data import EXIT_UNFINISHED, main
-from utilities.engines.base import EngineRequest, ImageStore, TextPart
+from utilities.engines.base import EngineRequest, EngineResult, ImageStore, TextPart
 from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
 from utilities.file_utils import load_documents
 
 from .fault_server import FaultServer
-from .helpers import write_small_doc
+from .helpers import valid_reply, write_small_doc
 
 TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
 
@@ -160,6 +164,89 @@ def test_torn_last_journal_line_is_ignored_and_repaired(docs_dir, tmp_path, fake
             torn += 1
     assert torn == 1 and len(entries) == 4 + 2
     assert len({e["key"] for e in entries}) == 6
+
+
+class Killed(BaseException):
+    """A kill at a chosen moment: no ``except Exception`` catches it, as none survives SIGKILL."""
+
+
+def all_records(out: Path) -> list[dict]:
+    return [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+
+
+@pytest.mark.parametrize("where", ["staging", "output"])
+def test_a_run_killed_while_writing_its_files_leaves_one_complete_set_after_the_rerun(
+    docs_dir, tmp_path, fake_backend, monkeypatch, where
+):
+    """Killed while its files are written (into the run's staging folder, or while moved into OUTPUT_DIR)."""
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    formats = ("--output-formats", "phi,jsonl,internvl,sharegpt")
+    real_link, links, armed = os.link, [], [True]
+
+    def link(source, target, *args, **kwargs):
+        inside = Path(target).parent == out if where == "output" else ".runs" in Path(target).parts
+        if inside and armed[0]:
+            links.append(target)
+            if len(links) > 2:
+                raise Killed
+        return real_link(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    with pytest.raises(Killed):
+        fake_run(docs_dir, out, *formats)
+    armed[0] = False
+    assert len(links) == 3, "the kill came in the middle of the set"
+    assert not all_records(out) or where == "output"
+    assert fake_run(docs_dir, out, *formats) == 0
+    records = all_records(out)
+    assert records and len({r["metadata"]["request"] + r["messages"][-1]["content"] for r in records}) == len(records)
+    assert len(list(out.glob("report-*.json"))) == 1
+    visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    stamps = {name.split("-")[-1].split(".")[0] for name in visible if name != "dataset_info.json"}
+    assert len(stamps) == 1, f"one set, one time stamp: {visible}"
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("staging-")]
+    assert fake_run(docs_dir, out, *formats) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == visible, "no second set"
+    assert len(fake_backend.history) == 6, "nothing was generated twice"
+
+
+def test_a_second_run_of_the_same_work_stops_at_once_naming_the_first(docs_dir, tmp_path, fake_backend, caplog):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    (lock,) = out.glob(".runs/*/lock")
+    with lock.open("r+") as held:  # as the first run holds it while it works
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.truncate(0)
+        held.write("4242")
+        held.flush()
+        assert fake_run(docs_dir, out, "--dedup-threshold", "0.5") == 2
+    (line,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "another run (pid 4242)" in line and str(out) in line
+    assert fake_run(docs_dir, out, "--dedup-threshold", "0.5") == 0, "a lock is released with its holder"
+    assert len(fake_backend.history) == 6
+
+
+def test_a_resumed_runs_report_counts_the_whole_run(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    engine_down = EngineResult(error="server gone", finish_reason="error", transient=True)
+
+    def first(request: EngineRequest):
+        if "#0:" in request.id:  # the first section: one bad reply each, then a good one
+            return "not json" if request.id.endswith("@0") else valid_reply(request)
+        return engine_down
+
+    fake_backend.default = first
+    assert fake_run(docs_dir, out) == EXIT_UNFINISHED
+    fake_backend.default = valid_reply
+    assert fake_run(docs_dir, out) == 0
+    report = latest_report(out)
+    assert report["reply_failures"] == {"invalid_json": 3}, "the first process's failures are the run's"
+    assert report["engine_calls"] == 3 * 2 + 3
+    assert report["this_process"]["engine_calls"] == 3 and report["this_process"]["reply_failures"] == {}
+    assert report["totals"]["requests"] == 6 and report["resumed_requests"] == 3
 
 
 def test_yaml_tags_are_never_executed(docs_dir):

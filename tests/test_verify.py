@@ -173,8 +173,10 @@ def test_verify_requests_are_journaled_and_a_rerun_resumes_them(docs_dir, fake_b
 
     fake_backend.history.clear()
     assert run(docs_dir, out, "--verify", "answerability") == 0
+    assert fake_backend.history == [] and len(kept(out)) == n_kept, "the same command finds its set written"
+    assert run(docs_dir, out, "--verify", "answerability", "--dedup-threshold", "0.99") == 0
     assert fake_backend.history == [], "every verdict came from the journal"
-    assert len(kept(out)) == 2 * n_kept, "a second, identical set of files"
+    assert len(kept(out)) == 2 * n_kept, "another gate setting: a second set, gated again from the journal"
     assert report_of(out)["verify"]["resumed"] == n_kept
 
 

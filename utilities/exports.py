@@ -251,8 +251,8 @@ def write_internvl(examples: list[Example], output_dir: Path, stamp: str, placer
         path, length = annotations[Split.TRAIN]
         meta = {
             f"synthetic_{stamp}": {
-                "root": os.path.realpath(output_dir) + os.sep,
-                "annotation": os.path.realpath(path),
+                "root": os.path.realpath(placer.output_dir) + os.sep,
+                "annotation": os.path.join(os.path.realpath(placer.output_dir), path.name),
                 "data_augment": False,
                 "repeat_time": 1,
                 "length": length,
@@ -280,6 +280,11 @@ def write_sharegpt(examples: list[Example], output_dir: Path, stamp: str, placer
     return written
 
 
+def merge_dataset_info(staged: Path, output_dir: Path) -> Path:
+    """Add the entries of a staged dataset_info.json to OUTPUT_DIR's (``output_files.publish``)."""
+    return add_dataset_info(output_dir, json.loads(staged.read_text(encoding="utf-8")))
+
+
 def add_dataset_info(output_dir: Path, entries: dict[str, dict[str, Any]]) -> Path:
     """Add entries to OUTPUT_DIR/dataset_info.json, keeping every entry already there.
 
@@ -299,6 +304,8 @@ def add_dataset_info(output_dir: Path, entries: dict[str, dict[str, Any]]) -> Pa
             return fallback
     merged = dict(existing)
     for name, entry in entries.items():
+        if merged.get(name) == entry:  # added by a run whose move into place was cut short
+            continue
         unique, n = name, 1
         while unique in merged:  # a name already there keeps its entry; the new one is named apart
             n += 1
@@ -361,7 +368,7 @@ def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: Imag
                     writer.write_table(pa.Table.from_pylist(rows, schema=schema))
             lines.append(f"  - split: {split.value}\n    path: {split.value}.parquet")
         folder = _free_name(output_dir, f"hf-{stamp}")
-        readme = HF_README.format(data_files="\n".join(lines), folder=(output_dir / folder).as_posix())
+        readme = HF_README.format(data_files="\n".join(lines), folder=(placer.output_dir / folder).as_posix())
         (staging / "README.md").write_text(readme, encoding="utf-8")
         staging.rename(output_dir / folder)  # a folder appears whole, or not at all
     except BaseException:

@@ -16,15 +16,17 @@ thresholds re-gates the journal without calling the engine again.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from models.documents import Document
 from utilities.config import Config
+from utilities.errors import ConfigError
 from utilities.generation import Attempt, RequestOutcome
 from utilities.logger import get_logger
 from utilities.planner import PlannedRequest
@@ -90,16 +92,21 @@ class Journal:
             data = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "inputs": inputs}
             manifest.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
         self._handle = None
+        self._lock = None
 
     @classmethod
     def open(cls, output_dir: Path, inputs: dict[str, Any], fresh: bool = False) -> Journal:
         """The journal of this run key; ``fresh`` sets an existing one aside (renamed, never deleted)."""
         folder = output_dir / ".runs" / run_key(inputs)
-        if fresh and folder.exists():
+        lock = _lock_run(folder) if fresh and folder.exists() else None
+        if lock is not None:  # nobody else is using it: set it aside
             aside = folder.with_name(f"{folder.name}.set-aside-{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}")
             folder.rename(aside)
+            lock.close()
             log.info("--fresh: the earlier journal is kept at %s", aside)
-        return cls(folder, inputs)
+        journal = cls(folder, inputs)
+        journal._lock = _lock_run(folder)
+        return journal
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Finished requests by request key. A torn or corrupt line is skipped with a warning."""
@@ -116,6 +123,22 @@ class Journal:
                     continue
                 entries.setdefault(key, entry)
         return entries
+
+    def index(self) -> JournalIndex:
+        """Where each finished request's line is: entries are read one at a time, as they are needed."""
+        offsets: dict[str, int] = {}
+        if self.path.exists():
+            with self.path.open("rb") as handle:
+                offset = 0
+                for number, raw in enumerate(handle, 1):
+                    try:
+                        key = json.loads(raw)["key"]
+                    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                        log.warning("%s line %d is incomplete (an interrupted write); ignored", self.path, number)
+                    else:
+                        offsets.setdefault(key, offset)
+                    offset += len(raw)
+        return JournalIndex(self.path, offsets)
 
     def append(self, outcome: RequestOutcome) -> None:
         self.append_entry(outcome_to_entry(outcome))
@@ -141,9 +164,64 @@ class Journal:
                     handle.write(b"\n")
 
     def close(self) -> None:
+        """Close the journal and release the run key's lock."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+class JournalIndex:
+    """Finished entries by key, read from the journal file when asked for: memory holds offsets only."""
+
+    def __init__(self, path: Path, offsets: dict[str, int]):
+        self.path = path
+        self.offsets = offsets
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        offset = self.offsets.get(key)
+        if offset is None:
+            return None
+        with self.path.open("rb") as handle:
+            handle.seek(offset)
+            return json.loads(handle.readline())
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+
+def _lock_run(folder: Path) -> IO[str]:
+    """The run key's lock, held until the returned file is closed: a second run of the key stops at once.
+
+    ``flock`` is released by the kernel when the process ends, however it ends, so a killed
+    run never leaves a stale lock behind.
+    """
+    handle = (folder / "lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ConfigError(
+            f"another run (pid {holder}) is working on the same documents and settings in "
+            f"{folder.parent.parent}; wait for it to finish, or use another OUTPUT_DIR"
+        ) from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def outcome_to_entry(outcome: RequestOutcome) -> dict[str, Any]:

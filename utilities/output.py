@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS
-from utilities.exports import Example, ImagePlacer, file_stem, write_exports
+from utilities.exports import Example, file_stem
 from utilities.generation import RequestOutcome
 from utilities.output_files import write_new_file
 from utilities.quality import GatedPair, GateResult
@@ -67,25 +66,13 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
     )
 
 
-@dataclass
-class WrittenFiles:
-    datasets: dict[str, list[Path]] = field(default_factory=dict)  # by output format
-    rejects: list[Path] = field(default_factory=list)
+def examples_of(gates: GateResult, documents: dict[str, Document], include_reasoning: bool) -> list[Example]:
+    """The kept pairs as records any format can be written from."""
+    return [to_example(g, documents[g.outcome.built.planned.document], include_reasoning) for g in gates.accepted]
 
 
-def write_outputs(
-    outcomes: list[RequestOutcome],
-    gates: GateResult,
-    documents: dict[str, Document],
-    output_dir: Path,
-    stamp: str,
-    include_reasoning: bool,
-    formats: Sequence[str],
-    placer: ImagePlacer,
-) -> WrittenFiles:
-    """Kept pairs in every chosen format; per document, rejected requests and pairs into a rejects file."""
-    examples = [to_example(g, documents[g.outcome.built.planned.document], include_reasoning) for g in gates.accepted]
-    written = WrittenFiles(datasets=write_exports(examples, formats, output_dir, stamp, placer))
+def write_rejects(outcomes: list[RequestOutcome], gates: GateResult, folder: Path, stamp: str) -> list[Path]:
+    """Per document, its rejected requests and pairs with raw replies and reasons: ``rejects-<doc>-<time>.jsonl``."""
     rejects: dict[str, list[str]] = {}
     for outcome in outcomes:
         if outcome.status != "accepted":
@@ -94,10 +81,11 @@ def write_outputs(
     for gated in gates.rejected:
         name = gated.outcome.built.planned.document
         rejects.setdefault(name, []).append(json.dumps(_pair_reject_line(gated), ensure_ascii=False))
+    written = []
     for name in dict.fromkeys(o.built.planned.document for o in outcomes):
         if rejects.get(name):
             data = ("\n".join(rejects[name]) + "\n").encode("utf-8")
-            written.rejects.append(write_new_file(output_dir, f"rejects-{file_stem(name)}-{stamp}", ".jsonl", data))
+            written.append(write_new_file(folder, f"rejects-{file_stem(name)}-{stamp}", ".jsonl", data))
     return written
 
 

@@ -13,8 +13,9 @@ import errno
 import json
 import os
 import secrets
+import shutil
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,101 @@ def jsonl_chunks(records: Iterable[Any]) -> Iterator[bytes]:
 def write_new_json(folder: Path, stem: str, payload: Any) -> Path:
     text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
     return write_new_file(folder, stem, ".json", text.encode("utf-8"))
+
+
+# A run's final files appear in OUTPUT_DIR as a set or not at all: they are written into a
+# staging folder inside the run's folder (same file system), the list of them is recorded in
+# PUBLISHING (the commit point), then each is moved into OUTPUT_DIR without overwriting
+# anything, and WRITTEN is recorded. A run killed before the commit point leaves only its
+# staging folder, removed by the next run; one killed while moving is finished by the next run
+# (it moves what is left), so a set is never left half written nor written twice.
+PUBLISHING = "publishing.json"
+WRITTEN = "written.json"
+STAGING_PREFIX = "staging-"
+
+Merger = Callable[[Path, Path], Path]  # (staged file, OUTPUT_DIR) -> the file it was merged into
+
+
+def new_staging_folder(run_folder: Path, stamp: str) -> Path:
+    """An empty staging folder for this set; the staging folders of runs cut short are removed."""
+    if (run_folder / PUBLISHING).exists():
+        raise RuntimeError(f"{run_folder / PUBLISHING}: a set is still being moved into place")
+    for leftover in run_folder.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = run_folder / f"{STAGING_PREFIX}{stamp}"
+    make_folder(staging)
+    return staging
+
+
+def publish(staging: Path, output_dir: Path, merge: dict[str, Merger], written: dict[str, Any]) -> list[Path]:
+    """Move every file of the staging folder into OUTPUT_DIR as one set; ``written`` is recorded with it."""
+    names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
+    record = {"staging": staging.name, "names": names, "written": written}
+    _write_record(staging.parent / PUBLISHING, record)
+    return finish_publishing(staging.parent, output_dir, merge) or []
+
+
+def finish_publishing(run_folder: Path, output_dir: Path, merge: dict[str, Merger]) -> list[Path] | None:
+    """Move what is left of a recorded set into OUTPUT_DIR (None when no set was being moved)."""
+    path = run_folder / PUBLISHING
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    staging = run_folder / record["staging"]
+    placed = []
+    for name in record["names"]:
+        source = staging / name
+        if name in merge:
+            if source.exists():
+                placed.append(merge[name](source, output_dir))
+                source.unlink()
+        elif source.exists() or source.is_symlink():
+            placed.append(_place(source, output_dir))
+        else:  # moved before the run was cut short
+            placed.append(output_dir / name)
+    _write_record(run_folder / WRITTEN, {**record["written"], "files": [p.name for p in placed]})
+    path.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    return placed
+
+
+def written_set(run_folder: Path) -> dict[str, Any] | None:
+    """What ``publish`` recorded for the run's last complete set, or None."""
+    path = run_folder / WRITTEN
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _place(source: Path, output_dir: Path) -> Path:
+    """Move one staged file or folder to OUTPUT_DIR under its name, or ``-2``… if that name is taken."""
+    suffix = "" if source.is_dir() else "".join(source.suffixes[-1:])
+    for name in numbered_names(source.name[: len(source.name) - len(suffix)], suffix):
+        target = output_dir / name
+        if source.is_dir():
+            if not target.exists():
+                source.rename(target)
+                return target
+            continue
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            if os.path.samefile(source, target):  # linked before the run was cut short
+                source.unlink()
+                return target
+            continue
+        except OSError:  # no hard links here: a rename, after checking the name is free
+            if target.exists():
+                continue
+            source.rename(target)
+            return target
+        source.unlink()
+        return target
+    raise FileExistsError(f"{output_dir / source.name}: {MAX_NUMBERED} files of this name exist")
+
+
+def _write_record(path: Path, record: dict[str, Any]) -> None:
+    fd, tmp = open_temp_file(path.parent, f".{path.name}.", ".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, ensure_ascii=False, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

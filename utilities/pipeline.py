@@ -10,30 +10,44 @@ failures". Library code raises; ``main`` turns errors into exit codes.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.documents import Document
 from models.schemas import ReplyLimits
 from utilities.api_utils import ENGINES, LazyEngine, choose_backend
 from utilities.check import check_engine
 from utilities.config import Config
 from utilities.curate import curate
 from utilities.errors import ConfigError
-from utilities.exports import ImagePlacer
+from utilities.exports import DATASET_INFO, Example, ImagePlacer, merge_dataset_info, write_exports
 from utilities.file_utils import LoadResult, load_configured_documents
-from utilities.generation import PROGRESS_EVERY_S, RequestOutcome, RunStats, generate_all
-from utilities.journal import Journal, rebuild_outcome, run_key_inputs
+from utilities.generation import PROGRESS_EVERY_S, WINDOW, RunStats, generate_all
+from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
-from utilities.output import write_outputs
-from utilities.output_files import probe_writable_folder, timestamp, write_new_file, write_new_json
+from utilities.output import examples_of, write_rejects
+from utilities.output_files import (
+    finish_publishing,
+    new_staging_folder,
+    probe_writable_folder,
+    publish,
+    timestamp,
+    write_new_file,
+    write_new_json,
+    written_set,
+)
 from utilities.plan import build_plan, format_plan_summary
 from utilities.planner import PlannedRequest
 from utilities.progress import progress_bar
-from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
-from utilities.quality import GateResult, GateSettings, apply_gates, figure_paths
-from utilities.report import build_report, format_markdown, format_table
+from utilities.prompts import BuiltRequest, PromptLibrary, SamplingSettings, build_request, request_key
+from utilities.quality import GateSettings, apply_gates, figure_paths
+from utilities.report import Tally, format_markdown, format_table
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.verify import VerifySettings, VerifyStats, verify_pairs
 
@@ -65,7 +79,7 @@ def check_settings(config: Config) -> None:
 
 def _generate_missing(config, requests, build, journal, engine: LazyEngine, stop) -> RunStats:
     """Send the requests the journal lacks; each finished one is journaled as it arrives."""
-    finished = journal.load()
+    finished = journal.index()
     todo = [p for p in requests if request_key(p) not in finished]
     if finished:
         done = len(requests) - len(todo)
@@ -93,10 +107,6 @@ def _generate_missing(config, requests, build, journal, engine: LazyEngine, stop
     return stats
 
 
-def _gate(config: Config, loaded: LoadResult, outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
-    return apply_gates(outcomes, figure_paths(loaded.documents), GateSettings.from_config(config), docs_root)
-
-
 def _interrupted(stop: StopSignal, stats: RunStats, verify: VerifyStats, journal: Journal) -> int | None:
     """The exit code when the run cannot write its files yet (stopped, or the engine failed), else None."""
     resume = f"rerun the same command to resume (journal: {journal.path})"
@@ -112,6 +122,67 @@ def _interrupted(stop: StopSignal, stats: RunStats, verify: VerifyStats, journal
     return None
 
 
+def document_groups(requests: list[PlannedRequest], size: int = WINDOW) -> Iterator[list[PlannedRequest]]:
+    """Whole documents' requests, ``size`` or a little more at a time: the unit gated, verified and written."""
+    by_document: dict[str, list[PlannedRequest]] = {}
+    for planned in requests:
+        by_document.setdefault(planned.document, []).append(planned)
+    group: list[PlannedRequest] = []
+    for items in by_document.values():
+        group.extend(items)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+@dataclass
+class _Finished:
+    """What the groups of a run add up to: the report's counts and the records to write."""
+
+    tally: Tally = field(default_factory=Tally)
+    verify: VerifyStats = field(default_factory=VerifyStats)
+    examples: list[Example] = field(default_factory=list)
+    seen_questions: set[str] = field(default_factory=set)
+
+
+def _finish_groups(run: _Run, staging: Path, stamp: str) -> _Finished:
+    """Gate, verify and tally the run a group of documents at a time (stopping where verify could not finish)."""
+    done = _Finished(verify=VerifyStats(modes=run.verify_settings.modes))
+    for group in document_groups(run.requests):
+        outcomes = [rebuild_outcome(run.finished[request_key(p)], p, run.build) for p in group]
+        gates = apply_gates(outcomes, run.figures, run.gate_settings, run.docs_root, done.seen_questions)
+        verify = verify_pairs(
+            gates, run.engine, run.verify_settings, run.finished, run.journal.append_entry, run.stop.event
+        )
+        done.verify.add(verify)
+        if verify.unfinished or run.stop.signum is not None:
+            return done
+        done.tally.add(outcomes, gates)
+        write_rejects(outcomes, gates, staging, stamp)
+        done.examples.extend(examples_of(gates, run.documents, run.config.include_reasoning))
+    return done
+
+
+@dataclass
+class _Run:
+    """What every stage after planning needs."""
+
+    config: Config
+    requests: list[PlannedRequest]
+    documents: dict[str, Document]
+    docs_root: Path
+    build: Callable[[PlannedRequest, int], BuiltRequest]
+    journal: Journal
+    engine: LazyEngine
+    stop: StopSignal
+    figures: dict[str, dict[str, str]]
+    gate_settings: GateSettings
+    verify_settings: VerifySettings
+    finished: JournalIndex = field(init=False)
+
+
 def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest], library: PromptLibrary) -> int:
     """Generate (or resume), gate, verify, write the files and the report."""
     documents = {d.name: d for d in loaded.documents}
@@ -123,43 +194,74 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
 
     journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
     verify_settings = VerifySettings.from_config(config, choose_backend(config)[0])
-    verify = VerifyStats(modes=verify_settings.modes)
-    with StopSignal() as stop, LazyEngine(config) as engine:
-        try:
+    try:
+        with StopSignal() as stop, LazyEngine(config) as engine:
             stats = _generate_missing(config, requests, build, journal, engine, stop.event)
-            if stop.signum is None and not stats.unfinished_requests:
-                entries = journal.load()
-                outcomes = [rebuild_outcome(entries[request_key(p)], p, build) for p in requests]
-                gates = _gate(config, loaded, outcomes, docs_root)
-                verify = verify_pairs(gates, engine, verify_settings, entries, journal.append_entry, stop.event)
-        finally:
-            journal.close()
-    code = _interrupted(stop, stats, verify, journal)
-    if code is not None:
-        return code
-    return _write(config, outcomes, gates, documents, docs_root, stats, verify, engine.info)
+            if (code := _interrupted(stop, stats, VerifyStats(), journal)) is not None:
+                return code
+            if (code := _already_written(config, journal)) is not None:
+                return code
+            run = _Run(
+                config, requests, documents, docs_root, build, journal, engine, stop,
+                figure_paths(loaded.documents), GateSettings.from_config(config), verify_settings,
+            )  # fmt: skip
+            run.finished = journal.index()
+            return _write(run, stats)
+    finally:
+        journal.close()
 
 
-def _write(config, outcomes, gates, documents, docs_root, stats: RunStats, verify: VerifyStats, engine_info) -> int:
-    stamp = timestamp()
-    placer = ImagePlacer(docs_root, config.output_dir, copy=config.copy_images)
-    written = write_outputs(
-        outcomes, gates, documents, config.output_dir, stamp, config.include_reasoning, config.output_formats, placer
+def _settings_hash(config: Config) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+MERGED = {DATASET_INFO: merge_dataset_info}  # files merged into OUTPUT_DIR's own rather than placed beside it
+
+
+def _already_written(config: Config, journal: Journal) -> int | None:
+    """Finish moving a set a crash cut short; the exit code when this run's set is already written, else None."""
+    if finish_publishing(journal.folder, config.output_dir, MERGED) is not None:
+        log.warning("finished moving into place the files of a run that was cut short while writing them")
+    written = written_set(journal.folder)
+    if written is None or written["settings"] != _settings_hash(config):
+        return None
+    log.info(
+        "every request is finished and this run's files are already written (%s); "
+        "use --fresh to generate again, or change a gate setting to write a new set",
+        ", ".join(written["files"]),
     )
-    for name, paths in written.datasets.items():
-        for path in paths:
-            log.info("wrote %s (%s)", path, name)
-    for path in written.rejects:
-        log.info("rejected requests and pairs, with raw replies and reasons: %s", path)
-    report = build_report(outcomes, gates, stats, engine_info, config.to_dict(), stats.resumed, verify)
-    report_path = write_new_json(config.output_dir, f"report-{stamp}", report)
-    write_new_file(config.output_dir, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
+    return 0 if written["kept"] else 1
+
+
+def _write(run: _Run, stats: RunStats) -> int:
+    """Write the whole set into the run's staging folder, then move it into OUTPUT_DIR as one."""
+    config, stamp = run.config, timestamp()
+    staging = new_staging_folder(run.journal.folder, stamp)
+    done = _finish_groups(run, staging, stamp)
+    if (code := _interrupted(run.stop, stats, done.verify, run.journal)) is not None:
+        return code  # the staging folder is removed by the next run
+    placer = ImagePlacer(run.docs_root, config.output_dir, copy=config.copy_images)
+    write_exports(done.examples, config.output_formats, staging, stamp, placer)
+    report = done.tally.report(stats, run.engine.info, config.to_dict(), stats.resumed, done.verify)
+    write_new_json(staging, f"report-{stamp}", report)
+    write_new_file(staging, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
+    kept = len(done.examples)
+    written = {"settings": _settings_hash(config), "stamp": stamp, "kept": kept}
+    for path in publish(staging, config.output_dir, MERGED, written):
+        log.info("wrote %s", path)
     print(format_table(report))
-    log.info("report: %s", report_path)
+    _log_done(report, stats)
+    if not kept:
+        log.error("no pair was kept; see the rejects file(s) for the raw replies and reasons")
+        return 1
+    return 0
+
+
+def _log_done(report: dict, stats: RunStats) -> None:
     totals = report["totals"]
     rejects = ", ".join(f"{k} {v}" for k, v in totals["requests_rejected"].items()) or "none"
     log.info(
-        "done: %d requests (%d resumed): %d accepted, %d rejected (%s); %d pairs generated, %d kept; this run: %s",
+        "done: %d requests (%d resumed): %d accepted, %d rejected (%s); %d pairs generated, %d kept; this process: %s",
         totals["requests"],
         report["resumed_requests"],
         totals["requests_accepted"],
@@ -169,10 +271,6 @@ def _write(config, outcomes, gates, documents, docs_root, stats: RunStats, verif
         totals["pairs_accepted"],
         stats.throughput(),
     )
-    if not gates.accepted:
-        log.error("no pair was kept; see the rejects file(s) for the raw replies and reasons")
-        return 1
-    return 0
 
 
 def run(config: Config) -> int:

@@ -19,7 +19,7 @@ from utilities.quality import GATES, GatedPair, GateResult
 from utilities.verify import REJECTIONS as VERIFY_REJECTIONS
 from utilities.verify import VerifyStats
 
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 3  # 3: whole-run engine_calls and reply_failures; this_process
 STAGES = (*GATES, *VERIFY_REJECTIONS)  # every reason a generated pair can be rejected for, in order
 
 
@@ -51,6 +51,86 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class Tally:
+    """The report's counts, added one part of the run at a time, so memory does not grow with the run.
+
+    Every figure covers the whole run, earlier interrupted processes included: requests,
+    engine calls and reply failures are counted from the journaled attempts. Only
+    ``this_process`` describes the process that writes the report.
+    """
+
+    def __init__(self) -> None:
+        self.by_document: dict[str, dict[str, Any]] = {}
+        self.by_type: dict[str, dict[str, Any]] = {}
+        self.total = _empty_row()
+        self.engine_calls = 0
+        self.reply_failures: Counter = Counter()
+
+    def _rows(self, outcome: RequestOutcome) -> list[dict[str, Any]]:
+        planned = outcome.built.planned
+        return [
+            self.by_document.setdefault(planned.document, _empty_row()),
+            self.by_type.setdefault(planned.question_type.value, _empty_row()),
+            self.total,
+        ]
+
+    def add(self, outcomes: list[RequestOutcome], gates: GateResult) -> None:
+        for outcome in outcomes:
+            self.engine_calls += len(outcome.attempts)
+            self.reply_failures.update(a.reason for a in outcome.attempts if a.reason)
+            for row in self._rows(outcome):
+                row["requests"] += 1
+                row["prompt_tokens"] += sum(a.prompt_tokens for a in outcome.attempts)
+                row["completion_tokens"] += sum(a.completion_tokens for a in outcome.attempts)
+                if outcome.status == "accepted":
+                    row["requests_accepted"] += 1
+                    row["pairs_generated"] += len(outcome.pairs)
+                else:
+                    row["requests_rejected"][outcome.reason or "unknown"] += 1
+        for gated in [*gates.accepted, *gates.rejected]:
+            self._add_pair(gated)
+
+    def _add_pair(self, gated: GatedPair) -> None:
+        spec = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type]
+        for row in self._rows(gated.outcome):
+            if gated.gate is None:
+                row["pairs_accepted"] += 1
+                row["grounding_sum"] += gated.grounding
+                row["difficulty"][spec.difficulty.value] += 1
+                row["images_attached"] += len(gated.pair.figures)
+            else:
+                row["pair_rejections"][gated.gate] += 1
+
+    def report(
+        self,
+        stats: RunStats,
+        engine: dict[str, Any],
+        settings: dict[str, Any],
+        resumed: int = 0,
+        verify: VerifyStats | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "engine": engine,
+            "settings": settings,
+            "resumed_requests": resumed,
+            "engine_calls": self.engine_calls,
+            "reply_failures": dict(sorted(self.reply_failures.items())),
+            "this_process": {
+                "wall_seconds": round(stats.wall_s, 1),
+                "engine_calls": stats.sent,
+                "reply_failures": dict(sorted(stats.failures_by_reason.items())),
+                "prompt_tokens": stats.prompt_tokens,
+                "completion_tokens": stats.completion_tokens,
+            },
+            "documents": {name: _finish(row) for name, row in self.by_document.items()},
+            "question_types": {name: _finish(row) for name, row in sorted(self.by_type.items())},
+            "totals": _finish(self.total),
+            "verify": _verify_summary(verify or VerifyStats(), self.total),
+        }
+
+
 def build_report(
     outcomes: list[RequestOutcome],
     gates: GateResult,
@@ -60,57 +140,10 @@ def build_report(
     resumed: int = 0,
     verify: VerifyStats | None = None,
 ) -> dict[str, Any]:
-    by_document: dict[str, dict[str, Any]] = {}
-    by_type: dict[str, dict[str, Any]] = {}
-    total = _empty_row()
-
-    def rows(outcome: RequestOutcome) -> list[dict[str, Any]]:
-        planned = outcome.built.planned
-        return [
-            by_document.setdefault(planned.document, _empty_row()),
-            by_type.setdefault(planned.question_type.value, _empty_row()),
-            total,
-        ]
-
-    for outcome in outcomes:
-        for row in rows(outcome):
-            row["requests"] += 1
-            row["prompt_tokens"] += sum(a.prompt_tokens for a in outcome.attempts)
-            row["completion_tokens"] += sum(a.completion_tokens for a in outcome.attempts)
-            if outcome.status == "accepted":
-                row["requests_accepted"] += 1
-                row["pairs_generated"] += len(outcome.pairs)
-            else:
-                row["requests_rejected"][outcome.reason or "unknown"] += 1
-
-    def add_pair(gated: GatedPair) -> None:
-        spec = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type]
-        for row in rows(gated.outcome):
-            if gated.gate is None:
-                row["pairs_accepted"] += 1
-                row["grounding_sum"] += gated.grounding
-                row["difficulty"][spec.difficulty.value] += 1
-                row["images_attached"] += len(gated.pair.figures)
-            else:
-                row["pair_rejections"][gated.gate] += 1
-
-    for gated in [*gates.accepted, *gates.rejected]:
-        add_pair(gated)
-
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "engine": engine,
-        "settings": settings,
-        "wall_seconds": round(stats.wall_s, 1),
-        "resumed_requests": resumed,
-        "engine_calls": stats.sent,
-        "reply_failures": dict(sorted(stats.failures_by_reason.items())),
-        "documents": {name: _finish(row) for name, row in by_document.items()},
-        "question_types": {name: _finish(row) for name, row in sorted(by_type.items())},
-        "totals": _finish(total),
-        "verify": _verify_summary(verify or VerifyStats(), total),
-    }
+    """The report of a run held whole in memory (``--curate``, tests)."""
+    tally = Tally()
+    tally.add(outcomes, gates)
+    return tally.report(stats, engine, settings, resumed, verify)
 
 
 def _verify_summary(verify: VerifyStats, total: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +214,8 @@ def _summary(report: dict[str, Any]) -> str:
     )
     return (
         f"{t['pairs_accepted']} of {t['pairs_generated']} generated pairs kept; "
-        f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion tokens in {report['wall_seconds']} s; "
+        f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion tokens "
+        f"(this process: {report['this_process']['wall_seconds']} s); "
         + verified
         + f"{per_1k if per_1k is not None else '-'} kept pairs per 1,000 completion tokens (generation and verify); "
         f"engine {report['engine'].get('backend')}"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,20 +115,31 @@ class VerifyStats:
     modes: tuple[str, ...] = ()
     requests: int = 0  # verify requests of this run's pairs, resumed ones included
     resumed: int = 0
-    sent: int = 0  # engine calls made by this run, retries included
+    sent: int = 0  # engine calls made by this process, retries included
     unfinished: int = 0  # left for the next run: the engine failed or the run was stopped
     last_engine_error: str = ""
-    prompt_tokens: int = 0  # over every verdict's attempts, resumed ones included
+    # Over every verdict's attempts, those of earlier processes of the run included:
+    calls: int = 0
+    prompt_tokens: int = 0
     completion_tokens: int = 0
     failures_by_reason: Counter = field(default_factory=Counter)
     rejections: Counter = field(default_factory=Counter)
+
+    def add(self, other: VerifyStats) -> None:
+        """Count another part of the run (the pipeline verifies a group of documents at a time)."""
+        for name in ("requests", "resumed", "sent", "unfinished", "calls", "prompt_tokens", "completion_tokens"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.last_engine_error = other.last_engine_error or self.last_engine_error
+        self.failures_by_reason.update(other.failures_by_reason)
+        self.rejections.update(other.rejections)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "modes": list(self.modes),
             "requests": self.requests,
             "resumed": self.resumed,
-            "engine_calls": self.sent,
+            "engine_calls": self.calls,
+            "engine_calls_this_process": self.sent,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "reply_failures": dict(sorted(self.failures_by_reason.items())),
@@ -248,7 +259,7 @@ def verify_pairs(
     gates: GateResult,
     engine: EngineSource,
     settings: VerifySettings,
-    finished: dict[str, dict[str, Any]],
+    finished: Mapping[str, dict[str, Any]],
     on_final: Callable[[Verdict], None],
     stop: threading.Event | None = None,
 ) -> VerifyStats:
@@ -263,7 +274,7 @@ def verify_pairs(
         return stats
     systems = {mode: load_system_prompt(mode) for mode in settings.modes}
     items = [build_verify_request(m, g, systems[m]) for g in gates.accepted for m in settings.modes]
-    verdicts = {k: Verdict.from_entry(e) for k, e in finished.items() if e.get("kind") == "verify"}
+    verdicts = {item.key: Verdict.from_entry(e) for item in items if (e := finished.get(item.key)) is not None}
     todo = [item for item in items if item.key not in verdicts]
     stats.requests, stats.resumed = len(items), len(items) - len(todo)
     if todo:
@@ -271,8 +282,10 @@ def verify_pairs(
         _run(todo, engine(), settings, verdicts, on_final, stats, stop)
     stats.unfinished = sum(item.key not in verdicts for item in items)
     for verdict in (verdicts[i.key] for i in items if i.key in verdicts):
+        stats.calls += len(verdict.attempts)
         stats.prompt_tokens += sum(a.prompt_tokens for a in verdict.attempts)
         stats.completion_tokens += sum(a.completion_tokens for a in verdict.attempts)
+        stats.failures_by_reason.update(a.reason for a in verdict.attempts if a.reason)
     if not stats.unfinished:
         _apply(gates, items, verdicts, settings, stats)
     return stats
@@ -301,8 +314,6 @@ def _run(
                 continue
             reply, parsed = parse_verdict(item, result)
             history[item.key].append(Attempt.from_result(attempt, requests[index].seed, parsed, result))
-            if parsed.reason:
-                stats.failures_by_reason[parsed.reason] += 1
             if reply is not None or attempt >= settings.max_retries:
                 verdict = Verdict(
                     item.key, item.mode, "done" if reply is not None else "failed", reply, history[item.key]
