@@ -124,6 +124,9 @@ def test_finished_run_rerun_calls_no_engine_and_regates_with_new_thresholds(docs
     assert totals["pair_rejections"]["duplicate"] == totals["pairs_generated"] - 1 - sum(
         n for gate, n in totals["pair_rejections"].items() if gate != "duplicate"
     )
+    files = sorted(out.iterdir())
+    assert fake_run(docs_dir, out) == 0 and fake_run(docs_dir, out, "--dedup-threshold", "0") == 0
+    assert sorted(out.iterdir()) == files, "each setting's set is written once"
 
 
 def test_fresh_sets_the_journal_aside_and_redoes_the_work(docs_dir, tmp_path, fake_backend):

@@ -124,11 +124,12 @@ def write_new_json(folder: Path, stem: str, payload: Any) -> Path:
 # A run's final files appear in OUTPUT_DIR as a set or not at all: they are written into a
 # staging folder inside the run's folder (same file system), the list of them is recorded in
 # PUBLISHING (the commit point), then each is moved into OUTPUT_DIR without overwriting
-# anything, and WRITTEN is recorded. A run killed before the commit point leaves only its
-# staging folder, removed by the next run; one killed while moving is finished by the next run
-# (it moves what is left), so a set is never left half written nor written twice.
+# anything, and ``written-<set id>.json`` is recorded. The set id names the settings the set
+# was written with, so the same command finds its set and another gate setting writes its
+# own. A run killed before the commit point leaves only its staging folder, removed by the
+# next run; one killed while moving is finished by the next run (it moves what is left), so a
+# set is never left half written nor written twice.
 PUBLISHING = "publishing.json"
-WRITTEN = "written.json"
 STAGING_PREFIX = "staging-"
 
 Merger = Callable[[Path, Path], Path]  # (staged file, OUTPUT_DIR) -> the file it was merged into
@@ -145,10 +146,12 @@ def new_staging_folder(run_folder: Path, stamp: str) -> Path:
     return staging
 
 
-def publish(staging: Path, output_dir: Path, merge: dict[str, Merger], written: dict[str, Any]) -> list[Path]:
+def publish(
+    staging: Path, output_dir: Path, merge: dict[str, Merger], set_id: str, written: dict[str, Any]
+) -> list[Path]:
     """Move every file of the staging folder into OUTPUT_DIR as one set; ``written`` is recorded with it."""
     names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
-    record = {"staging": staging.name, "names": names, "written": written}
+    record = {"staging": staging.name, "names": names, "set": set_id, "written": written}
     _write_record(staging.parent / PUBLISHING, record)
     return finish_publishing(staging.parent, output_dir, merge) or []
 
@@ -171,15 +174,17 @@ def finish_publishing(run_folder: Path, output_dir: Path, merge: dict[str, Merge
             placed.append(_place(source, output_dir))
         else:  # moved before the run was cut short
             placed.append(output_dir / name)
-    _write_record(run_folder / WRITTEN, {**record["written"], "files": [p.name for p in placed]})
+    _write_record(
+        run_folder / f"written-{record['set']}.json", {**record["written"], "files": [p.name for p in placed]}
+    )
     path.unlink()
     shutil.rmtree(staging, ignore_errors=True)
     return placed
 
 
-def written_set(run_folder: Path) -> dict[str, Any] | None:
-    """What ``publish`` recorded for the run's last complete set, or None."""
-    path = run_folder / WRITTEN
+def written_set(run_folder: Path, set_id: str) -> dict[str, Any] | None:
+    """What ``publish`` recorded for the complete set ``set_id`` of the run, or None."""
+    path = run_folder / f"written-{set_id}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

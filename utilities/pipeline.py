@@ -222,8 +222,8 @@ def _already_written(config: Config, journal: Journal) -> int | None:
     """Finish moving a set a crash cut short; the exit code when this run's set is already written, else None."""
     if finish_publishing(journal.folder, config.output_dir, MERGED) is not None:
         log.warning("finished moving into place the files of a run that was cut short while writing them")
-    written = written_set(journal.folder)
-    if written is None or written["settings"] != _settings_hash(config):
+    written = written_set(journal.folder, _settings_hash(config))
+    if written is None:
         return None
     log.info(
         "every request is finished and this run's files are already written (%s); "
@@ -246,8 +246,8 @@ def _write(run: _Run, stats: RunStats) -> int:
     write_new_json(staging, f"report-{stamp}", report)
     write_new_file(staging, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
     kept = len(done.examples)
-    written = {"settings": _settings_hash(config), "stamp": stamp, "kept": kept}
-    for path in publish(staging, config.output_dir, MERGED, written):
+    written = {"stamp": stamp, "kept": kept}
+    for path in publish(staging, config.output_dir, MERGED, _settings_hash(config), written):
         log.info("wrote %s", path)
     print(format_table(report))
     _log_done(report, stats)
