@@ -30,7 +30,15 @@ from PIL import Image
 from generate_synthetic_data import main
 from models.question_types import Split
 from utilities.check_image_urls import check_all_output_files, check_files
-from utilities.exports import Example, ImagePlacer, add_dataset_info, copy_image, internvl_record
+from utilities.exports import (
+    Example,
+    ExampleSpool,
+    ImagePlacer,
+    add_dataset_info,
+    copy_image,
+    internvl_record,
+    write_exports,
+)
 from utilities.output_files import json_array_chunks, write_new_file
 
 from .conftest import write_png
@@ -326,6 +334,42 @@ def test_a_literal_placeholder_in_generated_text_cannot_break_the_image_count(tm
     human, gpt = (c["value"] for c in record["conversations"])
     assert human.count("<image>") == 1 and "<video>" not in human and "<image >" in human
     assert "<image>" not in gpt and gpt == "It uses <image > tags."
+
+
+def test_every_format_written_from_the_spool_is_the_same_as_from_a_list(tmp_path):
+    """The pipeline writes from an ExampleSpool on disk; what comes out must not depend on that."""
+    docs = tmp_path / "docs"
+    write_png(docs / "d" / "f.png")
+    examples = [
+        Example(
+            id=f"{doc}#{n}", split=split, question=f"Which part {n} of {doc} is meant?", answer=f"Part {n} ü.",
+            images=("d/f.png",) if n % 2 else (), question_type="FACTUAL_RECALL", difficulty="Easy",
+            document=doc, section="S", metadata={"evidence": [f"e{n}"], "verify": {}},
+        )
+        for doc in ("d", "other")
+        for n, split in enumerate([Split.TRAIN, Split.EVAL, Split.TRAIN])
+    ]  # fmt: skip
+    spool = ExampleSpool(tmp_path / "spool.jsonl")
+    spool.extend(examples[:4])
+    spool.extend(examples[4:])
+    assert list(spool) == examples and len(spool) == 6
+    formats = ["phi", "jsonl", "internvl", "sharegpt", "hf"]
+    out = {}
+    for name, source in (("list", examples), ("spool", spool)):
+        out[name] = tmp_path / name
+        write_exports(source, formats, out[name], "T", ImagePlacer(docs, tmp_path / "final", copy=False))
+    files = sorted(p.relative_to(out["list"]) for p in out["list"].rglob("*") if p.is_file())
+    assert len(files) >= 12
+    for name in files:
+        assert (out["spool"] / name).read_bytes() == (out["list"] / name).read_bytes(), name
+    with pytest.raises(ValueError, match="not together"):
+        write_exports(
+            [examples[0], examples[3], examples[1]],
+            ["phi"],
+            tmp_path / "x",
+            "T",
+            ImagePlacer(docs, tmp_path, copy=False),
+        )
 
 
 @pytest.mark.parametrize(

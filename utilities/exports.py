@@ -37,11 +37,13 @@ different file gets a new name.
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
+import itertools
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,23 +209,60 @@ def file_stem(document_name: str) -> str:
     return document_name.replace("/", "__")
 
 
-def _by_split(examples: Iterable[Example]) -> dict[Split, list[Example]]:
-    out: dict[Split, list[Example]] = {Split.TRAIN: [], Split.EVAL: []}
-    for example in examples:
-        out[example.split].append(example)
-    return {split: items for split, items in out.items() if items}
+class ExampleSpool:
+    """Kept examples in a JSONL file, appended as each group of documents is done and read back one
+    at a time, as often as a format needs: memory holds none of them, however large the run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._handle = path.open("ab")
+
+    def extend(self, examples: Iterable[Example]) -> None:
+        for example in examples:
+            self._handle.write((json.dumps(dataclasses.asdict(example), ensure_ascii=False) + "\n").encode("utf-8"))
+            self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Example]:
+        self._handle.flush()
+        with self.path.open("rb") as handle:
+            for line in handle:
+                fields = json.loads(line)
+                fields["split"], fields["images"] = Split(fields["split"]), tuple(fields["images"])
+                yield Example(**fields)
+
+    def close(self) -> None:
+        self._handle.close()
 
 
-def _per_document(
-    examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer, suffix: str
-) -> list[Path]:
+Examples = Sequence[Example] | ExampleSpool  # read more than once, in order, documents together
+
+
+def _splits(examples: Examples) -> dict[Split, Iterable[Example]]:
+    """Each split present, as a lazy filter over the examples."""
+    present = {e.split for e in examples}
+    return {split: _only(examples, split) for split in Split if split in present}
+
+
+def _only(examples: Examples, split: Split) -> Iterator[Example]:
+    return (e for e in examples if e.split == split)
+
+
+def _per_document(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer, suffix: str) -> list[Path]:
     """phi (.json) and jsonl (.jsonl): one file per document and split, as the specification names them."""
-    documents: dict[str, list[Example]] = {}
-    for example in examples:
-        documents.setdefault(example.document, []).append(example)
-    written = []
-    for name, items in documents.items():
-        for split, chosen in _by_split(items).items():
+    written, seen = [], set()
+    for name, group in itertools.groupby(examples, key=lambda e: e.document):
+        if name in seen:
+            raise ValueError(f"the examples of {name!r} are not together")
+        seen.add(name)
+        items = list(group)  # one document's examples
+        for split in Split:
+            chosen = [e for e in items if e.split == split]
+            if not chosen:
+                continue
             stem = f"{split.value}-{file_stem(name)}-synthetic-data-{stamp}"
             records = (phi_record(e, placer) for e in chosen)
             chunks = json_array_chunks(records) if suffix == ".json" else jsonl_chunks(records)
@@ -231,21 +270,22 @@ def _per_document(
     return written
 
 
-def write_phi(examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
+def write_phi(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
     return _per_document(examples, output_dir, stamp, placer, ".json")
 
 
-def write_jsonl(examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
+def write_jsonl(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
     return _per_document(examples, output_dir, stamp, placer, ".jsonl")
 
 
-def write_internvl(examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
+def write_internvl(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
     written = []
     annotations: dict[Split, tuple[Path, int]] = {}
-    for split, chosen in _by_split(examples).items():
-        chunks = jsonl_chunks(internvl_record(e, placer) for e in chosen)
+    for split, chosen in _splits(examples).items():
+        counted = _Counted(chosen)
+        chunks = jsonl_chunks(internvl_record(e, placer) for e in counted)
         path = write_new_file(output_dir, f"internvl-{split.value}-{stamp}", ".jsonl", chunks)
-        annotations[split] = (path, len(chosen))
+        annotations[split] = (path, counted.count)
         written.append(path)
     if Split.TRAIN in annotations:
         path, length = annotations[Split.TRAIN]
@@ -262,10 +302,10 @@ def write_internvl(examples: list[Example], output_dir: Path, stamp: str, placer
     return written
 
 
-def write_sharegpt(examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
+def write_sharegpt(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
     written = []
     entries: dict[str, dict[str, Any]] = {}
-    for split, chosen in _by_split(examples).items():
+    for split, chosen in _splits(examples).items():
         chunks = json_array_chunks(sharegpt_record(e, placer) for e in chosen)
         path = write_new_file(output_dir, f"sharegpt-{split.value}-{stamp}", ".json", chunks)
         written.append(path)
@@ -278,6 +318,18 @@ def write_sharegpt(examples: list[Example], output_dir: Path, stamp: str, placer
     if entries:
         written.append(add_dataset_info(output_dir, entries))
     return written
+
+
+class _Counted:
+    """An iterable that counts what passes through it (InternVL's meta wants the length)."""
+
+    def __init__(self, items: Iterable[Example]) -> None:
+        self.items, self.count = items, 0
+
+    def __iter__(self) -> Iterator[Example]:
+        for item in self.items:
+            self.count += 1
+            yield item
 
 
 def merge_dataset_info(staged: Path, output_dir: Path) -> Path:
@@ -339,11 +391,11 @@ Written by generate_synthetic_data.py. Load with
 """
 
 
-def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
+def write_hf(examples: Examples, output_dir: Path, stamp: str, placer: ImagePlacer) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    splits = _by_split(examples)
+    splits = _splits(examples)
     if not splits:
         return []
     text = pa.struct([("type", pa.string()), ("text", pa.string())])
@@ -363,8 +415,8 @@ def write_hf(examples: list[Example], output_dir: Path, stamp: str, placer: Imag
         lines = []
         for split, chosen in splits.items():
             with pq.ParquetWriter(staging / f"{split.value}.parquet", schema) as writer:
-                for start in range(0, len(chosen), HF_ROWS_PER_GROUP):
-                    rows = [hf_record(e, placer) for e in chosen[start : start + HF_ROWS_PER_GROUP]]
+                records = (hf_record(e, placer) for e in chosen)
+                while rows := list(itertools.islice(records, HF_ROWS_PER_GROUP)):
                     writer.write_table(pa.Table.from_pylist(rows, schema=schema))
             lines.append(f"  - split: {split.value}\n    path: {split.value}.parquet")
         folder = _free_name(output_dir, f"hf-{stamp}")
@@ -381,7 +433,7 @@ def _free_name(output_dir: Path, name: str) -> str:
     return next(n for n in numbered_names(name) if not (output_dir / n).exists())
 
 
-Writer = Callable[[list[Example], Path, str, ImagePlacer], list[Path]]
+Writer = Callable[[Examples, Path, str, ImagePlacer], list[Path]]
 WRITERS: dict[str, Writer] = {
     "phi": write_phi,
     "jsonl": write_jsonl,
@@ -392,7 +444,7 @@ WRITERS: dict[str, Writer] = {
 
 
 def write_exports(
-    examples: list[Example], formats: Iterable[str], output_dir: Path, stamp: str, placer: ImagePlacer
+    examples: Examples, formats: Iterable[str], output_dir: Path, stamp: str, placer: ImagePlacer
 ) -> dict[str, list[Path]]:
     """Every chosen format's files, by format name."""
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from utilities.check import check_engine
 from utilities.config import Config
 from utilities.curate import curate
 from utilities.errors import ConfigError
-from utilities.exports import DATASET_INFO, Example, ImagePlacer, merge_dataset_info, write_exports
+from utilities.exports import DATASET_INFO, ExampleSpool, ImagePlacer, merge_dataset_info, write_exports
 from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import PROGRESS_EVERY_S, WINDOW, RunStats, generate_all
 from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
@@ -141,15 +141,15 @@ def document_groups(requests: list[PlannedRequest], size: int = WINDOW) -> Itera
 class _Finished:
     """What the groups of a run add up to: the report's counts and the records to write."""
 
+    examples: ExampleSpool
     tally: Tally = field(default_factory=Tally)
     verify: VerifyStats = field(default_factory=VerifyStats)
-    examples: list[Example] = field(default_factory=list)
     seen_questions: set[str] = field(default_factory=set)
 
 
 def _finish_groups(run: _Run, staging: Path, stamp: str) -> _Finished:
     """Gate, verify and tally the run a group of documents at a time (stopping where verify could not finish)."""
-    done = _Finished(verify=VerifyStats(modes=run.verify_settings.modes))
+    done = _Finished(ExampleSpool(staging / ".examples.jsonl"), verify=VerifyStats(modes=run.verify_settings.modes))
     for group in document_groups(run.requests):
         outcomes = [rebuild_outcome(run.finished[request_key(p)], p, run.build) for p in group]
         gates = apply_gates(outcomes, run.figures, run.gate_settings, run.docs_root, done.seen_questions)
@@ -242,6 +242,7 @@ def _write(run: _Run, stats: RunStats) -> int:
         return code  # the staging folder is removed by the next run
     placer = ImagePlacer(run.docs_root, config.output_dir, copy=config.copy_images)
     write_exports(done.examples, config.output_formats, staging, stamp, placer)
+    done.examples.close()
     report = done.tally.report(stats, run.engine.info, config.to_dict(), stats.resumed, done.verify)
     write_new_json(staging, f"report-{stamp}", report)
     write_new_file(staging, f"report-{stamp}", ".md", format_markdown(report).encode("utf-8"))
