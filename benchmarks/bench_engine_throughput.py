@@ -57,14 +57,14 @@ def build_requests(docs: Path, count: int, max_tokens: int):
 
 
 def run_pipeline(planned, build, base_url: str, concurrency: int) -> tuple[float, int]:
-    engine = OpenAIEngine(OpenAISettings((base_url,), max_concurrency=concurrency), ImageStore(512))
+    engine = OpenAIEngine(OpenAISettings(base_urls=(base_url,), max_concurrency=concurrency), ImageStore(512))
     start = time.perf_counter()
     stats = generate_all(planned, engine, build, 0, on_final=lambda outcome: None)
     return time.perf_counter() - start, stats.completion_tokens
 
 
 def run_bare(planned, build, base_url: str, concurrency: int) -> tuple[float, int]:
-    engine = OpenAIEngine(OpenAISettings((base_url,)), ImageStore(512))
+    engine = OpenAIEngine(OpenAISettings(base_urls=(base_url,)), ImageStore(512))
     payloads = [engine.payload(build(p, 0).engine_request, json_object=False, text_only=True) for p in planned]
 
     async def main() -> int:

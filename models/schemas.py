@@ -27,33 +27,34 @@ back to ``json_object`` decodes without the schema).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from models.question_types import AnswerBudget
-
-if TYPE_CHECKING:
-    from utilities.config import Config
+from utilities.settings import Int, SettingsModel, choice, setting
 
 EVIDENCE_FORMATS = ("ids", "quotes")
 
 
-@dataclass(frozen=True)
-class ReplyLimits:
+class ReplyLimits(SettingsModel):
+    """What a reply may hold; MAX_ANSWER_CHARS and EVIDENCE_FORMAT are settings, the rest fixed."""
+
     max_question_chars: int = 300
-    max_answer_chars: int = 1200  # a cap over every type's own budget
+    max_answer_chars: Int = setting(  # a cap over every type's own budget
+        "1200", "cap on every question type's own answer length bound", ge=1, run_key=True, curate_key=True
+    )
     max_steps: int = 3
     max_step_chars: int = 160
     max_evidence: int = 3
     max_evidence_chars: int = 300
-    evidence_format: str = "ids"
-
-    @classmethod
-    def from_config(cls, config: Config) -> ReplyLimits:
-        return cls(max_answer_chars=config.max_answer_chars, evidence_format=config.evidence_format)
+    evidence_format: choice(*EVIDENCE_FORMATS) = setting(
+        "ids",
+        "how replies cite the source: ids (numbers of [n]-marked sentences) or quotes (the sentences verbatim)",
+        run_key=True,
+        curate_key=True,
+    )
 
 
 MAX_QUOTE_CHOICES = 300

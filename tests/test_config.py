@@ -147,3 +147,20 @@ def test_setup_logging_keeps_handlers_it_did_not_install():
         assert sum(getattr(h, "_installed_by_setup_logging", False) for h in root.handlers) == 1
     finally:
         root.removeHandler(foreign)
+
+
+def test_each_setting_is_declared_once_and_engine_options_refuse_unknown_names():
+    from pydantic import ValidationError
+
+    from utilities.config import SETTINGS, SETTINGS_BY_ENV
+    from utilities.engines import BUILT_IN_ENGINES
+
+    assert len(SETTINGS_BY_ENV) == len(SETTINGS), "a setting is declared by two concerns"
+    for engine in BUILT_IN_ENGINES:
+        with pytest.raises(ValidationError, match="extra"):
+            engine.Options(no_such_option=1)
+    config = load_config(["--lmdeploy-batch-size", "8", "--model", "m"], {})
+    assert config.lmdeploy_batch_size == 8 and config.section(BUILT_IN_ENGINES[0].Options).batch_size == 8
+    assert config.section(BUILT_IN_ENGINES[1].Options).model == "m", "the openai engine uses MODEL too"
+    with pytest.raises(ValidationError, match="frozen"):
+        config.section(BUILT_IN_ENGINES[0].Options).batch_size = 1

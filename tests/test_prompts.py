@@ -171,10 +171,11 @@ def test_penalties_reach_each_engine_in_its_own_terms(built, docs_dir):
     assert generation_config(request)["repetition_penalty"] == 1.15
     payload = build_payload(request, None, cache_prompt=True)
     assert payload["repeat_penalty"] == 1.15 and payload["frequency_penalty"] == 0.4
-    server = OpenAIEngine(OpenAISettings(("http://127.0.0.1:9/v1",)), ImageStore(64))
+    server = OpenAIEngine(OpenAISettings(base_urls=("http://127.0.0.1:9/v1",)), ImageStore(64))
     body = server.payload(request, json_object=False)
     assert body["repetition_penalty"] == 1.15 and body["frequency_penalty"] == 0.4
-    plain = server.payload(built[0].engine_request, json_object=False)
+    off = dataclasses.replace(built[0].engine_request, repetition_penalty=1.0, frequency_penalty=0.0)
+    plain = server.payload(off, json_object=False)
     assert "repetition_penalty" not in plain and "frequency_penalty" not in plain, "OpenAI's API refuses unknowns"
 
 

@@ -2,8 +2,8 @@
 
 ``auto`` picks lmdeploy when it imports and a CUDA GPU is visible, else openai
 when ``API_BASE_URL`` is set, else the embedded CPU model, and says why.
-Backends are imported only when chosen, so the dry run and the tests never load
-lmdeploy or llama.cpp. Tests register extra engines (a scripted fake) with
+Each backend imports its library (lmdeploy, llama.cpp) only when it is built,
+so the dry run and the tests never load them. Tests register extra engines (a scripted fake) with
 ``register_engine``.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from utilities.config import Config
+from utilities.engines import BUILT_IN_ENGINES
 from utilities.engines.base import Engine, ImageStore
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
@@ -25,51 +26,12 @@ log = get_logger(__name__)
 EngineFactory = Callable[[Config, ImageStore], Engine]
 
 
-def _lmdeploy(config: Config, images: ImageStore) -> Engine:
-    from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
-
-    settings = LmdeploySettings(
-        model=config.model,
-        model_format=config.model_format,
-        num_gpus=config.num_gpus,
-        engine=config.lmdeploy_engine,
-        session_len=config.session_len,
-        cache_max_entry_count=config.cache_max_entry_count,
-        max_image_tiles=config.max_image_tiles,
-        batch_size=config.lmdeploy_batch_size,
-    )
-    return LmdeployEngine(settings, images)
+def engine_factory(engine: Any) -> EngineFactory:
+    """Builds ``engine`` from its own options, as the config holds them."""
+    return lambda config, images: engine(config.section(engine.Options), images)
 
 
-def _openai(config: Config, images: ImageStore) -> Engine:
-    from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings
-
-    settings = OpenAISettings(
-        base_urls=config.api_base_url,
-        api_key=config.api_key,
-        model=config.model,
-        max_concurrency=config.max_concurrency,
-        timeout_s=config.request_timeout,
-        transport_retries=config.transport_retries,
-    )
-    return OpenAIEngine(settings, images)
-
-
-def _embedded(config: Config, images: ImageStore) -> Engine:
-    from utilities.engines.embedded import EmbeddedEngine, EmbeddedSettings
-
-    settings = EmbeddedSettings(
-        model=config.llamacpp_model,
-        mmproj=config.llamacpp_mmproj,
-        parallel=config.llamacpp_parallel,
-        ctx_per_slot=config.llamacpp_ctx,
-        threads=config.llamacpp_threads,
-        cache_prompt=config.llamacpp_cache_prompt,
-    )
-    return EmbeddedEngine(settings, images)
-
-
-ENGINES: dict[str, EngineFactory] = {"lmdeploy": _lmdeploy, "openai": _openai, "embedded": _embedded}
+ENGINES: dict[str, EngineFactory] = {engine.name: engine_factory(engine) for engine in BUILT_IN_ENGINES}
 
 
 def register_engine(name: str, factory: EngineFactory) -> None:

@@ -69,7 +69,7 @@ from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
-from utilities.config import Config
+from utilities.config import SETTINGS, Config
 from utilities.figures import strip_placeholders
 from utilities.file_utils import load_configured_documents
 from utilities.generation import RequestOutcome, RunStats
@@ -91,11 +91,9 @@ SUFFIXES = (".json", ".jsonl", ".parquet")
 DEFAULT_QUESTION_TYPE = QuestionType.FACTUAL_RECALL
 MAX_ERRORS_LOGGED = 20  # per file; every unreadable record is in the rejects file
 CURATE_JOURNAL_VERSION = 1
-# Of the run key's settings, those that change a curated pair's context or its verify replies.
-CURATE_KEY_SETTINGS = (
-    "MODEL", "MODEL_FORMAT", "BACKEND", "LLAMACPP_MODEL", "LLAMACPP_MMPROJ", "RELATED_SECTIONS",
-    "RELATED_MIN_SIMILARITY", "MAX_SECTION_CHARS", "MAX_IMAGES_PER_REQUEST", "MAX_ANSWER_CHARS", "EVIDENCE_FORMAT",
-)  # fmt: skip
+# Of the run key's settings, those that change a curated pair's context or its verify replies:
+# marked ``curate_key=True`` where they are declared.
+CURATE_KEY_SETTINGS = tuple(s.env for s in SETTINGS if s.curate_key)
 
 _ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system"}
 _PLACEHOLDER = re.compile(r"(?:Image-\d+: )?<(?:image|video|audio)>\n?")

@@ -20,13 +20,14 @@ from typing import Any
 import yaml
 
 from models.documents import Document, Section
-from utilities.config import Config, undecodable_name
+from utilities.config import Config
 from utilities.errors import DocumentError
 from utilities.facts import extract_facts_from_section
 from utilities.figures import collect_figures
 from utilities.logger import get_logger
 from utilities.related import find_related_sections
 from utilities.sections import normalize_newlines, split_into_sections
+from utilities.settings import undecodable_name
 
 log = get_logger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from models.documents import Document
-from utilities.config import Config
+from utilities.config import SETTINGS, Config
 from utilities.errors import ConfigError
 from utilities.generation import Attempt, RequestOutcome
 from utilities.logger import get_logger
@@ -37,31 +37,9 @@ log = get_logger(__name__)
 
 JOURNAL_VERSION = 1
 
-# Settings that change what is asked or how it is sampled (and so what comes back).
-KEY_SETTINGS = (
-    "MODEL",
-    "MODEL_FORMAT",
-    "BACKEND",
-    "LLAMACPP_MODEL",
-    "LLAMACPP_MMPROJ",
-    "QUESTION_TYPES",
-    "QUESTIONS_PER_REQUEST",
-    "RELATED_SECTIONS",
-    "RELATED_MIN_SIMILARITY",
-    "MAX_SECTION_CHARS",
-    "MAX_IMAGE_SIDE",
-    "MAX_IMAGE_TILES",
-    "MAX_IMAGES_PER_REQUEST",
-    "TEMPERATURE",
-    "TOP_P",
-    "MAX_NEW_TOKENS",
-    "SEED",
-    "MAX_ANSWER_CHARS",
-    "EVIDENCE_FORMAT",
-    "REPETITION_PENALTY",
-    "FREQUENCY_PENALTY",
-    "MAX_RETRIES",
-)
+# Settings that change what is asked or how it is sampled (and so what comes back): marked
+# ``run_key=True`` where they are declared.
+KEY_SETTINGS = tuple(s.env for s in SETTINGS if s.run_key)
 
 
 def run_key_inputs(documents: list[Document], config: Config, library: PromptLibrary) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -34,11 +33,9 @@ from models.schemas import (
 )
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
-
-if TYPE_CHECKING:
-    from utilities.config import Config
 from utilities.facts import quotable_sentences
 from utilities.planner import PlannedRequest
+from utilities.settings import Float, Int, SettingsModel, setting
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 PROMPT_VERSION = "3"  # bump when templates or prompt assembly change what is sent
@@ -68,27 +65,33 @@ class PromptLibrary:
         return cls(system_path.read_text(encoding="utf-8").strip(), templates)
 
 
-@dataclass(frozen=True)
-class SamplingSettings:
-    max_new_tokens: int = 2048
-    temperature: float = 0.7
-    top_p: float = 0.95
-    seed: int = 42
-    max_images: int = 4
-    repetition_penalty: float = 1.0
-    frequency_penalty: float = 0.0
+class SamplingSettings(SettingsModel):
+    """How each request is sampled: declared here, read by utilities/config.py."""
 
-    @classmethod
-    def from_config(cls, config: Config) -> SamplingSettings:
-        return cls(
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            seed=config.seed,
-            max_images=config.max_images_per_request,
-            repetition_penalty=config.repetition_penalty,
-            frequency_penalty=config.frequency_penalty,
-        )
+    temperature: Float = setting("0.7", "sampling temperature", ge=0.0, le=2.0, run_key=True)
+    top_p: Float = setting("0.95", "nucleus sampling probability mass", ge=0.0, le=1.0, run_key=True)
+    max_new_tokens: Int = setting(
+        "2048", "token cap of one reply; a reply that hits it is rejected as truncated", ge=1, run_key=True
+    )
+    seed: Int = setting("42", "base random seed; each request and retry derives its own from it", ge=0, run_key=True)
+    repetition_penalty: Float = setting(
+        "1.1",
+        "multiplicative penalty on repeated tokens (lmdeploy, embedded, and openai servers that accept it); 1 is off",
+        ge=1.0,
+        le=2.0,
+        run_key=True,
+    )
+    frequency_penalty: Float = setting(
+        "0", "OpenAI frequency_penalty sent by the openai engine; 0 is off", ge=0.0, le=2.0, run_key=True
+    )
+    max_images: Int = setting(
+        "4",
+        "figures attached to one request at most",
+        env="MAX_IMAGES_PER_REQUEST",
+        ge=0,
+        run_key=True,
+        curate_key=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -73,19 +73,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
 from utilities.generation import RequestOutcome
 from utilities.replies import ParsedPair
-
-if TYPE_CHECKING:
-    from utilities.config import Config
 from utilities.text_checks import (
     content_stems,
     content_words,
@@ -150,17 +148,6 @@ _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equatio
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    grounding_threshold: float = 90.0
-    evidence_support_floor: float = 0.6
-    dedup_threshold: float = 0.9
-
-    @classmethod
-    def from_config(cls, config: Config) -> GateSettings:
-        return cls(config.grounding_threshold, config.evidence_support_floor, config.dedup_threshold)
 
 
 @dataclass

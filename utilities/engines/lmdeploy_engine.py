@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from utilities.engines.base import (
@@ -45,20 +44,30 @@ from utilities.engines.base import (
 )
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
+from utilities.settings import Float, Int, NonEmpty, SettingsModel, choice, setting
 
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class LmdeploySettings:
-    model: str
-    model_format: str = "awq"
-    num_gpus: int = 1
-    engine: str = "turbomind"  # or "pytorch"
-    session_len: int = 16384
-    cache_max_entry_count: float = 0.8
-    max_image_tiles: int = 6
-    batch_size: int = 256
+class LmdeploySettings(SettingsModel):
+    """The lmdeploy engine's options (LMDEPLOY_*, MODEL ...): declared here, read by utilities/config.py."""
+
+    model: NonEmpty = setting(
+        "OpenGVLab/InternVL3-8B-AWQ", "model id or local path for the lmdeploy engine", run_key=True, curate_key=True
+    )
+    model_format: NonEmpty = setting(
+        "awq", "weight format of MODEL for lmdeploy (awq, gptq, hf, fp8)", run_key=True, curate_key=True
+    )
+    num_gpus: Int = setting("1", "GPUs for tensor parallelism in the lmdeploy engine", ge=1)
+    engine: choice("turbomind", "pytorch") = setting(
+        "turbomind", "lmdeploy backend: turbomind or pytorch", env="LMDEPLOY_ENGINE"
+    )
+    session_len: Int = setting("16384", "lmdeploy context length (prompt + images + reply)", ge=1)
+    cache_max_entry_count: Float = setting("0.8", "share of free GPU memory for lmdeploy's KV cache", ge=0.01, le=1.0)
+    max_image_tiles: Int = setting(
+        "6", "InternVL tiles per image (max_dynamic_patch), 256 tokens each", ge=1, run_key=True
+    )
+    batch_size: Int = setting("256", "requests handed to lmdeploy per call", env="LMDEPLOY_BATCH_SIZE", ge=1)
 
 
 def engine_config(settings: LmdeploySettings) -> tuple[str, dict[str, Any]]:
@@ -74,8 +83,6 @@ def engine_config(settings: LmdeploySettings) -> tuple[str, dict[str, Any]]:
         if settings.model_format == "fp8":
             kwargs["model_format"] = "fp8"
         return "PytorchEngineConfig", kwargs
-    if settings.engine != "turbomind":
-        raise ConfigError(f"LMDEPLOY_ENGINE must be turbomind or pytorch, got '{settings.engine}'")
     kwargs["model_format"] = settings.model_format
     return "TurbomindEngineConfig", kwargs
 
@@ -129,6 +136,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 class LmdeployEngine:
     name = "lmdeploy"
+    Options = LmdeploySettings
 
     def __init__(self, settings: LmdeploySettings, images: ImageStore):
         try:

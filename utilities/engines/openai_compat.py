@@ -32,11 +32,13 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field
 
 from utilities.engines.base import (
     EngineRequest,
@@ -48,6 +50,7 @@ from utilities.engines.base import (
 )
 from utilities.engines.embedded import result_from_openai
 from utilities.logger import get_logger
+from utilities.settings import Float, Int, SettingsModel, SettingValueError, Text, parsed, setting
 
 log = get_logger(__name__)
 
@@ -60,14 +63,37 @@ DOWN_POLL_S = 0.1  # a backoff ends this soon after the engine is marked down
 RETRY_NOTICE_EVERY_S = 30.0  # while requests wait on retries, a line says so this often
 
 
-@dataclass(frozen=True)
-class OpenAISettings:
-    base_urls: tuple[str, ...]
-    api_key: str = field(default="", repr=False)
-    model: str = "default"
-    max_concurrency: int = 64
-    timeout_s: float = 600.0
-    transport_retries: int = 5
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError for "a:port" or "a:99999"
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+def _base_urls(raw: str) -> tuple[str, ...]:
+    """``" http://a:23333/v1/ ,http://b:23333/v1"`` -> both, without trailing slashes."""
+    urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for url in urls:
+        if not _is_http_url(url):
+            raise SettingValueError(f"must be comma-separated http:// or https:// URLs with a host, got {url!r}")
+    return urls
+
+
+class OpenAISettings(SettingsModel):
+    """The openai engine's options (API_*, ...): declared here, read by utilities/config.py."""
+
+    base_urls: Annotated[tuple[str, ...], parsed(_base_urls)] = setting(
+        "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated", env="API_BASE_URL"
+    )
+    api_key: Text = setting("", "bearer token for API_BASE_URL; never logged", secret=True)
+    model: str = Field("default", alias="MODEL")  # MODEL is declared by the lmdeploy engine
+    max_concurrency: Int = setting("64", "requests in flight at once (openai engine)", ge=1)
+    timeout_s: Float = setting(
+        "600", "seconds before one HTTP request is abandoned and retried", env="REQUEST_TIMEOUT", ge=1.0, le=86400.0
+    )
+    transport_retries: Int = setting("5", "re-sends after 429/5xx/timeouts/dropped connections", ge=0)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -175,6 +201,7 @@ class _Health:
 
 class OpenAIEngine:
     name = "openai"
+    Options = OpenAISettings
 
     def __init__(self, settings: OpenAISettings, images: ImageStore):
         if not settings.base_urls:
