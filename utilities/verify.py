@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,17 +40,15 @@ from models.schemas import (
     describe_object,
     reply_json_schema,
 )
+from utilities.config import Config, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
 from utilities.errors import ConfigError
 from utilities.generation import Attempt
 from utilities.logger import get_logger
-from utilities.prompts import PROMPTS_DIR, attempt_seed
+from utilities.prompts import PROMPTS_DIR, SamplingSettings, attempt_seed
 from utilities.quality import GatedPair, GateResult
 from utilities.replies import ParseOutcome, decode_json
 from utilities.text_checks import content_words
-
-if TYPE_CHECKING:
-    from utilities.config import Config
 
 log = get_logger(__name__)
 
@@ -70,11 +68,13 @@ EngineSource = Callable[[], Engine]
 
 @dataclass(frozen=True)
 class VerifySettings:
+    """The verify pass as a run resolves it (``auto`` chosen per engine); defaults are the settings'."""
+
     modes: tuple[str, ...] = ()
-    agreement: float = 0.3
-    judge_min_score: int = 3
-    max_retries: int = 3
-    seed: int = 42
+    agreement: float = VerifyChoice().verify_agreement
+    judge_min_score: int = VerifyChoice().judge_min_score
+    max_retries: int = RunSettings().max_retries
+    seed: int = SamplingSettings().seed
 
     @classmethod
     def from_config(cls, config: Config, backend: str) -> VerifySettings:
