@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import re
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -42,13 +45,31 @@ with FaultServer([]) as server:
 
 
 def build_corpus(folder: Path, copies: int) -> None:
-    """``copies`` renamed copies of every shared document, each with its own figure folder."""
+    """``copies`` renamed copies of every shared document, each with its own figure folder.
+
+    Copy 0 is the document itself; every later copy has its letters permuted
+    (a permutation per copy; frontmatter and placeholders untouched), so its
+    questions are new rather than near-duplicates the gate drops: the kept
+    pairs, and what writing them costs, grow with the corpus as a real one's do.
+    """
     for copy in range(copies):
         for source in sorted(CORPUS.glob("*.md")):
             name = f"{source.stem}-{copy}"
-            shutil.copyfile(source, folder / f"{name}.md")
+            (folder / f"{name}.md").write_text(disguise(source.read_text(encoding="utf-8"), copy), encoding="utf-8")
             if (CORPUS / source.stem).is_dir():
                 shutil.copytree(CORPUS / source.stem, folder / name)
+
+
+def disguise(text: str, copy: int) -> str:
+    if copy == 0:
+        return text
+    letters = list(string.ascii_lowercase)
+    random.Random(copy).shuffle(letters)
+    table = str.maketrans(string.ascii_lowercase + string.ascii_uppercase, "".join(letters) + "".join(letters).upper())
+    _, frontmatter, body = text.split("---\n", 2) if text.startswith("---\n") else ("", None, text)
+    parts = re.split(r"(\{\{[^}]*\}\})", body)  # placeholders stay as they are
+    body = "".join(part if part.startswith("{{") else part.translate(table) for part in parts)
+    return body if frontmatter is None else f"---\n{frontmatter}---\n{body}"
 
 
 def run_once(copies: int, types: int, verify: str, keep: bool) -> dict:

@@ -231,6 +231,24 @@ def test_a_corrupt_image_is_left_out_with_one_warning(tmp_path, caplog):
     assert sum("bad.png" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_the_image_caches_hold_a_byte_budget_not_a_count(tmp_path):
+    """Memory must not grow with the corpus: only the most recent images within budget stay decoded."""
+    from PIL import Image
+
+    paths = []
+    for i in range(10):
+        paths.append(tmp_path / f"f{i}.png")
+        Image.new("RGB", (64, 64), (i * 20, 0, 0)).save(paths[-1])
+    one = 64 * 64 * 3
+    images, urls = ImageStore(256, image_bytes=3 * one), ImageStore(256, url_bytes=1)
+    for path in paths:
+        assert images.image(path) is not None and urls.data_url(path) is not None
+    for path in paths:
+        path.unlink()  # what is still cached is served without the file
+    assert [images.image(p) is not None for p in paths] == [False] * 7 + [True] * 3
+    assert urls.data_url(paths[-1]) is not None and urls.data_url(paths[-2]) is None  # the newest URL only
+
+
 # lmdeploy: the builders are pure, so CI checks exactly what would be sent.
 
 

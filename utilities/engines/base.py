@@ -89,18 +89,43 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class ImageStore:
-    """Decoded, size-bounded images shared by the requests of a run, with a small LRU cache.
+class _SizedLRU:
+    """Least-recently-used values whose sizes add up to at most ``budget`` bytes."""
 
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._items: OrderedDict[Path, tuple[Any, int]] = OrderedDict()
+        self._size = 0
+
+    def get(self, key: Path) -> Any:
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key][0]
+
+    def put(self, key: Path, value: Any, size: int) -> None:
+        if key in self._items:
+            self._size -= self._items.pop(key)[1]
+        self._items[key] = (value, size)
+        self._size += size
+        while self._size > self.budget and len(self._items) > 1:
+            self._size -= self._items.popitem(last=False)[1][1]
+
+
+class ImageStore:
+    """Decoded, size-bounded images shared by the requests of a run, in caches bounded in bytes.
+
+    A decoded image at ``MAX_IMAGE_SIDE`` 2048 is up to 12 MiB, so the caches
+    hold what a window of requests reuses (requests go document by document)
+    rather than a count of images: a count let memory grow with the corpus.
     An image that fails to decode is warned about once (naming the file) and
     then left out of every request that names it.
     """
 
-    def __init__(self, max_side: int, capacity: int = 64):
+    def __init__(self, max_side: int, image_bytes: int = 256 << 20, url_bytes: int = 64 << 20):
         self.max_side = max_side
-        self.capacity = capacity
-        self._images: OrderedDict[Path, Image.Image] = OrderedDict()
-        self._urls: OrderedDict[Path, str] = OrderedDict()
+        self._images = _SizedLRU(image_bytes)
+        self._urls = _SizedLRU(url_bytes)
         self._bad: set[Path] = set()
         self._lock = threading.Lock()
 
@@ -108,30 +133,35 @@ class ImageStore:
         with self._lock:
             if path in self._bad:
                 return None
-            if path in self._images:
-                self._images.move_to_end(path)
-                return self._images[path]
+            if (image := self._images.get(path)) is not None:
+                return image
+        image = self._decode(path)
+        if image is not None:
+            with self._lock:
+                self._images.put(path, image, image.width * image.height * len(image.getbands()))
+        return image
+
+    def _decode(self, path: Path) -> Image.Image | None:
         try:
-            image = load_image(path, self.max_side)
+            return load_image(path, self.max_side)
         except ImageLoadError as exc:
             with self._lock:
                 if path not in self._bad:
                     log.warning("%s; sent without this image", exc)
                 self._bad.add(path)
             return None
-        with self._lock:
-            self._images[path] = image
-            while len(self._images) > self.capacity:
-                self._images.popitem(last=False)
-        return image
 
     def data_url(self, path: Path) -> str | None:
-        """The image as a ``data:image/...;base64,`` URL (PNG, or JPEG for photos)."""
+        """The image as a ``data:image/...;base64,`` URL (PNG, or JPEG for photos).
+
+        Only the URL is kept: an engine that sends URLs never needs the decoded image again.
+        """
         with self._lock:
-            if path in self._urls:
-                self._urls.move_to_end(path)
-                return self._urls[path]
-        image = self.image(path)
+            if path in self._bad:
+                return None
+            if (url := self._urls.get(path)) is not None:
+                return url
+        image = self._decode(path)
         if image is None:
             return None
         buffer = io.BytesIO()
@@ -143,9 +173,7 @@ class ImageStore:
             mime = "image/png"
         url = f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
         with self._lock:
-            self._urls[path] = url
-            while len(self._urls) > self.capacity:
-                self._urls.popitem(last=False)
+            self._urls.put(path, url, len(url))
         return url
 
 
