@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image
 
 from models.question_types import Split
-from utilities.exports import WRITERS, Example, ImagePlacer
+from models.records import Example
+from utilities.exports import WRITERS, ImagePlacer
 
 WORDS = "pressure flow pump valve reserve blob fee target signal timing phase interval cycle".split()  # noqa: SIM905
 

@@ -29,16 +29,9 @@ from PIL import Image
 
 from generate_synthetic_data import main
 from models.question_types import Split
+from models.records import Example
 from utilities.check_image_urls import check_all_output_files, check_files
-from utilities.exports import (
-    Example,
-    ExampleSpool,
-    ImagePlacer,
-    add_dataset_info,
-    copy_image,
-    internvl_record,
-    write_exports,
-)
+from utilities.exports import ExampleSpool, ImagePlacer, add_dataset_info, copy_image, internvl_record, write_exports
 from utilities.output_files import json_array_chunks, write_new_file
 
 from .conftest import write_png

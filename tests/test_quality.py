@@ -8,10 +8,10 @@ import re
 import pytest
 
 from models.question_types import QuestionType
+from models.records import ParsedPair, RequestOutcome
 from models.schemas import ReplyLimits
 from utilities import quality
 from utilities.file_utils import load_documents
-from utilities.generation import RequestOutcome
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
 from utilities.quality import (
@@ -23,7 +23,6 @@ from utilities.quality import (
     normalize,
     subject_names,
 )
-from utilities.replies import ParsedPair
 
 from .conftest import PROJECT_ROOT
 from .helpers import write_small_doc
@@ -67,7 +66,6 @@ def gate(docs_dir):
     document = load_documents(docs_dir).documents[0]
     library = PromptLibrary.load()
     root = docs_dir.resolve()
-    paths = {"notes": {r.id: r.path for s in document.sections for r in s.figures if r.path}}
 
     def run(
         *pairs: ParsedPair,
@@ -82,7 +80,7 @@ def gate(docs_dir):
             built = build_request(document, p, library, SamplingSettings(), ReplyLimits(), root)
             built = dataclasses.replace(built, context=context)
             outcomes.append(RequestOutcome(built, "accepted", pairs))
-        return apply_gates(outcomes, paths, settings, root)
+        return apply_gates(outcomes, settings, root)
 
     return run
 

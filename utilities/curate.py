@@ -67,19 +67,18 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
+from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, PlannedRequest, RequestOutcome
 from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import SETTINGS, Config
 from utilities.figures import strip_placeholders
 from utilities.file_utils import load_configured_documents
-from utilities.generation import RequestOutcome, RunStats
+from utilities.generation import RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.output_files import json_array_chunks, timestamp, write_new_file, write_new_json
-from utilities.planner import PlannedRequest
-from utilities.prompts import PROMPT_VERSION, BuiltRequest, PromptLibrary, SamplingSettings, build_request
-from utilities.quality import GatedPair, GateResult, GateSettings, apply_gates, figure_paths
-from utilities.replies import ParsedPair
+from utilities.prompts import PROMPT_VERSION, PromptLibrary, SamplingSettings, build_request
+from utilities.quality import GateSettings, apply_gates
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.text_checks import content_words
@@ -547,7 +546,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
 
 def _gate(config: Config, documents: list[Document], outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
     """As a run gates its pairs."""
-    return apply_gates(outcomes, figure_paths(documents), GateSettings.from_config(config), docs_root)
+    return apply_gates(outcomes, GateSettings.from_config(config), docs_root)
 
 
 def curate(config: Config) -> int:

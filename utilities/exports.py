@@ -44,11 +44,11 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from models.question_types import Split
+from models.records import Example
 from utilities.logger import get_logger
 from utilities.output_files import (
     json_array_chunks,
@@ -67,22 +67,6 @@ DATASET_INFO = "dataset_info.json"
 # Placeholders trainers expand into media tokens; a literal one in generated text would
 # break their count check (LLaMA-Factory and InternVL assert one image per <image>).
 PLACEHOLDERS = ("<image>", "<video>", "<audio>")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One kept pair, independent of the format it is written in."""
-
-    id: str
-    split: Split
-    question: str
-    answer: str  # the assistant's content: <think>…</think> first when reasoning is included
-    images: tuple[str, ...]  # attached figures in order, as paths relative to MARKDOWN_DOCS_DIR
-    question_type: str
-    difficulty: str
-    document: str
-    section: str
-    metadata: dict[str, Any] = field(default_factory=dict)  # provenance, kept by phi and jsonl
 
 
 class ImagePlacer:

@@ -23,13 +23,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from models.records import Attempt, BuiltRequest, ParsedPair, ParseOutcome, PlannedRequest, RequestOutcome
 from utilities.engines.base import Engine, EngineResult
 from utilities.logger import get_logger
-from utilities.planner import PlannedRequest
-from utilities.prompts import BuiltRequest
-from utilities.replies import ParsedPair, ParseOutcome, parse_reply
+from utilities.replies import parse_reply
 from utilities.text_checks import sampling_accident
 
 log = get_logger(__name__)
@@ -40,44 +38,6 @@ PROGRESS_EVERY_S = 30.0
 ACCIDENT_RESENDS = 1
 
 Builder = Callable[[PlannedRequest, int], BuiltRequest]
-
-
-@dataclass
-class Attempt:
-    attempt: int
-    seed: int
-    reason: str | None
-    detail: str
-    finish_reason: str | None
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_result(cls, attempt: int, seed: int, parsed: ParseOutcome, result: EngineResult) -> Attempt:
-        """One attempt as the journal and the rejects file keep it: the raw text, or the engine's error."""
-        return cls(
-            attempt=attempt,
-            seed=seed,
-            reason=parsed.reason,
-            detail=parsed.detail,
-            finish_reason=result.finish_reason,
-            text=result.text if result.error is None else f"[engine error] {result.error}",
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-        )
-
-
-@dataclass
-class RequestOutcome:
-    built: BuiltRequest  # the last attempt's request
-    status: str  # "accepted" or "rejected"
-    pairs: tuple[ParsedPair, ...] = ()
-    reason: str | None = None
-    attempts: list[Attempt] = field(default_factory=list)
 
 
 @dataclass

@@ -25,13 +25,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from models.documents import Document
+from models.records import Attempt, ParsedPair, PlannedRequest, RequestOutcome
 from utilities.config import SETTINGS, Config
 from utilities.errors import ConfigError
-from utilities.generation import Attempt, RequestOutcome
 from utilities.logger import get_logger
-from utilities.planner import PlannedRequest
 from utilities.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptLibrary
-from utilities.replies import ParsedPair
 
 log = get_logger(__name__)
 

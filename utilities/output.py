@@ -15,10 +15,9 @@ from typing import Any
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS
-from utilities.exports import Example, file_stem
-from utilities.generation import RequestOutcome
+from models.records import Example, GatedPair, GateResult, RequestOutcome
+from utilities.exports import file_stem
 from utilities.output_files import write_new_file
-from utilities.quality import GatedPair, GateResult
 from utilities.replies import REASONS
 
 
@@ -37,16 +36,13 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
     pair, outcome = gated.pair, gated.outcome
     planned = outcome.built.planned
     section = document.sections[planned.section_index]
-    paths = {
-        ref.id: ref.path for i in (planned.section_index, *planned.related) for ref in document.sections[i].figures
-    }
     spec = QUESTION_TYPE_SPECS[planned.question_type]
     return Example(
         id=gated.id,
         split=spec.split,
         question=pair.question,
         answer=assistant_content(pair.answer, gated.steps, include_reasoning),
-        images=tuple(paths[figure_id] for figure_id in pair.figures),
+        images=tuple(outcome.built.figure_paths[figure_id] for figure_id in pair.figures),
         question_type=planned.question_type.value,
         difficulty=spec.difficulty.value,
         document=document.name,

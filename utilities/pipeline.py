@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.documents import Document
+from models.records import BuiltRequest, PlannedRequest
 from models.schemas import ReplyLimits
 from utilities.api_utils import ENGINES, LazyEngine, choose_backend
 from utilities.check import check_engine
@@ -43,10 +44,9 @@ from utilities.output_files import (
     written_set,
 )
 from utilities.plan import build_plan, format_plan_summary
-from utilities.planner import PlannedRequest
 from utilities.progress import progress_bar
-from utilities.prompts import BuiltRequest, PromptLibrary, SamplingSettings, build_request, request_key
-from utilities.quality import GateSettings, apply_gates, figure_paths
+from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
+from utilities.quality import GateSettings, apply_gates
 from utilities.report import Tally, format_markdown, format_table
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.verify import VerifySettings, VerifyStats, verify_pairs
@@ -152,7 +152,7 @@ def _finish_groups(run: _Run, staging: Path, stamp: str) -> _Finished:
     done = _Finished(ExampleSpool(staging / ".examples.jsonl"), verify=VerifyStats(modes=run.verify_settings.modes))
     for group in document_groups(run.requests):
         outcomes = [rebuild_outcome(run.finished[request_key(p)], p, run.build) for p in group]
-        gates = apply_gates(outcomes, run.figures, run.gate_settings, run.docs_root, done.seen_questions)
+        gates = apply_gates(outcomes, run.gate_settings, run.docs_root, done.seen_questions)
         verify = verify_pairs(
             gates, run.engine, run.verify_settings, run.finished, run.journal.append_entry, run.stop.event
         )
@@ -177,7 +177,6 @@ class _Run:
     journal: Journal
     engine: LazyEngine
     stop: StopSignal
-    figures: dict[str, dict[str, str]]
     gate_settings: GateSettings
     verify_settings: VerifySettings
     finished: JournalIndex = field(init=False)
@@ -203,7 +202,7 @@ def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest],
                 return code
             run = _Run(
                 config, requests, documents, docs_root, build, journal, engine, stop,
-                figure_paths(loaded.documents), GateSettings.from_config(config), verify_settings,
+                GateSettings.from_config(config), verify_settings,
             )  # fmt: skip
             run.finished = journal.index()
             return _write(run, stats)

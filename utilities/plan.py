@@ -12,9 +12,10 @@ from typing import Any
 
 from models.documents import Document
 from models.question_types import QuestionType
+from models.records import PlannedRequest
 from utilities.config import Config
 from utilities.file_utils import LoadResult
-from utilities.planner import PlannedRequest, count_by_type, estimate_prompt_tokens, plan_requests
+from utilities.planner import count_by_type, estimate_prompt_tokens, plan_requests
 
 PLAN_SCHEMA_VERSION = 1
 

@@ -14,26 +14,15 @@ run prints and saves it; generation builds prompts from it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
+from models.records import PlannedRequest
 
 # Characters a request adds around its context (system prompt, instructions,
 # schema description) until the prompt templates exist to measure it exactly.
 PROMPT_OVERHEAD_CHARS = 2400
 CHARS_PER_TOKEN = 4
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    document: str
-    section_index: int
-    question_type: QuestionType
-    related: tuple[int, ...]  # indices of context sections besides the main one
-    facts: tuple[int, ...]  # indices into the section's facts (FACT_BASED only)
-    n_pairs: int
-    figures: tuple[str, ...]  # ids of resolved figures attached as images
 
 
 def _attached_figures(document: Document, indices: list[int]) -> tuple[str, ...]:

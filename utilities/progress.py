@@ -19,7 +19,8 @@ from typing import TextIO
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from utilities.generation import RequestOutcome, RunStats
+from models.records import RequestOutcome
+from utilities.generation import RunStats
 from utilities.logger import LOGGER_NAME, is_terminal
 
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from pydantic import BaseModel
-
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from models.records import BuiltRequest, PlannedRequest
 from models.schemas import (
     MAX_QUOTE_CHOICES,
     ReplyLimits,
@@ -34,7 +33,6 @@ from models.schemas import (
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
 from utilities.facts import quotable_sentences
-from utilities.planner import PlannedRequest
 from utilities.settings import Float, Int, SettingsModel, setting
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -92,19 +90,6 @@ class SamplingSettings(SettingsModel):
         run_key=True,
         curate_key=True,
     )
-
-
-@dataclass(frozen=True)
-class BuiltRequest:
-    planned: PlannedRequest
-    key: str  # stable across runs and attempts: document, section, type, fact group
-    engine_request: EngineRequest
-    reply_model: type[BaseModel]
-    figures: tuple[str, ...]  # ids attached as images (the reply's allowed figure ids)
-    context: tuple[str, ...]  # the source texts the reply must be grounded in
-    quotes: tuple[str, ...] = ()  # the citable sentences; with EVIDENCE_FORMAT=ids, id n is quotes[n - 1]
-    document_title: str | None = None  # the frontmatter title, when the document has one
-    section_titles: tuple[str, ...] = ()  # the section's title, then its related sections'
 
 
 def request_key(planned: PlannedRequest) -> str:
@@ -227,6 +212,16 @@ def build_request(
         frequency_penalty=sampling.frequency_penalty,
     )
     section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
+    figure_paths = {fid: refs[fid].path for fid in figure_ids}
     return BuiltRequest(
-        planned, key, engine_request, reply_model, figure_ids, tuple(context), quotes, title, section_titles
+        planned,
+        key,
+        engine_request,
+        reply_model,
+        figure_ids,
+        tuple(context),
+        quotes,
+        title,
+        section_titles,
+        figure_paths,
     )

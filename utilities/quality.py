@@ -70,20 +70,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
+from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
-from utilities.generation import RequestOutcome
-from utilities.replies import ParsedPair
 from utilities.text_checks import (
     content_stems,
     content_words,
@@ -95,9 +91,7 @@ from utilities.text_checks import (
 
 __all__ = [
     "GATES",
-    "GateResult",
     "GateSettings",
-    "GatedPair",
     "apply_gates",
     "content_words",
     "evidence_support",
@@ -148,30 +142,6 @@ _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equatio
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
-
-
-@dataclass
-class GatedPair:
-    pair: ParsedPair
-    outcome: RequestOutcome
-    position: int  # the pair's index in its reply
-    grounding: float = 0.0  # mean best-match score of its distinct evidence quotes, 0..100
-    support: float = 0.0  # evidence support: share of the answer's new content words found in its quotes
-    steps: tuple[str, ...] = ()  # the reasoning steps that say something about the source
-    gate: str | None = None  # the gate (or verifier) that rejected it, None when accepted
-    detail: str = ""
-    verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
-
-    @property
-    def id(self) -> str:
-        """The pair's stable id: its request's key and its place in the reply (``doc#3:INFERENCE#1``)."""
-        return f"{self.outcome.built.key}#{self.position + 1}"
-
-
-@dataclass
-class GateResult:
-    accepted: list[GatedPair] = field(default_factory=list)
-    rejected: list[GatedPair] = field(default_factory=list)
 
 
 def _data_lines(path: Path) -> list[str]:
@@ -362,9 +332,7 @@ def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in pair.reasoning_steps if (content_stems(s) - filler) & known)
 
 
-def _check_pair(
-    gated: GatedPair, settings: GateSettings, docs_root: Path, figure_paths: dict[str, str], names: frozenset[str]
-) -> None:
+def _check_pair(gated: GatedPair, settings: GateSettings, docs_root: Path, names: frozenset[str]) -> None:
     pair, built = gated.pair, gated.outcome.built
     source = " ".join(built.context)
     checks = (
@@ -394,8 +362,8 @@ def _check_pair(
         gated.gate, gated.detail = "evidence_support", problem
         return
     for figure in pair.figures:
-        path = figure_paths.get(figure)
-        if figure not in built.figures or path is None:
+        path = built.figure_paths.get(figure)
+        if path is None:  # the request's figure paths are those of its attached figures
             gated.gate, gated.detail = "images", f"figure {figure} was not attached to this request"
             return
         if not (docs_root / path).is_file():
@@ -404,19 +372,13 @@ def _check_pair(
     gated.steps = useful_steps(pair, built.context)
 
 
-def figure_paths(documents: Iterable[Document]) -> dict[str, dict[str, str]]:
-    """Document name -> figure id -> image path, for the ``images`` gate."""
-    return {d.name: {r.id: r.path for s in d.sections for r in s.figures if r.path} for d in documents}
-
-
 def apply_gates(
     outcomes: list[RequestOutcome],
-    figure_paths: dict[str, dict[str, str]],
     settings: GateSettings,
     docs_root: Path,
     seen_questions: set[str] | None = None,
 ) -> GateResult:
-    """Gate every pair of every accepted request. ``figure_paths``: document -> figure id -> path.
+    """Gate every pair of every accepted request.
 
     ``seen_questions``: the questions kept for earlier documents of the run (when the run is
     gated a group of documents at a time); this call adds its own.
@@ -430,7 +392,7 @@ def apply_gates(
         names = subject_names(outcome)
         for position, pair in enumerate(outcome.pairs):
             gated = GatedPair(pair, outcome, position)
-            _check_pair(gated, settings, docs_root, figure_paths.get(document, {}), names)
+            _check_pair(gated, settings, docs_root, names)
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)
             else:

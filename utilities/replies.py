@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from models.records import BuiltRequest, ParsedPair, ParseOutcome
 from utilities.engines.base import EngineResult
-from utilities.prompts import BuiltRequest
 
 REASONS = {
     "engine_error": "the engine failed to answer (transport, server or runtime error)",
@@ -47,42 +46,6 @@ def _quote(item: Any, quotes: tuple[str, ...]) -> str:
     """A cited sentence: an id (``EVIDENCE_FORMAT=ids``) expanded, or the quote as given."""
     value = getattr(item, "value", item)
     return quotes[value - 1] if isinstance(value, int) else value.strip()
-
-
-@dataclass(frozen=True)
-class ParsedPair:
-    question: str
-    answer: str
-    reasoning_steps: tuple[str, ...]
-    evidence: tuple[str, ...]
-    figures: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The pair as the journal and the rejects files write it (lists for tuples)."""
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "reasoning_steps": list(self.reasoning_steps),
-            "evidence": list(self.evidence),
-            "figures": list(self.figures),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ParsedPair:
-        return cls(
-            question=data["question"],
-            answer=data["answer"],
-            reasoning_steps=tuple(data["reasoning_steps"]),
-            evidence=tuple(data["evidence"]),
-            figures=tuple(data["figures"]),
-        )
-
-
-@dataclass(frozen=True)
-class ParseOutcome:
-    pairs: tuple[ParsedPair, ...] = ()
-    reason: str | None = None  # a key of REASONS when the reply failed
-    detail: str = ""
 
 
 def _fail(reason: str, detail: str) -> ParseOutcome:

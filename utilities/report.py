@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from models.question_types import QUESTION_TYPE_SPECS
-from utilities.generation import RequestOutcome, RunStats
-from utilities.quality import GATES, GatedPair, GateResult
+from models.records import GatedPair, GateResult, RequestOutcome
+from utilities.generation import RunStats
+from utilities.quality import GATES
 from utilities.verify import REJECTIONS as VERIFY_REJECTIONS
 from utilities.verify import VerifyStats
 

@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from models.question_types import QUESTION_TYPE_SPECS
+from models.records import Attempt, GatedPair, GateResult, ParseOutcome
 from models.schemas import (
     build_answerability_model,
     build_judge_model,
@@ -43,11 +44,9 @@ from models.schemas import (
 from utilities.config import Config, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
 from utilities.errors import ConfigError
-from utilities.generation import Attempt
 from utilities.logger import get_logger
 from utilities.prompts import PROMPTS_DIR, SamplingSettings, attempt_seed
-from utilities.quality import GatedPair, GateResult
-from utilities.replies import ParseOutcome, decode_json
+from utilities.replies import decode_json
 from utilities.text_checks import content_words
 
 log = get_logger(__name__)

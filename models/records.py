@@ -1,0 +1,162 @@
+"""The records the stages hand each other, from a planned request to a written example.
+
+``PlannedRequest`` (planner) -> ``BuiltRequest`` (prompts) -> ``ParseOutcome`` of
+``ParsedPair`` (replies) -> ``RequestOutcome`` with its ``Attempt`` list (generation,
+journal) -> ``GatedPair`` in a ``GateResult`` (quality, verify) -> ``Example``
+(outputs). Plain dataclasses with no behaviour beyond converting to and from the
+journal's dicts; the stages that make them live in ``utilities/``. Engine and
+pydantic types are named in annotations only, so this module imports no stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from models.question_types import QuestionType, Split
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from utilities.engines.base import EngineRequest, EngineResult
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    document: str
+    section_index: int
+    question_type: QuestionType
+    related: tuple[int, ...]  # indices of context sections besides the main one
+    facts: tuple[int, ...]  # indices into the section's facts (FACT_BASED only)
+    n_pairs: int
+    figures: tuple[str, ...]  # ids of resolved figures attached as images
+
+
+@dataclass(frozen=True)
+class BuiltRequest:
+    planned: PlannedRequest
+    key: str  # stable across runs and attempts: document, section, type, fact group
+    engine_request: EngineRequest
+    reply_model: type[BaseModel]
+    figures: tuple[str, ...]  # ids attached as images (the reply's allowed figure ids)
+    context: tuple[str, ...]  # the source texts the reply must be grounded in
+    quotes: tuple[str, ...] = ()  # the citable sentences; with EVIDENCE_FORMAT=ids, id n is quotes[n - 1]
+    document_title: str | None = None  # the frontmatter title, when the document has one
+    section_titles: tuple[str, ...] = ()  # the section's title, then its related sections'
+    # figure id -> image path relative to MARKDOWN_DOCS_DIR, for each of ``figures``: the images gate
+    # and the examples read it here, so no stage rebuilds a document's figure map
+    figure_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParsedPair:
+    question: str
+    answer: str
+    reasoning_steps: tuple[str, ...]
+    evidence: tuple[str, ...]
+    figures: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pair as the journal and the rejects files write it (lists for tuples)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "reasoning_steps": list(self.reasoning_steps),
+            "evidence": list(self.evidence),
+            "figures": list(self.figures),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParsedPair:
+        return cls(
+            question=data["question"],
+            answer=data["answer"],
+            reasoning_steps=tuple(data["reasoning_steps"]),
+            evidence=tuple(data["evidence"]),
+            figures=tuple(data["figures"]),
+        )
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    pairs: tuple[ParsedPair, ...] = ()
+    reason: str | None = None  # a key of utilities/replies.py REASONS when the reply failed
+    detail: str = ""
+
+
+@dataclass
+class Attempt:
+    attempt: int
+    seed: int
+    reason: str | None
+    detail: str
+    finish_reason: str | None
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_result(cls, attempt: int, seed: int, parsed: ParseOutcome, result: EngineResult) -> Attempt:
+        """One attempt as the journal and the rejects file keep it: the raw text, or the engine's error."""
+        return cls(
+            attempt=attempt,
+            seed=seed,
+            reason=parsed.reason,
+            detail=parsed.detail,
+            finish_reason=result.finish_reason,
+            text=result.text if result.error is None else f"[engine error] {result.error}",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
+
+
+@dataclass
+class RequestOutcome:
+    built: BuiltRequest  # the last attempt's request
+    status: str  # "accepted" or "rejected"
+    pairs: tuple[ParsedPair, ...] = ()
+    reason: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class GatedPair:
+    pair: ParsedPair
+    outcome: RequestOutcome
+    position: int  # the pair's index in its reply
+    grounding: float = 0.0  # mean best-match score of its distinct evidence quotes, 0..100
+    support: float = 0.0  # evidence support: share of the answer's new content words found in its quotes
+    steps: tuple[str, ...] = ()  # the reasoning steps that say something about the source
+    gate: str | None = None  # the gate (or verifier) that rejected it, None when accepted
+    detail: str = ""
+    verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
+
+    @property
+    def id(self) -> str:
+        """The pair's stable id: its request's key and its place in the reply (``doc#3:INFERENCE#1``)."""
+        return f"{self.outcome.built.key}#{self.position + 1}"
+
+
+@dataclass
+class GateResult:
+    accepted: list[GatedPair] = field(default_factory=list)
+    rejected: list[GatedPair] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One kept pair, independent of the format it is written in."""
+
+    id: str
+    split: Split
+    question: str
+    answer: str  # the assistant's content: <think>…</think> first when reasoning is included
+    images: tuple[str, ...]  # attached figures in order, as paths relative to MARKDOWN_DOCS_DIR
+    question_type: str
+    difficulty: str
+    document: str
+    section: str
+    metadata: dict[str, Any] = field(default_factory=dict)  # provenance, kept by phi and jsonl
