@@ -26,6 +26,7 @@ from utilities.engines.base import (
     ImageStore,
     json_schema_format,
     openai_messages,
+    result_from_openai,
     stopped,
 )
 from utilities.errors import ConfigError
@@ -182,25 +183,3 @@ class EmbeddedEngine:
 
     def close(self) -> None:
         self.server = None  # the server thread stops when the object is freed
-
-
-def result_from_openai(reply: Any) -> EngineResult:
-    """An EngineResult from an OpenAI-style chat completion (dict), or its error body."""
-    if not isinstance(reply, dict):
-        return EngineResult(error=f"unexpected reply type {type(reply).__name__}", finish_reason="error")
-    if "error" in reply and "choices" not in reply:
-        error = reply["error"]
-        message = error.get("message", error) if isinstance(error, dict) else error
-        return EngineResult(error=str(message), finish_reason="error")
-    try:
-        choice = reply["choices"][0]
-        text = choice["message"].get("content") or ""
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return EngineResult(error=f"malformed completion: {str(reply)[:200]}", finish_reason="error")
-    usage = reply.get("usage") or {}
-    return EngineResult(
-        text=text,
-        finish_reason=choice.get("finish_reason"),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-    )

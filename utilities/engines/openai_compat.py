@@ -46,9 +46,9 @@ from utilities.engines.base import (
     ImageStore,
     json_schema_format,
     openai_messages,
+    result_from_openai,
     stopped,
 )
-from utilities.engines.embedded import result_from_openai
 from utilities.logger import get_logger
 from utilities.settings import Float, Int, SettingsModel, SettingValueError, Text, parsed, setting
 
