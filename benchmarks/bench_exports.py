@@ -26,7 +26,7 @@ from PIL import Image
 
 from models.question_types import Split
 from models.records import Example
-from utilities.exports import WRITERS, ImagePlacer
+from utilities.outputs.formats import WRITERS, ImagePlacer
 
 WORDS = "pressure flow pump valve reserve blob fee target signal timing phase interval cycle".split()  # noqa: SIM905
 

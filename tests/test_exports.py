@@ -31,8 +31,15 @@ from generate_synthetic_data import main
 from models.question_types import Split
 from models.records import Example
 from utilities.check_image_urls import check_all_output_files, check_files
-from utilities.exports import ExampleSpool, ImagePlacer, add_dataset_info, copy_image, internvl_record, write_exports
-from utilities.output_files import json_array_chunks, write_new_file
+from utilities.outputs.files import json_array_chunks, write_new_file
+from utilities.outputs.formats import (
+    ExampleSpool,
+    ImagePlacer,
+    add_dataset_info,
+    copy_image,
+    internvl_record,
+    write_exports,
+)
 
 from .conftest import write_png
 from .helpers import allowed_figures, valid_reply, write_small_doc

@@ -76,7 +76,7 @@ from utilities.file_utils import load_configured_documents
 from utilities.generation import RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
-from utilities.output_files import json_array_chunks, timestamp, write_new_file, write_new_json
+from utilities.outputs.files import json_array_chunks, timestamp, write_new_file, write_new_json
 from utilities.prompts import PROMPT_VERSION, PromptLibrary, SamplingSettings, build_request
 from utilities.quality import GateSettings, apply_gates
 from utilities.report import STAGES, build_report

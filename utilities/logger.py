@@ -18,7 +18,7 @@ from typing import TextIO
 from colorama import Fore, Style
 
 from utilities.errors import ConfigError
-from utilities.output_files import make_folder
+from utilities.outputs.files import make_folder
 
 LOGGER_NAME = "synthetic_data"  # parent of every module logger that should reach the user
 

@@ -27,13 +27,12 @@ from utilities.check import check_engine
 from utilities.config import Config
 from utilities.curate import curate
 from utilities.errors import ConfigError
-from utilities.exports import DATASET_INFO, ExampleSpool, ImagePlacer, merge_dataset_info, write_exports
 from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import PROGRESS_EVERY_S, WINDOW, RunStats, generate_all
 from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
-from utilities.output import examples_of, write_rejects
-from utilities.output_files import (
+from utilities.outputs.examples import examples_of, write_rejects
+from utilities.outputs.files import (
     finish_publishing,
     new_staging_folder,
     probe_writable_folder,
@@ -43,7 +42,8 @@ from utilities.output_files import (
     write_new_json,
     written_set,
 )
-from utilities.plan import build_plan, format_plan_summary
+from utilities.outputs.formats import DATASET_INFO, ExampleSpool, ImagePlacer, merge_dataset_info, write_exports
+from utilities.planner import build_plan, format_plan_summary
 from utilities.progress import progress_bar
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request, request_key
 from utilities.quality import GateSettings, apply_gates

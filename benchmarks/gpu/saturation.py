@@ -31,7 +31,7 @@ from utilities.engines.base import ImageStore, TextPart  # noqa: E402
 from utilities.engines.lmdeploy_engine import build_messages, generation_config  # noqa: E402
 from utilities.file_utils import load_configured_documents  # noqa: E402
 from utilities.generation import generate_all  # noqa: E402
-from utilities.plan import build_plan  # noqa: E402
+from utilities.planner import build_plan  # noqa: E402
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request  # noqa: E402
 
 

@@ -1,9 +1,9 @@
-"""Turn accepted pairs into examples, write them in every chosen format, and write the rejects files.
+"""Turn kept pairs into examples, and write the rejects files.
 
-The specification's records (``phi``) keep its keys exactly (``messages``,
-``question_type``, ``difficulty``) and add provenance under ``metadata``; the
-other formats are in ``utilities/exports.py``. Files are written atomically and
-never over an existing file.
+An ``Example`` holds what every format needs (question, assistant content with its
+``<think>`` block, image paths, labels, provenance); the formats themselves, phi
+included, are written by ``utilities/outputs/formats.py``. The rejects files are
+written atomically and never over an existing file.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS
 from models.records import Example, GatedPair, GateResult, RequestOutcome
-from utilities.exports import file_stem
-from utilities.output_files import write_new_file
+from utilities.outputs.files import write_new_file
+from utilities.outputs.formats import file_stem
 from utilities.replies import REASONS
 
 

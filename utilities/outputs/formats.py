@@ -50,7 +50,7 @@ from typing import Any
 from models.question_types import Split
 from models.records import Example
 from utilities.logger import get_logger
-from utilities.output_files import (
+from utilities.outputs.files import (
     json_array_chunks,
     jsonl_chunks,
     make_temp_folder,
@@ -317,7 +317,7 @@ class _Counted:
 
 
 def merge_dataset_info(staged: Path, output_dir: Path) -> Path:
-    """Add the entries of a staged dataset_info.json to OUTPUT_DIR's (``output_files.publish``)."""
+    """Add the entries of a staged dataset_info.json to OUTPUT_DIR's (``files.publish``)."""
     return add_dataset_info(output_dir, json.loads(staged.read_text(encoding="utf-8")))
 
 
