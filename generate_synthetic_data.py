@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from utilities.config import load_config
+from utilities.api_utils import check_backend
+from utilities.check import check_engine, check_settings
+from utilities.config import Config, load_config
+from utilities.curate import curate
 from utilities.errors import ConfigError, SyntheticDataError
 from utilities.logger import get_logger, setup_logging
-from utilities.pipeline import EXIT_UNFINISHED, run
+from utilities.pipeline import run
+from utilities.run_control import EXIT_UNFINISHED
 
 __all__ = ["EXIT_UNFINISHED", "main"]
 
@@ -34,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help, or a flag it could not parse
         return int(exc.code or 0)
     try:
-        return run(config)
+        return _run_job(config)
     except SyntheticDataError as exc:
         log.error("%s", exc)
         return exc.exit_code
@@ -43,6 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _run_job(config: Config) -> int:
+    """``--check``, ``--curate`` or a run (``--dry-run`` included)."""
+    if config.check:  # needs no documents: only the engine's settings are checked
+        check_backend(config)
+        return check_engine(config)
+    check_settings(config)
+    if config.curate:
+        return curate(config)
+    return run(config)
+
+
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

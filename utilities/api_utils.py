@@ -56,6 +56,11 @@ def choose_backend(config: Config) -> tuple[str, str]:
     return "embedded", "no CUDA GPU with lmdeploy and no API_BASE_URL"
 
 
+def check_backend(config: Config) -> None:
+    if config.backend != "auto" and config.backend not in ENGINES:
+        raise ConfigError(f"BACKEND must be one of auto, {', '.join(ENGINES)}, got '{config.backend}'")
+
+
 def create_engine(config: Config, images: ImageStore, name: str | None = None) -> Engine:
     if name is None:
         name, why = choose_backend(config)

@@ -1,4 +1,9 @@
-"""``--check``: load the configured engine, send one small schema-constrained request, report.
+"""Checks before spending tokens: ``check_settings`` before a run or ``--curate``, and ``--check``.
+
+``check_settings``: the documents folder exists, OUTPUT_DIR is not inside it and can be
+written, BACKEND names an engine, and pyarrow is there when OUTPUT_FORMATS has ``hf``.
+
+``check_engine`` (``--check``): load the configured engine, send one small schema-constrained request, report.
 
 The request is built exactly as a run builds one (system prompt, a two-sentence
 section, a chart as its figure, the FACTUAL_RECALL template, the reply schema),
@@ -9,6 +14,7 @@ the reply is valid JSON matching the schema, 1 otherwise.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 import time
@@ -18,10 +24,12 @@ from PIL import Image, ImageDraw
 
 from models.question_types import QuestionType
 from models.schemas import ReplyLimits
-from utilities.api_utils import create_engine
+from utilities.api_utils import check_backend, create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
+from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
+from utilities.outputs.files import probe_writable_folder
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
 from utilities.replies import REASONS, parse_reply
@@ -38,6 +46,24 @@ pump delivers 25 litres per minute, as the chart in Figure 1.1 shows.
 
 **Figure 1.1** Pump delivery in litres per minute at 2 bar and at 4 bar.
 """
+
+
+def check_settings(config: Config) -> None:
+    docs = config.markdown_docs_dir
+    if not docs.is_dir():
+        raise ConfigError(f"MARKDOWN_DOCS_DIR must be an existing folder, got '{docs}'")
+    docs_real, out_real = docs.resolve(), config.output_dir.resolve()
+    if out_real == docs_real or out_real.is_relative_to(docs_real):
+        raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
+    try:
+        probe_writable_folder(config.output_dir)
+    except OSError as exc:
+        raise ConfigError(
+            f"OUTPUT_DIR must be a folder this tool can create and write to, got '{config.output_dir}' ({exc.strerror})"
+        ) from None
+    check_backend(config)
+    if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
+        raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 
 
 def _write_check_document(folder: Path) -> None:

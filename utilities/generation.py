@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from models.records import Attempt, BuiltRequest, ParsedPair, ParseOutcome, PlannedRequest, RequestOutcome
 from utilities.engines.base import Engine, EngineResult
 from utilities.logger import get_logger
+from utilities.progress import progress_bar
 from utilities.replies import parse_reply
 from utilities.text_checks import sampling_accident
 
@@ -131,6 +132,21 @@ def generate_all(
     stats.wall_s = time.perf_counter() - progress.started
     stats.unfinished_requests = len(planned) - stats.accepted_requests - stats.rejected_requests
     return stats
+
+
+def generate_with_progress(
+    planned: list[PlannedRequest],
+    engine: Engine,
+    build: Builder,
+    max_retries: int,
+    on_final: Callable[[RequestOutcome], None],
+    stop: threading.Event | None,
+    progress: str,
+) -> RunStats:
+    """``generate_all`` with a progress bar (``PROGRESS``), or a progress line every 30 s where there is none."""
+    with progress_bar(len(planned), progress) as bar:
+        log_every_s = None if bar.enabled else PROGRESS_EVERY_S
+        return generate_all(planned, engine, build, max_retries, on_final, stop, bar.update, log_every_s)
 
 
 def _generate_window(planned, engine, build, max_retries, stats, progress, on_final, stop, on_progress) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from models.documents import Document
@@ -25,6 +26,7 @@ from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import PlannedRequest
 from utilities.config import Config
 from utilities.file_utils import LoadResult
+from utilities.outputs.files import timestamp, write_new_json
 
 # Characters a request adds around its context (system prompt, instructions,
 # schema description) until the prompt templates exist to measure it exactly.
@@ -154,6 +156,11 @@ def build_plan(loaded: LoadResult, config: Config) -> tuple[dict[str, Any], list
         },
     }
     return plan, all_requests
+
+
+def write_plan(output_dir: Path, plan: dict[str, Any]) -> Path:
+    """The plan as ``plan-<time>.json`` in OUTPUT_DIR, never over another file."""
+    return write_new_json(output_dir, f"plan-{timestamp()}", plan)
 
 
 def format_plan_summary(plan: dict[str, Any]) -> str:

@@ -14,14 +14,16 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from models.records import RequestOutcome
-from utilities.generation import RunStats
 from utilities.logger import LOGGER_NAME, is_terminal
+
+if TYPE_CHECKING:
+    from utilities.generation import RunStats
 
 
 def bar_enabled(mode: str, stream: TextIO) -> bool:

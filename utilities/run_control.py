@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from utilities.logger import get_logger
@@ -45,3 +46,21 @@ class StopSignal:
         self.signum = signum
         self.event.set()
         log.warning("%s: finishing the requests in flight and starting no new ones (again to abandon them)", name)
+
+
+def unfinished_exit_code(stop: StopSignal, stats: Any, verify: Any, journal_path: Path) -> int | None:
+    """The exit code when the run cannot write its files yet (stopped, or the engine failed), else None.
+
+    ``stats`` and ``verify``: the run's ``RunStats`` and ``VerifyStats`` so far.
+    """
+    resume = f"rerun the same command to resume (journal: {journal_path})"
+    if stop.signum is not None:
+        log.warning("stopped by %s: %s; %s", signal.Signals(stop.signum).name, stats.summary(), resume)
+        return 128 + stop.signum
+    if stats.unfinished_requests or verify.unfinished:
+        missing = stats.unfinished_requests or verify.unfinished
+        what = "request(s)" if stats.unfinished_requests else "verify request(s)"
+        error = stats.last_engine_error or verify.last_engine_error or "engine failure"
+        log.error("%d %s unfinished because the engine failed (last error: %s); %s", missing, what, error, resume)
+        return EXIT_UNFINISHED
+    return None
