@@ -3,9 +3,9 @@
 Enum values are the exact strings written to output files (``"question_type"``),
 and difficulties are the lowercase strings written beside them (``"difficulty"``).
 Each type also declares what context a request for it carries, whether it fills
-the train or the eval split, and whether it asks questions at all (summaries do
-not), and how long its answers should be, so the planner, the prompt builder and
-the gates never branch on type names.
+the train or the eval split (summaries go to eval), and how long its answers
+should be, so the planner, the prompt builder and the gates never branch on type
+names.
 """
 
 from __future__ import annotations

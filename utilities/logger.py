@@ -4,7 +4,8 @@
 LOG_FILE cannot be opened; calling it again replaces the handlers it installed
 before (tests call ``main`` many times in one process).
 Colors are off when the stream is not a TTY or ``NO_COLOR`` is set
-(https://no-color.org). Library modules only do ``logging.getLogger(__name__)``.
+(https://no-color.org). Library modules only do ``log = get_logger(__name__)``; the run's own
+lines (pipeline, run_control, main) come from ``get_logger("main")``, the name LOG_FILE shows for them.
 """
 
 from __future__ import annotations

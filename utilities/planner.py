@@ -28,8 +28,8 @@ from utilities.config import Config
 from utilities.file_utils import LoadResult
 from utilities.outputs.files import timestamp, write_new_json
 
-# Characters a request adds around its context (system prompt, instructions,
-# schema description) until the prompt templates exist to measure it exactly.
+# Characters a request adds around its context (system prompt, instructions, schema
+# description): an estimate for the dry run's token counts, not a measurement.
 PROMPT_OVERHEAD_CHARS = 2400
 CHARS_PER_TOKEN = 4
 
