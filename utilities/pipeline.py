@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from models.records import PlannedRequest
 from utilities.api_utils import LazyEngine, choose_backend
-from utilities.config import Config
 from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import WINDOW, RunStats, generate_with_progress
 from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
@@ -29,6 +28,10 @@ from utilities.quality import GateSettings, apply_gates
 from utilities.report import Tally, format_markdown, format_table
 from utilities.run_control import StopSignal, unfinished_exit_code
 from utilities.verify import VerifySettings, VerifyStats, verify_pairs
+
+if TYPE_CHECKING:
+    from models.records import PlannedRequest
+    from utilities.config import Config
 
 log = get_logger("main")
 
