@@ -1,6 +1,6 @@
 """Peak memory of a whole run as the corpus grows, against a loopback fake server.
 
-    python benchmarks/bench_memory.py                      # 2k, 12.5k and 50k requests
+    python benchmarks/bench_memory.py                      # 2.4k, 9.6k and 50k requests
     python benchmarks/bench_memory.py --sizes 1x5 2x15     # copies x question types
 
 Builds a corpus of copies of the shared documents (``../shared/corpus``), starts
@@ -126,7 +126,7 @@ def run_once(copies: int, types: int, verify: str, keep: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=["1x5", "2x15", "8x15"], help="copies x question types")
+    parser.add_argument("--sizes", nargs="+", default=["2x15", "8x15", "42x15"], help="copies x question types")
     parser.add_argument("--verify", default="none", help="VERIFY for the runs (default none: generation only)")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and output folders")
     args = parser.parse_args()
