@@ -209,6 +209,7 @@ def test_several_base_urls_share_the_load(docs_dir, tmp_path):
 def test_openai_without_base_url_is_a_config_error(docs_dir, tmp_path, capsys):
     write_small_doc(docs_dir)
     assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "o"), "--backend", "openai"]) == 2
+    assert "BACKEND=openai needs API_BASE_URL, got ''" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -207,6 +207,7 @@ def test_missing_or_broken_template_is_an_error_before_any_request(tmp_path, doc
         PromptLibrary.load(folder=folder)
     write_small_doc(docs_dir)
     assert main(["--docs-dir", str(docs_dir), "--system-prompt-file", str(tmp_path / "nope.md")]) == 2
+    assert f"SYSTEM_PROMPT_FILE must be a readable file, got '{tmp_path / 'nope.md'}'" in capsys.readouterr().err
 
 
 def test_openai_messages_inline_images_as_data_urls(built, docs_dir):
