@@ -12,6 +12,21 @@ from PIL import Image
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "markdown_docs"
 SHARED_DOCUMENTS = ("aosa500_image_filters", "eip_7918_blob_base_fee", "rust_book_ch14_cargo")
+HTTP_QUESTION_TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
+
+
+def run_cli(docs: Path, out: Path, base_url: str, *extra: str) -> int:
+    """The command in-process against an OpenAI-compatible server: one pair per request of
+    ``HTTP_QUESTION_TYPES`` (three requests a section), a 1 s timeout, no verify pass."""
+    from generate_synthetic_data import main
+
+    return main(
+        [
+            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
+            "--question-types", HTTP_QUESTION_TYPES, "--questions-per-request", "1", "--request-timeout", "1",
+            "--verify", "none", *extra,
+        ]
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -12,20 +12,11 @@ from generate_synthetic_data import main
 from utilities.engines import openai_compat
 from utilities.engines.openai_compat import mask_secret
 
+from .conftest import run_cli
 from .fault_server import FaultServer
 from .helpers import write_small_doc
 
 SENTINEL_KEY = "sk-test-SENTINEL-7f3a9c"
-
-
-def run_cli(docs, out, base_url: str, *extra: str) -> int:
-    return main(
-        [
-            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai",
-            "--api-base-url", base_url, "--question-types", "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY",
-            "--questions-per-request", "1", "--request-timeout", "1", "--verify", "none", *extra,
-        ]
-    )  # fmt: skip
 
 
 def all_text_under(folder) -> str:

@@ -15,20 +15,9 @@ from utilities.engines.base import EngineRequest, EngineResult, ImageStore, Text
 from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
 from utilities.file_utils import load_documents
 
+from .conftest import HTTP_QUESTION_TYPES, run_cli
 from .fault_server import FaultServer
 from .helpers import valid_reply, write_small_doc
-
-TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
-
-
-def run_cli(docs, out, base_url: str, *extra: str) -> int:
-    return main(
-        [
-            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
-            "--question-types", TYPES, "--questions-per-request", "1", "--request-timeout", "1",
-            "--verify", "none", *extra,
-        ]
-    )  # fmt: skip
 
 
 def journal_lines(out: Path) -> list[dict]:
@@ -100,7 +89,7 @@ def fake_run(docs, out, *extra: str) -> int:
             "--backend",
             "fake",
             "--question-types",
-            TYPES,
+            HTTP_QUESTION_TYPES,
             "--verify",
             "none",
             *extra,
