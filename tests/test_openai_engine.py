@@ -155,6 +155,8 @@ def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, 
 
 
 def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
+    """Under json_object the server writes its reply from the prompt alone (tests/fault_server.py's
+    reply_from_prompt): the pairs are kept only if the prompt states every field, bound and id they need."""
     write_small_doc(docs_dir)
     out = tmp_path / "out"
     with FaultServer([], reject_json_schema=True) as server:
@@ -163,6 +165,8 @@ def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
         )
     assert code == 0
     assert server.formats["json_schema"] >= 1 and server.formats["json_object"] == 2
+    records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert len(records) == 2 and not list(out.glob("rejects-*"))
 
 
 def test_verify_requests_go_through_the_server_in_both_response_formats(docs_dir, tmp_path):
