@@ -235,3 +235,6 @@ def test_openai_engine_against_llama_cpp_http_server_with_the_real_model(docs_di
     assert report["engine"]["backend"] == "openai" and report["totals"]["completion_tokens"] > 0
     records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
     assert len(records) == report["totals"]["pairs_accepted"]
+    rejects = [json.loads(line) for f in out.glob("rejects-*.jsonl") for line in f.read_text().splitlines()]
+    generated = report["totals"]["pairs_generated"]
+    assert generated >= 1 and sum(r["kind"] == "pair" for r in rejects) == generated - len(records)
