@@ -10,18 +10,40 @@ import pytest
 from PIL import Image
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "markdown_docs"
+SHARED = PROJECT_ROOT.parent / "shared"
+SHARED_CORPUS = SHARED / "corpus" / "markdown_docs"
 SHARED_DOCUMENTS = ("aosa500_image_filters", "eip_7918_blob_base_fee", "rust_book_ch14_cargo")
+HTTP_QUESTION_TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
+
+
+def run_cli(docs: Path, out: Path, base_url: str, *extra: str) -> int:
+    """The command in-process against an OpenAI-compatible server: one pair per request of
+    ``HTTP_QUESTION_TYPES`` (three requests a section), a 1 s timeout, no verify pass."""
+    from generate_synthetic_data import main
+
+    return main(
+        [
+            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
+            "--question-types", HTTP_QUESTION_TYPES, "--questions-per-request", "1", "--request-timeout", "1",
+            "--verify", "none", *extra,
+        ]
+    )  # fmt: skip
+
+
+def beside_checkout(path: Path) -> Path:
+    """``path`` under ../shared (always there in CI): missing, the test fails in CI (``CI`` set, as
+    .ci/run does) and is skipped elsewhere, naming the path."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing beside the checkout")
+        pytest.skip(f"{path} not found beside the checkout")
+    return path
 
 
 @pytest.fixture(scope="session")
 def shared_corpus() -> Path:
-    """The three real third-party documents beside the checkout (always there in CI)."""
-    if not SHARED_CORPUS.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared corpus missing at {SHARED_CORPUS}")
-        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
-    return SHARED_CORPUS
+    """The three real third-party documents beside the checkout."""
+    return beside_checkout(SHARED_CORPUS)
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ Each POST to /v1/chat/completions takes the next action from ``schedule``
 timeout), ``"reject_schema"`` (400 naming response_format), ``"echo400"``,
 ``"echo500"`` and ``"echo200"`` (the request's headers echoed back, Authorization
 last: in a long 400 error message, a long plain-text 500 body, or a 200 reply's
-content). ``"ok"`` answers with a valid reply built from the request's schema (or
-one pair for json_object); ``default`` replaces it when the schedule is empty.
+content). ``"ok"`` answers with a valid reply built from the request's ``response_format``
+schema or, under ``json_object``, from the prompt alone (``reply_from_prompt``: the fields,
+counts, bounds, sentence marks and figure ids the prompt states); ``default`` replaces
+it when the schedule is empty.
 With ``die_after`` the server shuts down for good after that many requests, the
 last one's connection dropped, as a crashed server would.
 """
@@ -26,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from utilities.engines.base import EngineRequest, TextPart
 
-from .helpers import valid_reply
+from .helpers import SENTENCES_FOR_LENGTH, question_about, valid_reply
 
 
 class _Listener(ThreadingHTTPServer):
@@ -142,8 +144,9 @@ class FaultServer:
         fmt = body["response_format"]
         user = body["messages"][1]["content"]
         text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user if p["type"] == "text")
-        schema = fmt["json_schema"]["schema"] if fmt["type"] == "json_schema" else schema_from_prompt(text)
-        request = EngineRequest("x", "", (TextPart(text),), schema, 100, 0.0, 1.0, 0)
+        if fmt["type"] != "json_schema":
+            return completion(reply_from_prompt(text), prompt_tokens=len(text) // 4)
+        request = EngineRequest("x", "", (TextPart(text),), fmt["json_schema"]["schema"], 100, 0.0, 1.0, 0)
         return completion(valid_reply(request), prompt_tokens=len(text) // 4)
 
     def kill(self) -> None:
@@ -177,15 +180,76 @@ def echoed_headers(headers) -> str:
     return f"{lead} Authorization: {headers.get('Authorization', '')}"
 
 
-def schema_from_prompt(text: str) -> dict:
-    """The little of the reply's shape a reply needs, read from the shape the prompt states (json_object mode)."""
-    fields = dict(re.findall(r'^- "(\w+)": (.*)$', text, re.MULTILINE))
-    if "answerable" in fields or "faithful" in fields:  # a verify request
-        return {"properties": {name: {} for name in fields}}
-    count = re.search(r"holding exactly (\d+) pair objects", text)
-    ids = re.search(r"each a number from 1 to (\d+)", fields.get("evidence", ""))
-    pair = {
-        "figures": {"items": {"enum": re.findall(r'"(FIGURE_[\w.]+)"', fields.get("figures", ""))}},
-        "evidence": {"items": {"enum": list(range(1, int(ids.group(1)) + 1)) if ids else []}},
-    }
-    return {"properties": {"pairs": {"minItems": int(count.group(1)) if count else 1, "items": {"properties": pair}}}}
+def stated_fields(text: str) -> list[tuple[str, str]]:
+    """(name, what the prompt says of it) for each field line of the reply's stated shape, in order."""
+    return re.findall(r'^- "(\w+)": (.*)$', text.split("Reply with one JSON object", 1)[-1], re.MULTILINE)
+
+
+def marked_sentences(text: str) -> dict[int, str]:
+    """Sentence number -> sentence, from the ``[n]`` marks of the prompt's source (before its task)."""
+    source = text.split("# Task", 1)[0]
+    found = {}
+    for match in re.finditer(r"\[(\d+)\] ", source):
+        rest = " ".join(re.split(r" ?\[\d+\] |\n\n", source[match.end() :], maxsplit=1)[0].split())
+        found[int(match.group(1))] = rest.split(". ", 1)[0].rstrip(".") + "."
+    return found
+
+
+def stated_max(description: str, unit: str, default: int = 10**6) -> int:
+    """The upper bound a description states: 'a string of 1 to 400 characters' -> 400."""
+    match = re.search(rf"(?:to|at most|exactly) (\d+) {unit}", description)
+    return int(match.group(1)) if match else default
+
+
+def reply_from_prompt(text: str) -> str:
+    """A valid reply written from what the prompt says alone (json_object mode has no schema to read):
+    the fields it lists, in its order, each within the bounds it states. Pairs cite sentences by the
+    numbers the prompt marks (or quote the sentences it offers) and restate them as the answer; verify
+    replies re-answer with the sentences the prompt says were cited, and rate every criterion the top
+    of the range the prompt gives. A field the prompt does not name is not written."""
+    fields = stated_fields(text)
+    if "holding" not in text.split("Reply with one JSON object", 1)[-1].split("\n", 1)[0]:
+        return json.dumps({name: verify_value(text, description) for name, description in fields})
+    count = int(re.search(r"holding (?:exactly |\d+ to )?(\d+) pair objects", text).group(1))
+    said = dict(fields)
+    evidence, answer = said.get("evidence", ""), said.get("answer", "")
+    ids = re.search(r"each a number from (\d+) to (\d+)", evidence)
+    marked = marked_sentences(text)
+    if ids:
+        citable = [(n, marked[n]) for n in range(int(ids.group(1)), int(ids.group(2)) + 1) if n in marked]
+    else:
+        citable = [(s, s) for s in re.findall(r'"([^"]+\.)"', evidence)]
+    citable = citable or list(marked.items())  # no evidence offered: answer from the marked source anyway
+    figures = re.findall(r'"(FIGURE_[\w.-]+)"', said.get("figures", ""))[: stated_max(said.get("figures", ""), "items")]
+    wanted = re.search(r"the answer in (\w+) (?:to|or) \w+ (sentences|paragraphs)", answer)
+    k = 1 if wanted is None else 99 if wanted.group(2) == "paragraphs" else SENTENCES_FOR_LENGTH.get(wanted.group(1), 1)
+    k = min(k, len(citable), stated_max(evidence, "items"))
+    step_max, answer_max = stated_max(said.get("reasoning_steps", ""), "characters"), stated_max(answer, "characters")
+    facts = re.findall(r"^Fact \d+: (?:\[(\d+)\] )?", text, re.MULTILINE)
+    pairs = []
+    for i in range(count):
+        chosen = [citable[(i + j) % len(citable)] for j in range(k)]
+        if i < len(facts) and facts[i]:  # one pair per fact, citing the fact
+            chosen = [c for c in citable if c[0] == int(facts[i])][:1] or chosen
+        values = {
+            "evidence": [c for c, _ in chosen],
+            "figures": figures[:1],
+            "question": question_about(f"{text}|{i}", chosen[0][1]),
+            "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
+            "answer": " ".join(sentence for _, sentence in chosen)[:answer_max],
+        }
+        pairs.append({name: values.get(name, "") for name, _ in fields})
+    return json.dumps({"pairs": pairs})
+
+
+def verify_value(text: str, description: str):
+    """One field of a verify reply, from its stated kind: a boolean is true, an object gets each of its
+    stated fields (a number the top of its range, a string a reason), a string is the cited sentences."""
+    if description.startswith("boolean"):
+        return True
+    if description.startswith("{"):
+        inner = re.findall(r'"(\w+)": a (?:number from \d+ to (\d+)|string)', description.split("}", 1)[0])
+        return {key: int(top) if top else "stated in the source" for key, top in inner}
+    block = text.split("## Sentences cited for this pair", 1)[-1].split("# Question", 1)[0]
+    cited = " ".join(line[2:] for line in block.strip().splitlines() if line.startswith("- "))
+    return cited[: stated_max(description, "characters")]

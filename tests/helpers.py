@@ -104,6 +104,11 @@ def _topic(sentence: str) -> str:
     return max(re.findall(r"[A-Za-z_]{4,}", sentence), key=len, default=sentence.split()[0])
 
 
+def question_about(seed: str, sentence: str) -> str:
+    """A self-contained question naming the sentence's topic, made distinct by words unique to seed."""
+    return f"What does the {_word(seed)} rule say about {_topic(sentence)} ({_word(seed + 'b')})?"
+
+
 def verify_reply(request: EngineRequest) -> str:
     """An honest verifier: re-answers with the sentences the request cites; rates every pair 5."""
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
@@ -138,7 +143,7 @@ def valid_reply(request: EngineRequest) -> str:
             {
                 "evidence": [c for c, _ in chosen],
                 "figures": figures,
-                "question": f"What does the {_word(seed)} rule say about {_topic(chosen[0][1])} ({_word(seed + 'b')})?",
+                "question": question_about(seed, chosen[0][1]),
                 "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
                 "answer": " ".join(sentence for _, sentence in chosen)[:answer_max],
             }

@@ -124,3 +124,4 @@ def test_no_arguments_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         checker_main([])
     assert exc.value.code == 2
+    assert "error: name dataset files, or a folder with --all" in capsys.readouterr().err

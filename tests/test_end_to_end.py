@@ -53,6 +53,10 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
     assert all(row["pairs_generated"] >= 1 for row in report["question_types"].values())
     totals = report["totals"]
     assert totals["pairs_accepted"] + sum(totals["pair_rejections"].values()) == totals["pairs_generated"]
+    # kept or not, every generated pair is written somewhere: the ones not kept to the rejects, with a reason
+    rejects = [json.loads(line) for f in out.glob("rejects-*.jsonl") for line in f.read_text().splitlines()]
+    pair_rejects = [r for r in rejects if r["kind"] == "pair"]
+    assert len(pair_rejects) == totals["pairs_generated"] - kept and all(r["gate"] for r in pair_rejects)
     # answerability for every pair the gates kept, through the real model
     verify = report["verify"]
     assert verify["modes"] == ["answerability"]

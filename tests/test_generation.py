@@ -226,3 +226,4 @@ def test_cli_without_reasoning_and_rejects_file_keeps_raw_replies(docs_dir, tmp_
 def test_unknown_backend_is_a_config_error(docs_dir, tmp_path, capsys):
     write_small_doc(docs_dir)
     assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "o"), "--backend", "tpu"]) == 2
+    assert "BACKEND must be one of auto, lmdeploy, openai, embedded, got 'tpu'" in capsys.readouterr().err

@@ -12,20 +12,11 @@ from generate_synthetic_data import main
 from utilities.engines import openai_compat
 from utilities.engines.openai_compat import mask_secret
 
+from .conftest import run_cli
 from .fault_server import FaultServer
 from .helpers import write_small_doc
 
 SENTINEL_KEY = "sk-test-SENTINEL-7f3a9c"
-
-
-def run_cli(docs, out, base_url: str, *extra: str) -> int:
-    return main(
-        [
-            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai",
-            "--api-base-url", base_url, "--question-types", "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY",
-            "--questions-per-request", "1", "--request-timeout", "1", "--verify", "none", *extra,
-        ]
-    )  # fmt: skip
 
 
 def all_text_under(folder) -> str:
@@ -164,6 +155,8 @@ def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, 
 
 
 def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
+    """Under json_object the server writes its reply from the prompt alone (tests/fault_server.py's
+    reply_from_prompt): the pairs are kept only if the prompt states every field, bound and id they need."""
     write_small_doc(docs_dir)
     out = tmp_path / "out"
     with FaultServer([], reject_json_schema=True) as server:
@@ -172,6 +165,8 @@ def test_server_without_json_schema_gets_json_object(docs_dir, tmp_path):
         )
     assert code == 0
     assert server.formats["json_schema"] >= 1 and server.formats["json_object"] == 2
+    records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert len(records) == 2 and not list(out.glob("rejects-*"))
 
 
 def test_verify_requests_go_through_the_server_in_both_response_formats(docs_dir, tmp_path):
@@ -209,6 +204,7 @@ def test_several_base_urls_share_the_load(docs_dir, tmp_path):
 def test_openai_without_base_url_is_a_config_error(docs_dir, tmp_path, capsys):
     write_small_doc(docs_dir)
     assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "o"), "--backend", "openai"]) == 2
+    assert "BACKEND=openai needs API_BASE_URL, got ''" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -239,3 +235,6 @@ def test_openai_engine_against_llama_cpp_http_server_with_the_real_model(docs_di
     assert report["engine"]["backend"] == "openai" and report["totals"]["completion_tokens"] > 0
     records = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
     assert len(records) == report["totals"]["pairs_accepted"]
+    rejects = [json.loads(line) for f in out.glob("rejects-*.jsonl") for line in f.read_text().splitlines()]
+    generated = report["totals"]["pairs_generated"]
+    assert generated >= 1 and sum(r["kind"] == "pair" for r in rejects) == generated - len(records)

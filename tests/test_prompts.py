@@ -6,24 +6,14 @@ import dataclasses
 import json
 import os
 import re
-import sys
-import types
 
 import pytest
-from PIL import Image
 
 from generate_synthetic_data import main
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.schemas import ReplyLimits
-from utilities.engines.base import EngineResult, ImagePart, ImageStore, TextPart, openai_messages
-from utilities.engines.lmdeploy_engine import (
-    LmdeployEngine,
-    LmdeploySettings,
-    build_messages,
-    engine_config,
-    generation_config,
-    result_from_response,
-)
+from utilities.engines.base import EngineResult, ImageStore, TextPart, openai_messages
+from utilities.engines.lmdeploy_engine import generation_config
 from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.planner import plan_requests
@@ -208,6 +198,7 @@ def test_missing_or_broken_template_is_an_error_before_any_request(tmp_path, doc
         PromptLibrary.load(folder=folder)
     write_small_doc(docs_dir)
     assert main(["--docs-dir", str(docs_dir), "--system-prompt-file", str(tmp_path / "nope.md")]) == 2
+    assert f"SYSTEM_PROMPT_FILE must be a readable file, got '{tmp_path / 'nope.md'}'" in capsys.readouterr().err
 
 
 def test_openai_messages_inline_images_as_data_urls(built, docs_dir):
@@ -249,63 +240,6 @@ def test_the_image_caches_hold_a_byte_budget_not_a_count(tmp_path):
     assert urls.data_url(paths[-1]) is not None and urls.data_url(paths[-2]) is None  # the newest URL only
 
 
-# lmdeploy: the builders are pure, so CI checks exactly what would be sent.
-
-
-def test_lmdeploy_turbomind_and_pytorch_engine_configs():
-    settings = LmdeploySettings(model="OpenGVLab/InternVL3-8B-AWQ", model_format="awq", num_gpus=2, session_len=8192)
-    assert engine_config(settings) == (
-        "TurbomindEngineConfig",
-        {
-            "tp": 2,
-            "session_len": 8192,
-            "cache_max_entry_count": 0.8,
-            "enable_prefix_caching": True,
-            "model_format": "awq",
-        },
-    )
-    name, kwargs = engine_config(LmdeploySettings(model="m", engine="pytorch", model_format="awq"))
-    assert name == "PytorchEngineConfig" and "model_format" not in kwargs and kwargs["enable_prefix_caching"]
-
-
-def test_lmdeploy_generation_config_samples_and_constrains(built):
-    request = built[0].engine_request
-    config = generation_config(request)
-    assert config["do_sample"] is True
-    assert config["random_seed"] == request.seed and config["max_new_tokens"] == request.max_tokens
-    assert config["response_format"]["type"] == "json_schema"
-    assert config["response_format"]["json_schema"]["schema"] == request.schema
-
-
-def test_lmdeploy_messages_carry_pil_images_with_tile_limit(built):
-    request = next(b.engine_request for b in built if b.engine_request.images)
-    messages = build_messages(request, ImageStore(512), max_tiles=3)
-    images = [c for c in messages[1]["content"] if c["type"] == "image_data"]
-    assert len(images) == 1
-    assert isinstance(images[0]["image_data"]["data"], Image.Image)
-    assert images[0]["image_data"]["max_dynamic_patch"] == 3
-    assert images[0]["image_data"]["data"].mode == "RGB"
-    assert all(isinstance(p, (TextPart, ImagePart)) for p in request.parts)
-
-
-class _Response:  # the attributes of lmdeploy.messages.Response that we read
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-
-def test_lmdeploy_response_mapping():
-    ok = result_from_response(_Response(text="{}", finish_reason="stop", input_token_len=900, generate_token_len=120))
-    assert (ok.text, ok.finish_reason, ok.prompt_tokens, ok.completion_tokens, ok.error) == (
-        "{}",
-        "stop",
-        900,
-        120,
-        None,
-    )
-    failed = result_from_response(_Response(text="", finish_reason="error", error_message="CUDA OOM"))
-    assert failed.error == "CUDA OOM"
-
-
 def test_a_table_row_is_one_citable_unit_marked_inside_its_first_cell(docs_dir):
     (docs_dir / "consts.md").write_text(
         "# Parameters\n\nThe constants below are fixed by the fee market proposal.\n\n"
@@ -318,31 +252,3 @@ def test_a_table_row_is_one_citable_unit_marked_inside_its_first_cell(docs_dir):
     text = text_of(built.engine_request)
     assert "| [2] `BLOB_BASE_COST` | `2**13` |\n| [3] `GAS_PER_BLOB` | `2**17` |" in text
     assert "| Constant | Value |" in text and "[4]" not in text, "the header row is not evidence"
-
-
-class _RecordingLmdeploy(types.ModuleType):
-    """Stands in for the lmdeploy package (not installed in CI): keeps what the engine builds the pipeline with."""
-
-    __version__ = "0.18.0"
-    TurbomindEngineConfig = PytorchEngineConfig = dict
-
-    def __init__(self):
-        super().__init__("lmdeploy")
-        self.calls: list[tuple[tuple, dict]] = []
-
-    def pipeline(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        return types.SimpleNamespace(close=lambda: None)
-
-
-@pytest.mark.parametrize("engine", ["turbomind", "pytorch"])
-def test_lmdeploy_pipeline_trusts_the_checkpoints_remote_config(monkeypatch, engine):
-    """InternVL3 (InternVLChatModel) defines its config in remote code; lmdeploy 0.18.0's pipeline defaults to
-    trust_remote_code=False, and then the PyTorch engine fails on 'dict' object has no attribute 'hidden_size'."""
-    fake = _RecordingLmdeploy()
-    monkeypatch.setitem(sys.modules, "lmdeploy", fake)
-    LmdeployEngine(LmdeploySettings(model="OpenGVLab/InternVL3-8B-AWQ", engine=engine), ImageStore(64))
-    ((args, kwargs),) = fake.calls
-    assert args == ("OpenGVLab/InternVL3-8B-AWQ",)
-    assert kwargs["trust_remote_code"] is True
-    assert kwargs["backend_config"]["session_len"] == 16384

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from models.question_types import QUESTION_TYPE_DIFFICULTY, QUESTION_TYPE_SPECS, QuestionType, Split
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, SHARED, beside_checkout
 
 README = (PROJECT_ROOT / "README.md").read_text()
-SPEC = PROJECT_ROOT.parent / "shared" / "seed" / "original-README.md"
+SPEC = SHARED / "seed" / "original-README.md"
 
 
 def table_rows(markdown: str) -> dict[str, str]:
@@ -28,9 +26,8 @@ def test_fifteen_types_with_names_as_values():
 
 
 def test_difficulties_match_the_specification_table():
-    if not SPEC.is_file():
-        pytest.skip("specification not beside the checkout")
-    spec = table_rows(SPEC.read_text())
+    spec = table_rows(beside_checkout(SPEC).read_text())
+    assert len(spec) == 15, "the specification's table is read"
     assert {qt.value: d.value for qt, d in QUESTION_TYPE_DIFFICULTY.items()} == spec
 
 

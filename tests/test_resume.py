@@ -5,30 +5,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import types
 from pathlib import Path
 
 import pytest
 
 from generate_synthetic_data import EXIT_UNFINISHED, main
-from utilities.engines.base import EngineRequest, EngineResult, ImageStore, TextPart
-from utilities.engines.lmdeploy_engine import LmdeployEngine, LmdeploySettings
+from utilities.engines.base import EngineRequest, EngineResult
 from utilities.file_utils import load_documents
 
+from .conftest import HTTP_QUESTION_TYPES, run_cli
 from .fault_server import FaultServer
 from .helpers import valid_reply, write_small_doc
-
-TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
-
-
-def run_cli(docs, out, base_url: str, *extra: str) -> int:
-    return main(
-        [
-            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
-            "--question-types", TYPES, "--questions-per-request", "1", "--request-timeout", "1",
-            "--verify", "none", *extra,
-        ]
-    )  # fmt: skip
 
 
 def journal_lines(out: Path) -> list[dict]:
@@ -100,7 +87,7 @@ def fake_run(docs, out, *extra: str) -> int:
             "--backend",
             "fake",
             "--question-types",
-            TYPES,
+            HTTP_QUESTION_TYPES,
             "--verify",
             "none",
             *extra,
@@ -259,46 +246,3 @@ def test_yaml_tags_are_never_executed(docs_dir):
     document = load_documents(docs_dir).documents[0]
     assert document.metadata == {} and "malformed YAML" in document.warnings[0]
     assert not Path("pwned").exists()
-
-
-class _OomPipe:
-    """Stands in for lmdeploy's pipeline at its boundary: runs out of memory above a batch size."""
-
-    def __init__(self, fits: int):
-        self.fits = fits
-        self.calls: list[int] = []
-
-    def infer(self, prompts, gen_config):
-        self.calls.append(len(prompts))
-        if len(prompts) > self.fits:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return [types.SimpleNamespace(text="{}", finish_reason="stop", input_token_len=5, generate_token_len=1)] * len(
-            prompts
-        )
-
-
-def _engine_with(pipe, batch_size: int) -> LmdeployEngine:
-    engine = object.__new__(LmdeployEngine)  # lmdeploy itself is not installed in CI
-    engine.settings = LmdeploySettings(model="m", batch_size=batch_size)
-    engine.images = ImageStore(64)
-    engine._lmdeploy = types.SimpleNamespace(GenerationConfig=dict)
-    engine.pipe = pipe
-    return engine
-
-
-def _requests(n: int) -> list[EngineRequest]:
-    return [EngineRequest(f"r{i}", "s", (TextPart("t"),), {}, 10, 0.5, 0.9, i) for i in range(n)]
-
-
-def test_lmdeploy_out_of_memory_halves_the_batch_until_it_fits():
-    pipe = _OomPipe(fits=2)
-    results = list(_engine_with(pipe, batch_size=8).generate(_requests(8)))
-    assert sorted(i for i, _ in results) == list(range(8))
-    assert all(r.error is None for _, r in results)
-    assert pipe.calls == [8, 4, 2, 2, 4, 2, 2]
-
-
-def test_lmdeploy_out_of_memory_at_one_request_leaves_it_unfinished():
-    results = list(_engine_with(_OomPipe(fits=0), batch_size=2).generate(_requests(2)))
-    assert [i for i, _ in results] == [0, 1]
-    assert all(r.transient and "out of memory" in r.error for _, r in results)
