@@ -27,6 +27,7 @@ from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
+from utilities.settings import parse_section
 
 from .helpers import valid_reply, write_small_doc
 
@@ -155,8 +156,8 @@ def test_turbomind_and_pytorch_backend_configs(stand_in):
 
 def test_an_unknown_lmdeploy_engine_is_a_config_error(stand_in):
     lmdeploy = stand_in()
-    with pytest.raises(ConfigError, match="LMDEPLOY_ENGINE must be turbomind or pytorch, got 'vllm'"):
-        LmdeployEngine(LmdeploySettings(model="m", engine="vllm"), ImageStore(64))
+    with pytest.raises(ConfigError, match="LMDEPLOY_ENGINE must be one of turbomind, pytorch, got 'vllm'"):
+        LmdeployEngine(parse_section(LmdeploySettings, {"MODEL": "m", "LMDEPLOY_ENGINE": "vllm"}), ImageStore(64))
     assert lmdeploy.pipelines == []
 
 
