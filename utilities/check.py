@@ -15,7 +15,6 @@ the reply is valid JSON matching the schema, 1 otherwise.
 from __future__ import annotations
 
 import importlib.util
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from models.question_types import QuestionType
-from models.schemas import ReplyLimits
 from utilities.api_utils import check_backend, create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
@@ -31,7 +29,7 @@ from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.outputs.files import probe_writable_folder
 from utilities.planner import plan_requests
-from utilities.prompts import PromptLibrary, SamplingSettings, build_request
+from utilities.prompts import PromptLibrary, RequestBuilder
 from utilities.replies import REASONS, parse_reply
 
 CHECK_DOCUMENT = """---
@@ -89,15 +87,8 @@ def check_engine(config: Config) -> int:
         _write_check_document(docs)
         document = load_documents(docs).documents[0]
         (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)
-        sampling = SamplingSettings.from_config(config)
-        built = build_request(
-            document,
-            planned,
-            PromptLibrary.load(config.system_prompt_file),
-            sampling,
-            ReplyLimits.from_config(config),
-            Path(os.path.realpath(docs)),
-        )
+        build = RequestBuilder([document], PromptLibrary.load(config.system_prompt_file), config, docs)
+        built = build(planned)
         started = time.perf_counter()
         try:
             engine = create_engine(config, ImageStore(config.max_image_side))

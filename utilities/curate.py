@@ -68,7 +68,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, PlannedRequest, RequestOutcome
-from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import SETTINGS, Config
 from utilities.figures import strip_placeholders
@@ -77,7 +76,7 @@ from utilities.generation import RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.outputs.files import json_array_chunks, timestamp, write_new_file, write_new_json
-from utilities.prompts import PROMPT_VERSION, PromptLibrary, SamplingSettings, build_request
+from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder
 from utilities.quality import GateSettings, apply_gates
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
@@ -523,9 +522,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
                 pairs.append((f, number, read_pair(record)))
             except RecordError as exc:
                 f.reject_unreadable(number, str(exc), record=record)
-    by_name = {d.name: d for d in documents}
-    library = PromptLibrary.load(config.system_prompt_file)
-    sampling, limits = SamplingSettings.from_config(config), ReplyLimits.from_config(config)
+    build = RequestBuilder(documents, PromptLibrary.load(config.system_prompt_file), config, docs_root)
     built_for: dict[PlannedRequest, BuiltRequest] = {}  # pairs of one section share their request
     words = functools.lru_cache(maxsize=None)(content_words)  # a section's quotes serve all its pairs
     curated = []
@@ -534,9 +531,9 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
         figures = _figures(pair.hints, source.document)
         planned = plan_pair(pair, source, figures)
         if planned not in built_for:
-            built_for[planned] = build_request(by_name[planned.document], planned, library, sampling, limits, docs_root)
+            built_for[planned] = build(planned)
         built = dataclasses.replace(built_for[planned], key=f"curate:{f.stem}:{number}")
-        evidence = pair.hints.evidence or choose_evidence(pair.answer, built.quotes, limits.max_evidence, words)
+        evidence = pair.hints.evidence or choose_evidence(pair.answer, built.quotes, build.limits.max_evidence, words)
         parsed = ParsedPair(pair.question, pair.answer, pair.reasoning_steps, evidence, figures)
         outcome = RequestOutcome(built, "accepted", (parsed,), None, [])
         evidence_from = "record" if pair.hints.evidence else "source"

@@ -236,14 +236,16 @@ class RequestBuilder:
     """A run's ``build(planned, attempt)``: every request from one library and the run's settings.
 
     Also what later stages need of the documents: ``documents`` by name and ``docs_root``
-    (MARKDOWN_DOCS_DIR, symlinks resolved), against which image paths are relative.
+    (MARKDOWN_DOCS_DIR unless given, symlinks resolved), against which image paths are relative.
     """
 
-    def __init__(self, documents: list[Document], library: PromptLibrary, config: Config) -> None:
+    def __init__(
+        self, documents: list[Document], library: PromptLibrary, config: Config, docs_root: Path | None = None
+    ) -> None:
         self.documents = {d.name: d for d in documents}
         self.library = library
         self.sampling, self.limits = SamplingSettings.from_config(config), ReplyLimits.from_config(config)
-        self.docs_root = Path(os.path.realpath(config.markdown_docs_dir))
+        self.docs_root = Path(os.path.realpath(docs_root or config.markdown_docs_dir))
 
     def __call__(self, planned: PlannedRequest, attempt: int = 0) -> BuiltRequest:
         document = self.documents[planned.document]
