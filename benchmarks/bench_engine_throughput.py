@@ -3,7 +3,7 @@
     python benchmarks/bench_engine_throughput.py
     python benchmarks/bench_engine_throughput.py --requests 32 --parallel 4 --rounds 2
 
-Starts xllamacpp's server on loopback with the SmolLM2-135M GGUF and
+Starts xllamacpp's server on loopback with the default model (Qwen2.5-Coder-1.5B) and
 ``--parallel`` slots, builds real requests from a document (prompts, schema,
 seeds), then alternates two ways of sending the identical requests at the same
 concurrency: the full pipeline (openai engine, reply validation, retries off)
@@ -28,7 +28,8 @@ import httpx  # noqa: E402
 from models.question_types import QuestionType  # noqa: E402
 from models.schemas import ReplyLimits  # noqa: E402
 from utilities.engines.base import ImageStore  # noqa: E402
-from utilities.engines.embedded import EmbeddedSettings, build_params, default_gguf  # noqa: E402
+from utilities.engines.default_model import default_model_path  # noqa: E402
+from utilities.engines.embedded import EmbeddedSettings, build_params  # noqa: E402
 from utilities.engines.openai_compat import OpenAIEngine, OpenAISettings  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
 from utilities.generation import generate_all  # noqa: E402
@@ -95,12 +96,12 @@ def main() -> None:
     import xllamacpp
 
     settings = EmbeddedSettings(model=None, mmproj=None, parallel=args.parallel, ctx_per_slot=4096)
-    server = xllamacpp.Server(build_params(settings, default_gguf()))
+    server = xllamacpp.Server(build_params(settings, default_model_path()))
     base_url = f"{server.listening_address}/v1"
     planned, build = build_requests(args.docs, args.requests, args.max_tokens)
     concurrency = args.parallel * 2
     print(
-        f"llama.cpp server {base_url}: SmolLM2-135M Q4_1, {args.parallel} slots, "
+        f"llama.cpp server {base_url}: Qwen2.5-Coder-1.5B Q4_K_M, {args.parallel} slots, "
         f"{len(os.sched_getaffinity(0))} cores; {len(planned)} requests, concurrency {concurrency}"
     )
     run_bare(planned[:2], build, base_url, concurrency)  # warm up

@@ -94,6 +94,7 @@ class Attempt:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # of prompt_tokens, reused from the engine's prefix cache (0 in journals before it)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,6 +111,7 @@ class Attempt:
             text=result.text if result.error is None else f"[engine error] {result.error}",
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens,
         )
 
 

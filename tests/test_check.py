@@ -46,9 +46,10 @@ def test_check_over_http_needs_no_documents(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_check_with_the_real_embedded_model(capsys):
+    """The default model, joined from its packages on first use."""
     assert main(["--check", "--backend", "embedded"]) == 0
     out = capsys.readouterr().out
-    assert "SmolLM2-135M-Instruct" in out and "check passed" in out
+    assert "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" in out and "check passed" in out
     rate = float(re.search(r"([\d.]+) completion tokens/s", out).group(1))
     assert rate > 0
 

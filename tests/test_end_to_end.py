@@ -1,4 +1,8 @@
-"""End to end with the real embedded model (SmolLM2-135M on llama.cpp): slow, and run in CI."""
+"""End to end with the real embedded models on llama.cpp: slow, and run in CI.
+
+SmolLM2-135M exercises every question type and output format quickly; the default
+model (Qwen2.5-Coder-1.5B) shows that the first command writes pairs worth keeping.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from generate_synthetic_data import main
 from models.question_types import QUESTION_TYPE_DIFFICULTY, QuestionType
 from utilities.check_image_urls import check_all_output_files
 
-from .helpers import write_small_doc
+from .helpers import smollm2_gguf, write_small_doc
 
 
 def spec_record_errors(record: dict) -> list[str]:
@@ -39,6 +43,7 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
     code = main(
         [
             "--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "embedded",
+            "--llamacpp-model", str(smollm2_gguf()),
             "--questions-per-request", "1", "--max-answer-chars", "300", "--max-new-tokens", "1024",
             "--llamacpp-ctx", "4096", "--log-file", str(tmp_path / "run.log"),
             "--output-formats", "phi,sharegpt,hf", "--progress", "on", "--verify", "answerability",

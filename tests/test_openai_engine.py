@@ -14,7 +14,7 @@ from utilities.engines.openai_compat import mask_secret
 
 from .conftest import run_cli
 from .fault_server import FaultServer
-from .helpers import write_small_doc
+from .helpers import smollm2_gguf, write_small_doc
 
 SENTINEL_KEY = "sk-test-SENTINEL-7f3a9c"
 
@@ -212,9 +212,9 @@ def test_openai_engine_against_llama_cpp_http_server_with_the_real_model(docs_di
     """xllamacpp serves the SmolLM2 GGUF over HTTP on loopback; the pipeline talks to it as to any server."""
     import xllamacpp
 
-    from utilities.engines.embedded import EmbeddedSettings, build_params, default_gguf
+    from utilities.engines.embedded import EmbeddedSettings, build_params
 
-    params = build_params(EmbeddedSettings(model=None, mmproj=None, parallel=4, ctx_per_slot=4096), default_gguf())
+    params = build_params(EmbeddedSettings(model=None, mmproj=None, parallel=4, ctx_per_slot=4096), smollm2_gguf())
     server = xllamacpp.Server(params)
     try:
         write_small_doc(docs_dir)

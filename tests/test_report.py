@@ -12,7 +12,7 @@ from utilities.engines.base import EngineRequest
 from utilities.report import STAGES
 
 from .conftest import PROJECT_ROOT
-from .helpers import valid_reply, write_small_doc
+from .helpers import smollm2_gguf, valid_reply, write_small_doc
 
 ROW_KEYS = {
     "requests",
@@ -24,6 +24,7 @@ ROW_KEYS = {
     "difficulty",
     "images_attached",
     "prompt_tokens",
+    "prompt_tokens_cached",
     "completion_tokens",
     "mean_grounding",
     "accepted_pairs_per_1k_completion_tokens",
@@ -53,6 +54,7 @@ def assert_adds_up(report: dict) -> None:
         assert sum(row["difficulty"].values()) == row["pairs_accepted"]
     totals = report["totals"]
     for key in ("requests", "pairs_generated", "pairs_accepted", "completion_tokens", "images_attached"):
+        assert 0 <= totals["prompt_tokens_cached"] <= totals["prompt_tokens"]
         assert sum(r[key] for r in report["documents"].values()) == totals[key]
         assert sum(r[key] for r in report["question_types"].values()) == totals[key]
 
@@ -108,6 +110,7 @@ def test_three_shared_documents_with_the_embedded_model(corpus_copy, tmp_path):
     code = main(
         [
             "--docs-dir", str(corpus_copy), "--output-dir", str(out), "--backend", "embedded",
+            "--llamacpp-model", str(smollm2_gguf()),
             "--question-types", "SECTION_SUMMARY", "--questions-per-request", "1",
             "--max-answer-chars", "400", "--max-new-tokens", "1024", "--llamacpp-ctx", "8192",
         ]

@@ -54,7 +54,8 @@ class RunStats:
     rejects_by_reason: Counter = field(default_factory=Counter)
     failures_by_reason: Counter = field(default_factory=Counter)  # every failed attempt, retried or not
     resent_for_accidents: int = 0  # re-sends because most pairs of a valid reply were sampling accidents
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # sent
+    cached_tokens: int = 0  # of those, reused from the engine's prefix cache
     completion_tokens: int = 0
     wall_s: float = 0.0
 
@@ -63,7 +64,8 @@ class RunStats:
         rate = self.completion_tokens / self.wall_s if self.wall_s else 0.0
         rps = self.sent / self.wall_s if self.wall_s else 0.0
         return (
-            f"{self.sent} engine calls, {self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens "
+            f"{self.sent} engine calls, {self.prompt_tokens:,} prompt ({evaluated_share(self)} evaluated) + "
+            f"{self.completion_tokens:,} completion tokens "
             f"in {self.wall_s:.1f} s ({rps:.2f} requests/s, {rate:.1f} completion tokens/s)"
         )
 
@@ -74,6 +76,25 @@ class RunStats:
             f"{self.requests} requests: {self.accepted_requests} accepted, {self.rejected_requests} rejected "
             f"(rejects: {rejects}){unfinished}; {self.pairs} pairs; {self.throughput()}"
         )
+
+
+def format_duration(seconds: float) -> str:
+    """A remaining time as a person reads it.
+
+    >>> format_duration(3725), format_duration(95), format_duration(20)
+    ('1 h 02 min', '2 min', '20 s')
+    """
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def evaluated_share(stats: RunStats) -> str:
+    """The share of prompt tokens the engine evaluated rather than reused: ``"37%"``."""
+    if not stats.prompt_tokens:
+        return "-"
+    return f"{100 * (stats.prompt_tokens - stats.cached_tokens) / stats.prompt_tokens:.0f}%"
 
 
 # Requests built and sent together: enough to keep any engine's slots full (lmdeploy's batch is 256,
@@ -96,13 +117,16 @@ class _Progress:
         now = time.perf_counter()
         if self.every_s is not None and now - max(self.last, self.started) >= self.every_s:
             self.last = now
-            rate = stats.completion_tokens / (now - self.started)
+            elapsed = now - self.started
             log.info(
-                "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s",
+                "progress: %d of %d requests finished, %d engine calls, %.1f completion tokens/s, "
+                "%s of prompt tokens evaluated, about %s left",
                 self.done,
                 self.total,
                 stats.sent,
-                rate,
+                stats.completion_tokens / elapsed,
+                evaluated_share(stats),
+                format_duration(elapsed * (self.total - self.done) / self.done),
             )
 
 
@@ -205,6 +229,7 @@ def _record(
 ) -> RequestOutcome:
     stats.sent += 1
     stats.prompt_tokens += result.prompt_tokens
+    stats.cached_tokens += result.cached_tokens
     stats.completion_tokens += result.completion_tokens
     parsed = parse_reply(built, result)
     history.append(Attempt.from_result(attempt, built.engine_request.seed, parsed, result))

