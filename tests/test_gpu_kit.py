@@ -307,3 +307,24 @@ def test_run_settings_are_accepted_by_the_projects_config(tmp_path, engine):
 def test_env_text_refuses_a_value_that_would_break_the_file():
     with pytest.raises(kit.KitError, match="'MODEL'"):
         kit.env_text({"MODEL": "a\nBACKEND=openai"})
+
+
+# saturation.py's pipeline side, against the project's generation as it is now
+
+
+def test_saturation_pipeline_side_runs_the_projects_generate_all(tmp_path):
+    """The device run of issue 20 stopped here: saturation.py still unpacked generate_all's old
+    (outcomes, stats) and passed no on_final, so the measurement died after loading the engine."""
+    from utilities.engines.fake import FakeEngine
+
+    from .helpers import valid_reply
+
+    saturation = _load("saturation")
+    env = tmp_path / "env"
+    docs = Path(__file__).resolve().parent.parent / "markdown_docs"
+    env.write_text(kit.env_text(kit.run_settings(tmp_path / "tiny-internvl3", "pytorch", docs, tmp_path / "out")))
+    config, planned, build = saturation.load(str(env), 4)
+    assert len(planned) == 4
+    engine = FakeEngine(default=valid_reply)
+    seconds, tokens = saturation.run_pipeline(engine, planned, build)
+    assert seconds > 0 and tokens > 0
