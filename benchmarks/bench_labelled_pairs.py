@@ -1,17 +1,25 @@
-"""How the gates and a verifier judge pairs whose quality a person has already labelled.
+"""How the gates and each verifier judge pairs whose quality careful readers have labelled.
 
-    python benchmarks/bench_labelled_pairs.py                       # gates only
-    python benchmarks/bench_labelled_pairs.py --verify answerability,judge   # plus the configured engine
+    python benchmarks/bench_labelled_pairs.py                                  # gates, on the default set
+    python benchmarks/bench_labelled_pairs.py --verify answerability           # plus a verifier (the default engine)
+    python benchmarks/bench_labelled_pairs.py --set benchmarks/data/labelled_pairs.jsonl   # the older hand-made set
 
-``benchmarks/data/labelled_pairs.jsonl`` holds 22 pairs about the three shared
-documents, each labelled ``good`` or ``bad`` by a careful reader: 12 correct pairs
-written as a capable model writes them (paraphrased, self-contained), and 10 bad ones
-of the kinds found in real runs (an invented constant, a tautology, "the proposal", a
-fragment, a loop, an off-target answer, a fact the source lacks, and two pairs a 135M
-model wrote that the old gates kept). The pairs carry no metadata, so ``--curate``
-finds each one's section and evidence itself. Prints, for each label, how many were
-kept, and the gate or verifier that rejected each pair: the recall of good pairs and
-the rejection of bad ones that a figure in a run report cannot show.
+The default set, ``benchmarks/data/labelled_qwen1.5b.jsonl``, is every pair that the
+default model (Qwen2.5-Coder-1.5B on the embedded engine) generated in one run over
+the three shared documents, each labelled ``good`` or ``bad`` by two careful readers
+who saw the section, the related sections the model was shown, the question, the
+answer and the cited evidence, and never whether a pair was kept
+(``../shared/RUBRIC.md``; ``benchmarks/build_labelled_set.py`` built the packets and
+merged the labels). Each record carries its source (``metadata``: document, section,
+related sections, the model's own evidence), so ``--curate`` runs the run's own gates
+(and verifiers) on exactly what the model wrote.
+
+Prints, for the gates and for each verifier: precision (the share of kept pairs the
+readers found good) and recall (the share of good pairs kept); for a verifier, over
+the pairs the gates passed to it. Then the pairs each stage rejected, by label.
+
+The older set, ``labelled_pairs.jsonl``: 22 hand-made pairs (12 good, 10 bad) with no
+metadata, so ``--curate`` finds each one's section and evidence itself.
 """
 
 from __future__ import annotations
@@ -28,30 +36,79 @@ sys.path.insert(0, str(ROOT))
 
 from generate_synthetic_data import main  # noqa: E402
 
-PAIRS = ROOT / "benchmarks" / "data" / "labelled_pairs.jsonl"
+DATA = ROOT / "benchmarks" / "data"
+DEFAULT_SET = DATA / "labelled_qwen1.5b.jsonl"
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
+
+
+def curate_record(row: dict) -> dict:
+    """A labelled row as a record --curate reads: a phi-style pair with its source and evidence."""
+    if "messages" in row:  # the older set: already a record
+        return row
+    return {
+        "id": row["id"],
+        "messages": [
+            {"role": "user", "content": row["question"]},
+            {"role": "assistant", "content": row["answer"]},
+        ],
+        "question_type": row["question_type"],
+        "label": row["label"],
+        "metadata": {
+            "document": row["document"],
+            "section_index": row["section_index"],
+            "related_sections": row["related_sections"],
+            "evidence": row["evidence"],
+            "figures": row.get("figures", []),
+        },
+    }
+
+
+def precision_recall(kept: list[str], labels: list[str]) -> str:
+    """``kept`` and ``labels``: one per pair seen; 'good'/'bad' labels, True where the stage kept the pair."""
+    good = labels.count("good")
+    kept_good = sum(k and label == "good" for k, label in zip(kept, labels))
+    n_kept = sum(kept)
+    precision = f"{100 * kept_good / n_kept:.0f}%" if n_kept else "-"
+    recall = f"{100 * kept_good / good:.0f}%" if good else "-"
+    return (
+        f"saw {len(labels)} ({good} good), kept {n_kept}: precision {precision} ({kept_good}/{n_kept}), "
+        f"recall {recall} ({kept_good}/{good})"
+    )
 
 
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", type=Path, default=DEFAULT_SET)
     parser.add_argument("--verify", default="none")
     parser.add_argument("--docs", type=Path, default=DOCS)
     args, extra = parser.parse_known_args(argv)
+    rows = [json.loads(line) for line in args.set.read_text().splitlines()]
+    rows = [r for r in rows if r.get("label") in ("good", "bad")]
     out = Path(tempfile.mkdtemp(prefix="bench-labelled-"))
+    pairs = out / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(curate_record(r), ensure_ascii=False) + "\n" for r in rows))
     os.environ["PROGRESS"] = "off"
-    flags = ["--curate", str(PAIRS), "--docs-dir", str(args.docs), "--output-dir", str(out), "--verify", args.verify]
+    flags = ["--curate", str(pairs), "--docs-dir", str(args.docs), "--output-dir", str(out), "--verify", args.verify]
     main([*flags, "--env-file", os.devnull, *extra])
-    labels = [json.loads(line)["label"] for line in PAIRS.read_text().splitlines()]
+    labels = [r["label"] for r in rows]
     kept = [json.loads(line) for f in out.glob("curated-*.jsonl") for line in f.read_text().splitlines()]
     rejects = [json.loads(line) for f in out.glob("rejects-curated-*.jsonl") for line in f.read_text().splitlines()]
+    rejected_by = {json.dumps(r["record"]["messages"]): r for r in rejects if "record" in r}
+    stage = [rejected_by.get(json.dumps(curate_record(r)["messages"]), {}).get("gate") for r in rows]
+    verifiers = [m for m in args.verify.split(",") if m not in ("none", "")]
+    gates_kept = [s is None or s in (*verifiers, "verify_failed") for s in stage]
+    print(f"{args.set.name}: {len(rows)} labelled pairs, {labels.count('good')} good")
+    print(f"gates: {precision_recall(gates_kept, labels)}")
+    for verifier in verifiers:
+        seen = [i for i, g in enumerate(gates_kept) if g]
+        print(f"{verifier}: {precision_recall([stage[i] != verifier for i in seen], [labels[i] for i in seen])}")
+    print(f"all stages: {precision_recall([s is None for s in stage], labels)} ({len(kept)} records kept)")
     for label in ("good", "bad"):
-        total = labels.count(label)
-        n_kept = sum(r["label"] == label for r in kept)
-        print(f"{label}: {n_kept} of {total} kept")
-        for line in rejects:
-            if line["record"]["label"] == label:
-                question = line["record"]["messages"][0]["content"]
-                print(f"  rejected by {line['gate']}: {question[:70]!r} ({line['detail'][:90]})")
+        print(f"{label} pairs rejected:")
+        for row, reason in zip(rows, stage):
+            if reason and row["label"] == label:
+                detail = rejected_by[json.dumps(curate_record(row)["messages"])]["detail"]
+                print(f"  {reason}: {curate_record(row)['messages'][0]['content'][:70]!r} ({detail[:80]})")
     print(f"output: {out}")
     return 0
 

@@ -29,6 +29,7 @@ DOCUMENT_KEYS = {
     "planned_requests",
     "estimated_prompt_tokens",
     "warnings",
+    "sections_skipped",
     "sections",
 }
 SECTION_KEYS = {"index", "title", "text", "figures", "related", "facts"}
@@ -69,6 +70,21 @@ def test_dry_run_on_shared_corpus_writes_the_documented_plan(corpus_copy, tmp_pa
     assert plan["totals"]["requests"] == sum(sum(d["planned_requests"].values()) for d in plan["documents"])
     printed = capsys.readouterr().out
     assert "eip_7918_blob_base_fee: 11 sections" in printed and "figures 5/5 resolved" in printed
+    # a one-row table and a copyright line get no requests, and the plan says so
+    assert [(s["index"], s["title"]) for s in eip["sections_skipped"]] == [
+        (2, "Specification > Parameters"),
+        (10, "Copyright"),
+    ]
+    assert "no requests for section 10 'Copyright': 7 words of text, fewer than MIN_SECTION_WORDS=25" in printed
+
+
+def test_min_section_words_zero_plans_every_section(corpus_copy, tmp_path):
+    assert dry_run(corpus_copy, tmp_path / "a", "--question-types", "FACTUAL_RECALL") == 0
+    assert dry_run(corpus_copy, tmp_path / "b", "--question-types", "FACTUAL_RECALL", "--min-section-words", "0") == 0
+    default, every = read_plan(tmp_path / "a"), read_plan(tmp_path / "b")
+    skipped = sum(len(d["sections_skipped"]) for d in default["documents"])
+    assert skipped >= 3 and all(d["sections_skipped"] == [] for d in every["documents"])
+    assert every["totals"]["requests"] == default["totals"]["requests"] + skipped == every["totals"]["sections"]
 
 
 def test_dry_run_loads_no_engine_library(corpus_copy, tmp_path):
@@ -87,9 +103,10 @@ def test_question_types_and_pairs_per_request_shape_the_plan(corpus_copy, tmp_pa
     plan = read_plan(out)
     eip = plan["documents"][1]
     assert set(eip["planned_requests"]) == {"FACT_BASED", "MULTI_HOP_REASONING"}
-    expected_fact_requests = sum(-(-s["facts"] // 4) for s in eip["sections"])
-    assert eip["planned_requests"]["FACT_BASED"] == expected_fact_requests
-    assert eip["planned_requests"]["MULTI_HOP_REASONING"] == sum(1 for s in eip["sections"] if s["related"])
+    skipped = {s["index"] for s in eip["sections_skipped"]}
+    planned = [s for s in eip["sections"] if s["index"] not in skipped]
+    assert eip["planned_requests"]["FACT_BASED"] == sum(-(-s["facts"] // 4) for s in planned)
+    assert eip["planned_requests"]["MULTI_HOP_REASONING"] == sum(1 for s in planned if s["related"])
 
 
 def test_two_runs_in_the_same_second_never_overwrite_a_plan(corpus_copy, tmp_path):

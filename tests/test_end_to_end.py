@@ -88,3 +88,44 @@ def test_embedded_model_generates_every_question_type(docs_dir, tmp_path, capsys
 
         splits = datasets.load_dataset(str(next(out.glob("hf-*"))), cache_dir=str(tmp_path / "hf-cache"))
         assert sum(split.num_rows for split in splits.values()) == kept
+
+
+# Kept pairs the default model reaches on SMALL_DOC with DEFAULT_MODEL_ARGS (deterministic seeds and one
+# slots): measured FLOOR_MEASURED; the floor leaves room for llama.cpp builds that sample a little differently.
+DEFAULT_MODEL_ARGS = [
+    "--backend", "embedded", "--question-types", "FACTUAL_RECALL,INFERENCE", "--verify", "none",
+    "--llamacpp-parallel", "2",
+]  # fmt: skip
+KEPT_FLOOR = 3
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9_]{4,}", text.lower())}
+
+
+@pytest.mark.slow
+def test_the_default_model_writes_pairs_worth_keeping(docs_dir, tmp_path):
+    """The first command's engine and model on a small document: kept pairs, each a question grounded in its section."""
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    code = main(["--docs-dir", str(docs_dir), "--output-dir", str(out), "--log-file", str(tmp_path / "run.log"),
+                 *DEFAULT_MODEL_ARGS])  # fmt: skip
+    report = json.loads(next(out.glob("report-*.json")).read_text())
+    assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert "qwen2.5-coder-1.5b" in report["engine"]["model"]
+    records = [r for f in out.glob("train-notes-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    assert len(records) == report["totals"]["pairs_accepted"] >= KEPT_FLOOR
+    source = (docs_dir / "notes.md").read_text()
+    for record in records:
+        question = record["messages"][0]["content"][0]["text"]
+        answer = record["messages"][1]["content"].split("</think>")[-1].strip()
+        assert question.rstrip().endswith("?") or question.split()[0].lower() in {"explain", "describe", "what"}
+        assert len(answer.split()) >= 1 and answer not in question
+        # grounded: every cited sentence is the section's, and most of what the answer says is in the document
+        evidence = record["metadata"]["evidence"]
+        assert evidence and all(" ".join(e.split()[:4]) in " ".join(source.split()) for e in evidence), evidence
+        words = content_words(answer) - content_words(question)
+        assert len(words & content_words(source)) >= 0.5 * len(words), (question, answer)
+    # the section's prompt was evaluated once per slot, not once per request
+    totals = report["totals"]
+    assert totals["prompt_tokens_cached"] > 0.3 * totals["prompt_tokens"], totals

@@ -323,7 +323,7 @@ def test_saturation_pipeline_side_runs_the_projects_generate_all(tmp_path):
     env = tmp_path / "env"
     docs = Path(__file__).resolve().parent.parent / "markdown_docs"
     env.write_text(kit.env_text(kit.run_settings(tmp_path / "tiny-internvl3", "pytorch", docs, tmp_path / "out")))
-    config, planned, build = saturation.load(str(env), 4)
+    _config, planned, build = saturation.load(str(env), 4)
     assert len(planned) == 4
     engine = FakeEngine(default=valid_reply)
     seconds, tokens = saturation.run_pipeline(engine, planned, build)

@@ -146,6 +146,12 @@ class PlanSettings(SettingsModel):
         "2", "pairs one request asks for (FACT_BASED: facts per request)", ge=1, run_key=True
     )
     limit_sections: Int = setting("0", "plan only the first N sections of each document (0: all)", ge=0)
+    # Not in the run key, like LIMIT_SECTIONS: it chooses which sections are planned, not what a request is.
+    min_section_words: Int = setting(
+        "25",
+        "sections with fewer words of text (heading and markup aside) get no requests; 0 plans every section",
+        ge=0,
+    )
 
 
 class GateSettings(SettingsModel):

@@ -12,16 +12,23 @@ generation builds prompts from it.
   per section that has a related section, paired with its most similar one.
 - FACTS (FACT_BASED): one request per group of ``questions_per_request`` facts,
   one pair per fact.
+
+A section with fewer than ``MIN_SECTION_WORDS`` words of its own text, once its
+heading, markup, link targets and figure placeholders are set aside, gets no
+request: a copyright line, a one-row table or an HTML wrapper gives a model
+nothing to ask about but invites invented pairs, and costs a prompt per type.
+The plan lists such sections with the reason.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from models.documents import Document
+from models.documents import Document, Section
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import PlannedRequest
 from utilities.config import Config
@@ -44,16 +51,47 @@ def _attached_figures(document: Document, indices: list[int]) -> tuple[str, ...]
     return tuple(ids)
 
 
+_MARKUP = re.compile(
+    r"^#{1,6} .*$"  # heading lines: the title is not content
+    r"|<[^>]*>"  # HTML tags
+    r"|\]\([^)]*\)"  # link targets
+    r"|\{\{FIGURE_[^}]*\}\}"  # figure placeholders
+    r"|^\s*\|?[\s:|-]+\|?\s*$",  # table separator rows
+    re.MULTILINE,
+)
+
+
+def section_words(section: Section) -> int:
+    """Words of a section's own text: letters or digits, its heading and markup set aside.
+
+    >>> section_words(Section(0, "Copyright", "## Copyright\\n\\nWaived via [CC0](../LICENSE.md).", 0, 0))
+    3
+    """
+    return len(re.findall(r"[^\W_]\w*", _MARKUP.sub(" ", section.text)))
+
+
+def thin_section_reason(section: Section, min_words: int) -> str | None:
+    """Why a section gets no request, or None when it has enough text to ask about."""
+    words = section_words(section)
+    return f"{words} words of text, fewer than MIN_SECTION_WORDS={min_words}" if words < min_words else None
+
+
 def plan_requests(
     document: Document,
     question_types: tuple[QuestionType, ...],
     questions_per_request: int,
     limit_sections: int = 0,
+    min_words: int = 0,
 ) -> list[PlannedRequest]:
-    """Requests for a document's sections (its first ``limit_sections`` only, when above 0)."""
+    """Requests for a document's sections (its first ``limit_sections`` only, when above 0).
+
+    Sections with fewer than ``min_words`` words of text get none (``thin_section_reason``).
+    """
     requests: list[PlannedRequest] = []
     sections = document.sections[:limit_sections] if limit_sections else document.sections
     for section in sections:
+        if thin_section_reason(section, min_words):
+            continue
         related = [r.index for r in section.related]
         for qt in question_types:
             context = QUESTION_TYPE_SPECS[qt].context
@@ -97,7 +135,7 @@ def count_by_type(requests: list[PlannedRequest]) -> dict[str, int]:
 PLAN_SCHEMA_VERSION = 1
 
 
-def _document_entry(document: Document, requests: list[PlannedRequest]) -> dict[str, Any]:
+def _document_entry(document: Document, requests: list[PlannedRequest], min_words: int) -> dict[str, Any]:
     figures = {ref.id: ref for section in document.sections for ref in section.figures if ref.placement == "placed"}
     return {
         "name": document.name,
@@ -113,6 +151,11 @@ def _document_entry(document: Document, requests: list[PlannedRequest]) -> dict[
         "planned_requests": count_by_type(requests),
         "estimated_prompt_tokens": sum(estimate_prompt_tokens(document, r) for r in requests),
         "warnings": document.warnings,
+        "sections_skipped": [
+            {"index": s.index, "title": s.title, "reason": reason}
+            for s in document.sections
+            if (reason := thin_section_reason(s, min_words))
+        ],
         "sections": [
             {
                 "index": s.index,
@@ -133,9 +176,15 @@ def build_plan(loaded: LoadResult, config: Config) -> tuple[dict[str, Any], list
     all_requests: list[PlannedRequest] = []
     entries = []
     for document in loaded.documents:
-        requests = plan_requests(document, config.question_types, config.questions_per_request, config.limit_sections)
+        requests = plan_requests(
+            document,
+            config.question_types,
+            config.questions_per_request,
+            config.limit_sections,
+            config.min_section_words,
+        )
         all_requests.extend(requests)
-        entries.append(_document_entry(document, requests))
+        entries.append(_document_entry(document, requests, config.min_section_words))
     plan = {
         "schema_version": PLAN_SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -176,6 +225,8 @@ def format_plan_summary(plan: dict[str, Any]) -> str:
         )
         per_type = [f"{name} {doc['planned_requests'][name]}" for name in order if name in doc["planned_requests"]]
         lines.append("    " + ", ".join(per_type))
+        for skipped in doc["sections_skipped"]:
+            lines.append(f"    no requests for section {skipped['index']} '{skipped['title']}': {skipped['reason']}")
     for skipped in plan["skipped"]:
         lines.append(f"skipped {skipped['path']}: {skipped['reason']}")
     totals = plan["totals"]
