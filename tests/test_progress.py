@@ -70,3 +70,20 @@ def test_run_without_a_terminal_prints_no_bar(docs_dir, tmp_path, fake_backend, 
     assert main(["--docs-dir", str(docs_dir), "--output-dir", str(tmp_path / "out"), "--backend", "fake"]) == 0
     err = capsys.readouterr().err
     assert "generating" not in err and "\r" not in err
+
+
+def test_without_a_bar_a_line_every_interval_gives_the_reused_prompt_share_and_the_time_left(caplog):
+    import logging
+    import time
+
+    from utilities.generation import _Progress
+
+    progress = _Progress(total=10, every_s=0.0)
+    progress.started = time.perf_counter() - 20.0  # 2 of 10 done in 20 s: 8 more take about 80 s
+    stats = RunStats(sent=3, prompt_tokens=4000, cached_tokens=3000, completion_tokens=600)
+    with caplog.at_level(logging.INFO):
+        progress.finished(stats)
+        progress.finished(stats)
+    line = caplog.records[-1].getMessage()
+    assert line.startswith("progress: 2 of 10 requests finished, 3 engine calls, 30.0 completion tokens/s")
+    assert line.endswith("25% of prompt tokens evaluated, about 1 min left"), line

@@ -201,6 +201,11 @@ def test_verify_prompts_do_not_show_the_answer_to_answerability(docs_dir, fake_b
         has_answer = re.search(r"# Answer\n\n\S", text_of(request)) is not None
         assert has_answer == is_verify(request, "judge"), "answerability never sees the pair's answer"
         assert request.temperature < 0.5 and question(request).endswith("?")
+    # each verifier's requests about one section form one cache group, as the generation requests did
+    generation = {r.cache_group for r in fake_backend.history if r not in verify}
+    for request in verify:
+        mode, group = request.cache_group.split(":", 1)
+        assert is_verify(request, mode) and group in generation and group.startswith("notes#")
 
 
 def test_judge_threshold_near_misses():

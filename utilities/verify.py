@@ -201,6 +201,8 @@ def engine_request(item: VerifyRequest, seed: int, attempt: int) -> EngineReques
         temperature=VERIFY_TEMPERATURE,
         top_p=1.0,
         seed=attempt_seed(seed, item.key, attempt),
+        # one verifier's requests about one section share its system prompt and the section: route them together
+        cache_group=f"{item.mode}:{item.gated.outcome.built.engine_request.cache_group}",
     )
 
 
