@@ -1,6 +1,6 @@
 """Yield: what a real run keeps, what it pays for it, and a sample to read.
 
-    python benchmarks/bench_yield.py                                   # embedded SmolLM2, shared corpus
+    python benchmarks/bench_yield.py                                   # the embedded default model, shared corpus
     python benchmarks/bench_yield.py --limit-sections 3 --question-types FACTUAL_RECALL,INFERENCE
     python benchmarks/bench_yield.py --api-base-url http://127.0.0.1:8080/v1   # any OpenAI-compatible server
     python benchmarks/bench_yield.py --sample 30 --sample-out /tmp/read.md    # kept pairs beside their sections

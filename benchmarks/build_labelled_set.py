@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.question_types import QuestionType  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
-from utilities.planner import plan_requests  # noqa: E402
+from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
 
 
 def _kept_questions(out: Path) -> set[tuple[str, str]]:
@@ -38,7 +38,7 @@ def _kept_questions(out: Path) -> set[tuple[str, str]]:
     return kept
 
 
-def collect(outs: list[Path], docs: Path, target: Path) -> int:
+def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
     documents = {d.name: d for d in load_documents(docs).documents}
     rows = []
     for out in outs:
@@ -52,6 +52,8 @@ def collect(outs: list[Path], docs: Path, target: Path) -> int:
                 index, question_type = rest.split(":")[:2]
                 document = documents[name]
                 section = document.sections[int(index)]
+                if thin_section_reason(section, min_words):  # journaled before the plan skipped it: never gated
+                    continue
                 plans = plan_requests(document, (QuestionType(question_type),), 2)
                 related = next((list(p.related) for p in plans if p.section_index == section.index), [])
                 for n, pair in enumerate(entry["pairs"]):
@@ -68,21 +70,29 @@ def collect(outs: list[Path], docs: Path, target: Path) -> int:
                             "run_kept": (entry["key"], pair["question"]) in kept,
                         }
                     )
+    rows.sort(key=lambda r: (r["document"], r["section_index"], r["related_sections"], r["id"]))
     target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"{len(rows)} pairs, {sum(r['run_kept'] for r in rows)} kept by the run -> {target}")
     return 0
 
 
 def packet(source: Path, docs: Path, target: Path) -> int:
+    """The sources once per section and set of related sections, then the pairs generated from them."""
     documents = {d.name: d for d in load_documents(docs).documents}
     lines = ["# Pairs to label (see RUBRIC.md)", ""]
+    shown = None
     for row in map(json.loads, source.read_text().splitlines()):
         document = documents[row["document"]]
-        lines += [f"## {row['id']} ({row['question_type']})", "", f"### Section: {row['section_title']}", ""]
-        lines += [document.sections[row["section_index"]].text, ""]
-        for index in row["related_sections"]:
-            lines += [f"### Related section shown: {document.sections[index].title}", "", document.sections[index].text]
-            lines.append("")
+        sources = (row["document"], row["section_index"], tuple(row["related_sections"]))
+        if sources != shown:
+            shown = sources
+            lines += ["=" * 80, f"# SOURCES: {row['document']}, section: {row['section_title']}", ""]
+            lines += [document.sections[row["section_index"]].text, ""]
+            for index in row["related_sections"]:
+                related = document.sections[index]
+                lines += [f"## Related section also shown to the model: {related.title}", "", related.text, ""]
+            lines += ["=" * 80, ""]
+        lines += [f"## Pair {row['id']} ({row['question_type']}; sources above)", ""]
         lines += [f"**Question:** {row['question']}", "", f"**Answer:** {row['answer']}", ""]
         lines += ["**Cited evidence:**", *[f"- {e}" for e in row["evidence"]], "", "---", ""]
     target.write_text("\n".join(lines))
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("outs", type=Path, nargs="+")
     c.add_argument("--docs", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--min-section-words", type=int, default=25)
     p = sub.add_parser("packet")
     p.add_argument("source", type=Path)
     p.add_argument("--docs", type=Path, required=True)
@@ -129,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--third", type=Path)
     args = parser.parse_args(argv)
     if args.command == "collect":
-        return collect(args.outs, args.docs, args.out)
+        return collect(args.outs, args.docs, args.out, args.min_section_words)
     if args.command == "packet":
         return packet(args.source, args.docs, args.out)
     return merge(args.source, args.first, args.second, args.third)

@@ -246,3 +246,19 @@ def test_yaml_tags_are_never_executed(docs_dir):
     document = load_documents(docs_dir).documents[0]
     assert document.metadata == {} and "malformed YAML" in document.warnings[0]
     assert not Path("pwned").exists()
+
+
+def test_a_run_that_adds_question_types_sends_only_the_new_types(docs_dir, fake_backend, tmp_path):
+    """QUESTION_TYPES is not in the run key: a request's key names its type, so its journaled work stays valid."""
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    base = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake"]
+    assert main([*base, "--question-types", "FACTUAL_RECALL"]) == 0
+    first = len(fake_backend.history)
+    assert first == 2 and {r.id.split(":")[1].split("@")[0] for r in fake_backend.history} == {"FACTUAL_RECALL"}
+    assert main([*base, "--question-types", "FACTUAL_RECALL,INFERENCE"]) == 0
+    sent = {r.id.split(":")[1].split("@")[0] for r in fake_backend.history[first:]}
+    assert sent == {"INFERENCE"} and len(fake_backend.history) == 2 * first
+    assert len(list(out.glob(".runs/*/journal.jsonl"))) == 1
+    both = latest_report(out)["question_types"]
+    assert set(both) == {"FACTUAL_RECALL", "INFERENCE"} and both["FACTUAL_RECALL"]["requests"] == 2

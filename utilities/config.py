@@ -139,8 +139,9 @@ class PlanSettings(SettingsModel):
     max_image_side: Int = setting(
         "2048", "images are downscaled so their longest side is at most this", ge=1, run_key=True
     )
+    # Not in the run key: a request's key names its type, so adding a type reuses the others' journaled work.
     question_types: Annotated[tuple[QuestionType, ...], parsed(_question_types)] = setting(
-        "all", "comma-separated question types to generate, or all", run_key=True
+        "all", "comma-separated question types to generate, or all"
     )
     questions_per_request: Int = setting(
         "2", "pairs one request asks for (FACT_BASED: facts per request)", ge=1, run_key=True
