@@ -80,4 +80,3 @@ def test_readme_states_every_answer_budget_as_declared():
         budget = spec.answer
         word = "word" if budget.min_words == 1 else "words"
         assert rows[qt.value] == f"{budget.length}, ≤ {budget.max_chars} chars, ≥ {budget.min_words} {word}"
-
