@@ -20,17 +20,17 @@ from .helpers import smollm2_gguf
 
 ARGS = [
     "--backend", "embedded", "--llamacpp-model", str(smollm2_gguf()),
-    "--question-types", "SECTION_SUMMARY,FACTUAL_RECALL", "--limit-sections", "3",
+    "--question-types", "SECTION_SUMMARY,FACTUAL_RECALL", "--limit-sections", "2",
     "--questions-per-request", "1", "--max-answer-chars", "200", "--max-new-tokens", "512",
     # One slot and no prefix reuse: each reply depends only on its prompt and seed, not on what ran before.
     "--llamacpp-parallel", "1", "--llamacpp-cache-prompt", "false",
 ]  # fmt: skip
-REQUESTS = 6
+REQUESTS = 4
 # Schema-valid pairs an uninterrupted run with ARGS generates. The run is deterministic (fixed seeds, one
-# slot, no prefix reuse); measured 6 of 6 (every request answered with its one pair). SmolLM2-135M's pairs
+# slot, no prefix reuse); measured 4 of 4 (every request answered with its one pair). SmolLM2-135M's pairs
 # on this document all fail the quality gates (measured 0 kept), so the floor is on generated pairs: a
 # run that writes nothing fails, and the resume checks compare real rejects, not two empty files.
-GENERATED_FLOOR = 4
+GENERATED_FLOOR = 3
 
 
 @pytest.fixture

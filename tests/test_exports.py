@@ -62,7 +62,8 @@ top and the green aspect is at the bottom of a vertical head, as both figures sh
 # Timing
 
 The yellow change interval follows every green interval. Its length depends on
-the approach speed and is usually between three and six seconds.
+the approach speed and is usually between three and six seconds. An all-red
+interval may follow it so that vehicles already in the junction can clear it.
 """
 
 

@@ -51,8 +51,10 @@ def test_engine_failure_leaves_requests_unfinished_and_a_rerun_finishes_only_the
 def test_server_failing_30_percent_and_dying_once_loses_nothing(docs_dir, tmp_path):
     write_small_doc(docs_dir)
     (docs_dir / "second.md").write_text(
-        "# Workspaces\nA workspace is a set of packages that share one Cargo.lock file and one output directory.\n\n"
+        "# Workspaces\nA workspace is a set of packages that share one Cargo.lock file and one output directory.\n"
+        "Commands run at its root build every member unless a package is named.\n\n"
         "# Members\nEach member package lives in its own folder and is listed in the members array of the root.\n"
+        "A member may also be excluded by a glob in the exclude array of the same manifest.\n"
     )
     out = tmp_path / "out"
     args = ("--transport-retries", "3", "--max-concurrency", "4", "--max-retries", "1")
