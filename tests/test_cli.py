@@ -206,7 +206,9 @@ def test_limit_sections_plans_only_the_first_sections(corpus_copy, tmp_path):
     out = tmp_path / "out"
     assert dry_run(corpus_copy, out, "--limit-sections", "2", "--question-types", "SECTION_SUMMARY") == 0
     plan = read_plan(out)
-    assert [d["planned_requests"] for d in plan["documents"]] == [{"SECTION_SUMMARY": 2}] * 3
+    # the chapter's first section is its author's biography: no substance, no request
+    assert [d["planned_requests"] for d in plan["documents"]] == [{"SECTION_SUMMARY": 1}, *[{"SECTION_SUMMARY": 2}] * 2]
+    assert "a biography" in plan["documents"][0]["sections_skipped"][0]["reason"]
     assert all(len(d["sections"]) > 2 for d in plan["documents"]), "the plan still describes every section"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.documents import Section
-from utilities.planner import section_words, thin_section_reason
+from utilities.planner import no_substance_reason, section_words, thin_section_reason
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,71 @@ def test_a_section_one_word_short_of_the_floor_is_thin_and_one_at_it_is_not():
     assert thin_section_reason(section(24), 25) == "24 words of text, fewer than MIN_SECTION_WORDS=25"
     assert thin_section_reason(section(25), 25) is None
     assert thin_section_reason(section(0), 0) is None
+
+
+def _section(text: str) -> Section:
+    return Section(0, "Title", "## Title\n\n" + text, 0, len(text))
+
+
+PROSE = (
+    "The blob base fee rises when blocks use more blob gas than the target and falls when they use less, so the "
+    "price tracks demand. A reserve price keeps it from falling below a share of the execution base fee."
+)
+BIO = (
+    "Cate left the tech industry and spent a year finding her way back whilst building her passion project. She is "
+    "Director of Mobile Engineering at Ride and speaks internationally on engineering culture; she blogs weekly."
+)
+NAMES = "Anders Elowsson, Ben Adams, Francesco D'Amato, Vitalik Buterin, Dankrad Feist, Justin Drake and Toni Wahr"
+TOC = "\n".join(
+    f"- [{t}](#{t.lower().replace(' ', '-')})"
+    for t in (
+        "Abstract",
+        "Motivation",
+        "Specification",
+        "Rationale",
+        "Security Considerations",
+        "Backwards Compatibility",
+    )
+)  # noqa: E501
+REFERENCES = (
+    "1. Buterin, V. et al. (2021) Proto-danksharding. arXiv 2103.1.\n2. Feist, D. (2022) KZG commitments. doi 10.1/x.\n"
+    "3. Monnot, B. et al. (2023) Blob fee markets. pp. 12-30."
+)
+CHANGELOG = "- v1.2.0 added reserve price support\n- v1.1.0 fixed excess blob gas\n- 2024-03-01 first draft\n- v1.0 out"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (
+            "Copyright and related rights waived via [CC0](../LICENSE.md). All rights to the text are released.",
+            "copyright",
+        ),  # noqa: E501
+        (BIO, "biography"),
+        (NAMES, "list of names"),
+        (TOC, "mostly links"),
+        (REFERENCES, "reference list"),
+        (CHANGELOG, "change log"),
+    ],
+)
+def test_sections_without_substance_are_named_by_what_they_hold(text, kind):
+    assert kind in (no_substance_reason(_section(text)) or "")
+    assert kind in (thin_section_reason(_section(text), 1) or ""), "MIN_SECTION_WORDS above 0 applies it"
+    assert thin_section_reason(_section(text), 0) is None, "MIN_SECTION_WORDS=0 plans every section"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PROSE,
+        PROSE + " It was licensed under CC0 when the EIP was finalized.",  # a licence word in prose of substance
+        PROSE + " See [EIP-4844](./eip-4844.md) and [EIP-7840](./eip-7840.md).",  # a few links
+        "| Constant | Value |\n| - | - |\n| `BLOB_BASE_COST` | `2**13` |\n| `GAS_PER_BLOB` | `2**17` |\n"
+        "| `TARGET_BLOB_GAS` | `393216` |",  # identifiers in code are not names
+        PROSE + " When the user opens the app, he sees the fee.",  # one pronoun is no biography
+        "Version 1.2 of the fee market moved the reserve price into `calc_excess_blob_gas()`, which now checks "
+        "the execution base fee before it subtracts the target blob gas from the excess.",
+    ],
+)
+def test_sections_of_substance_near_those_kinds_are_planned(text):
+    assert no_substance_reason(_section(text)) is None

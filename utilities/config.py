@@ -150,7 +150,8 @@ class PlanSettings(SettingsModel):
     # Not in the run key, like LIMIT_SECTIONS: it chooses which sections are planned, not what a request is.
     min_section_words: Int = setting(
         "25",
-        "sections with fewer words of text (heading and markup aside) get no requests; 0 plans every section",
+        "sections with fewer words of text (heading and markup aside), or with no substance (mostly links, a"
+        " notice, a biography, names, references, a change log), get no requests; 0 plans every section",
         ge=0,
     )
 

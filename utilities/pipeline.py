@@ -52,7 +52,8 @@ def run(config: Config) -> int:
         log.error("the plan has no requests: no section has what the chosen question types need")
         return 1
     assert library is not None
-    return generate(config, loaded, requests, library)
+    skipped = {d["name"]: d["sections_skipped"] for d in plan["documents"] if d["sections_skipped"]}
+    return generate(config, loaded, requests, library, skipped)
 
 
 @dataclass
@@ -66,17 +67,24 @@ class _Run:
     engine: LazyEngine
     stop: StopSignal
     verify_settings: VerifySettings
+    sections_skipped: dict[str, list[dict]]  # document -> the sections planned without requests, and why
     finished: JournalIndex = field(init=False)
 
 
-def generate(config: Config, loaded: LoadResult, requests: list[PlannedRequest], library: PromptLibrary) -> int:
+def generate(
+    config: Config,
+    loaded: LoadResult,
+    requests: list[PlannedRequest],
+    library: PromptLibrary,
+    sections_skipped: dict[str, list[dict]] | None = None,
+) -> int:
     """Resume and generate what is left, then gate, verify, write the files and the report."""
     build = RequestBuilder(loaded.documents, library, config)
     journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
     verify_settings = VerifySettings.from_config(config, choose_backend(config)[0])
     try:
         with StopSignal() as stop, LazyEngine(config) as engine:
-            run = _Run(config, requests, build, journal, engine, stop, verify_settings)
+            run = _Run(config, requests, build, journal, engine, stop, verify_settings, sections_skipped or {})
             stats = _generate(run, _resume(run))
             if (code := unfinished_exit_code(stop, stats, VerifyStats(), journal.path)) is not None:
                 return code
@@ -178,7 +186,9 @@ def _write(run: _Run, stats: RunStats) -> int:
     done = _gate_and_verify(run, files)
     if (code := unfinished_exit_code(run.stop, stats, done.verify, run.journal.path)) is not None:
         return code  # the staging folder is removed by the next run
-    report = done.tally.report(stats, run.engine.info, config.to_dict(), stats.resumed, done.verify)
+    report = done.tally.report(
+        stats, run.engine.info, config.to_dict(), stats.resumed, done.verify, run.sections_skipped
+    )
     files.write(config.output_formats, run.build.docs_root, config.copy_images, report, format_markdown(report))
     for path in files.publish():
         log.info("wrote %s", path)

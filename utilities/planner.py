@@ -70,10 +70,66 @@ def section_words(section: Section) -> int:
     return len(re.findall(r"[^\W_]\w*", _MARKUP.sub(" ", section.text)))
 
 
+_LINK_TEXT = re.compile(r"\[([^\]]*)\]\([^)]*\)|<?https?://\S+")
+_NOTICE = re.compile(
+    r"\b(?:copyright|all rights reserved|licen[cs]ed? under|licen[cs]e|permission is hereby granted|spdx|"
+    r"trademarks?|waived)\b|©|\(c\)",
+    re.IGNORECASE,
+)
+_PERSONAL = re.compile(r"\b(?:he|she|his|her|him|hers)\b", re.IGNORECASE)
+_CITATION = re.compile(r"\(\s*(?:19|20)\d\d[a-z]?\s*\)|\bet al\b|\bdoi\b|\barxiv\b|\bisbn\b|\bpp\.\s*\d", re.IGNORECASE)
+_VERSION_LINE = re.compile(r"^\s*(?:[-*]\s+|#+\s+)?\[?(?:v?\d+\.\d+(?:\.\d+)?|\d{4}-\d{2}-\d{2})\b", re.MULTILINE)
+NOTICE_MAX_WORDS = 120  # a licence paragraph; a section discussing licences at length has more to say
+SUBSTANCE_MAX_WORDS = 300  # above this, a section has prose enough whatever else it holds
+
+
+def no_substance_reason(section: Section) -> str | None:
+    """What a section consists of when it is not worth asking about, judged by its own text: mostly links
+    (a table of contents, a link list), a copyright or licence notice, a biography (he/she, his/her),
+    a list of names, a reference list, a change log. None when it has substance.
+
+    >>> no_substance_reason(Section(0, "Authors", "## Authors\\n\\nAnders Elowsson, Ben Adams, Francesco D'Amato, "
+    ...                     "Vitalik Buterin, Dankrad Feist, Justin Drake, Barnabé Monnot, Toni Wahrstätter", 0, 0))
+    'a list of names (17 of 17 words capitalized)'
+    """
+    text = _MARKUP.sub(" ", section.text)
+    words = re.findall(r"[^\W_]\w*", text)
+    n = len(words)
+    if not n or n > SUBSTANCE_MAX_WORDS:
+        return None
+    linked = sum(len(re.findall(r"[^\W_]\w*", m.group(1) or m.group(0))) for m in _LINK_TEXT.finditer(section.text))
+    if linked >= 0.5 * n:
+        return f"mostly links ({linked} of {n} words are link text: a table of contents or a link list)"
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x.strip()]
+    if n <= NOTICE_MAX_WORDS and 2 * sum(bool(_NOTICE.search(x)) for x in sentences) >= len(sentences):
+        return "a copyright or licence notice"
+    pronouns = len(_PERSONAL.findall(text))
+    if pronouns >= 3 and pronouns * 40 >= n:
+        return f"a biography ({pronouns} personal pronouns in {n} words)"
+    prose = re.findall(r"[^\W_]\w*", re.sub(r"`[^`]*`", " ", text))  # identifiers in code are not names
+    capitalized = sum(w[0].isupper() for w in prose)
+    if len(prose) >= 6 and capitalized >= 0.7 * len(prose):
+        return f"a list of names ({capitalized} of {len(prose)} words capitalized)"
+    citations = len(_CITATION.findall(text))
+    if citations >= 3 and citations * 25 >= n:
+        return f"a reference list ({citations} citations in {n} words)"
+    lines = [line for line in section.text.splitlines()[1:] if line.strip()]
+    versions = len(_VERSION_LINE.findall("\n".join(lines)))
+    if versions >= 3 and versions * 2 >= len(lines):
+        return f"a change log ({versions} of {len(lines)} lines start with a version or date)"
+    return None
+
+
 def thin_section_reason(section: Section, min_words: int) -> str | None:
-    """Why a section gets no request, or None when it has enough text to ask about."""
+    """Why a section gets no request, or None when it has something to ask about: fewer than
+    ``min_words`` words of text, or text without substance (``no_substance_reason``). ``min_words``
+    0 plans every section."""
+    if not min_words:
+        return None
     words = section_words(section)
-    return f"{words} words of text, fewer than MIN_SECTION_WORDS={min_words}" if words < min_words else None
+    if words < min_words:
+        return f"{words} words of text, fewer than MIN_SECTION_WORDS={min_words}"
+    return no_substance_reason(section)
 
 
 def plan_requests(

@@ -111,6 +111,7 @@ class Tally:
         settings: dict[str, Any],
         resumed: int = 0,
         verify: VerifyStats | None = None,
+        sections_skipped: dict[str, list[dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -132,6 +133,7 @@ class Tally:
             "question_types": {name: _finish(row) for name, row in sorted(self.by_type.items())},
             "totals": _finish(self.total),
             "verify": _verify_summary(verify or VerifyStats(), self.total),
+            "sections_skipped": sections_skipped or {},
         }
 
 
