@@ -132,6 +132,8 @@ class GatedPair:
     grounding: float = 0.0  # mean best-match score of its distinct evidence quotes, 0..100
     support: float = 0.0  # evidence support: share of the answer's new content words found in its quotes
     steps: tuple[str, ...] = ()  # the reasoning steps that say something about the source
+    evidence: tuple[str, ...] = ()  # the quotes that support the answer (the gates' choice, see evidence_from)
+    evidence_from: str | None = None  # "model": its own citations; "found": sentences shown that support it
     gate: str | None = None  # the gate (or verifier) that rejected it, None when accepted
     detail: str = ""
     verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)

@@ -141,19 +141,57 @@ def valid_reply(request: EngineRequest) -> str:
     fields = request.schema["properties"]["pairs"]["items"]["properties"]
     step_max = fields.get("reasoning_steps", {}).get("items", {}).get("maxLength", 10**6)
     answer_max = fields.get("answer", {}).get("maxLength", 10**6)
+    task = text.split("# Task", 1)[-1].split("\n\n", 2)[1] if "# Task" in text else ""
+    related = related_ids(request)
     pairs = []
     for i in range(n_pairs(request)):
         chosen = [sentences[(i + j) % len(sentences)] for j in range(k)]
         if i < len(facts):  # FACT_BASED: one pair per fact, citing the fact
             chosen = [c for c in sentences if facts[i].startswith(c[1])][:1] or chosen
+        if "multi-hop" in task and related:  # a sentence of the section and one of the related section
+            own = [c for c in sentences if c[0] not in related]
+            other = [c for c in sentences if c[0] in related]
+            chosen = [own[i % len(own)], other[i % len(other)]] if own and other else chosen
         seed = f"{text}|{i}"
+        question, answer = shaped_pair(task, seed, [sentence for _, sentence in chosen])
         pairs.append(
             {
                 "evidence": [c for c, _ in chosen],
                 "figures": figures,
-                "question": question_about(seed, chosen[0][1]),
+                "question": question,
                 "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
-                "answer": " ".join(sentence for _, sentence in chosen)[:answer_max],
+                "answer": answer[:answer_max],
             }
         )
     return json.dumps({"pairs": pairs})
+
+
+def related_ids(request: EngineRequest) -> set[object]:
+    """The sentence ids marked under the request's "Related section" headings."""
+    text = "".join(p.text for p in request.parts if isinstance(p, TextPart)).split("# Task")[0]
+    ids: set[object] = set()
+    for block in re.split(r"^## ", text, flags=re.MULTILINE):
+        if block.startswith("Related section"):
+            ids.update(int(n) for n in re.findall(r"\[(\d+)\] ", block))
+    return ids
+
+
+def shaped_pair(task: str, seed: str, sentences: list[str]) -> tuple[str, str]:
+    """A question and answer of the form the request's task asks for, from the cited sentences alone."""
+    topic, answer = _topic(sentences[0]), " ".join(sentences)
+    name, tag = _word(seed), _word(seed + "b")
+    if "true-or-false" in task:
+        return f"True or false: the {name} rule says {sentences[0][0].lower()}{sentences[0][1:-1]}?", f"True. {answer}"
+    if "comparative" in task:
+        other = next((_topic(s) for s in sentences[1:] if _topic(s) != topic), None)
+        if other:
+            return f"How does {topic} compare with {other} in the {name} rule ({tag})?", answer
+    if "process and workflow" in task:
+        return question_about(seed, sentences[0]), "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+    if "cause-and-effect" in task:
+        return f"Why does the {name} rule hold for {topic} ({tag})?", answer
+    if "what-if" in task:
+        return f"What would the {name} rule imply for {topic} ({tag})?", answer
+    if "critical analysis" in task:
+        return f"What are the strengths and limits of the {name} rule for {topic} ({tag})?", answer
+    return question_about(seed, sentences[0]), answer

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from generate_synthetic_data import EXIT_UNFINISHED, main
-from utilities.curate import RecordError, SourceIndex, choose_evidence, read_pair
+from utilities.curate import RecordError, SourceIndex, read_pair
 from utilities.engines.base import EngineRequest, EngineResult, TextPart
 from utilities.file_utils import load_documents
+from utilities.quality import choose_evidence
 
 from .helpers import write_small_doc
 

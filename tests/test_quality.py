@@ -11,6 +11,7 @@ from models.question_types import QuestionType
 from models.records import ParsedPair, RequestOutcome
 from models.schemas import ReplyLimits
 from utilities import quality
+from utilities.facts import quotable_sentences
 from utilities.file_utils import load_documents
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, SamplingSettings, build_request
@@ -73,12 +74,15 @@ def gate(docs_dir):
         settings=DEFAULT_GATES,
         requests=1,
         context=(SOURCE,),
+        shown=None,
     ):
+        """``shown``: the sentences the request offered for citing; by default those of ``context``."""
         planned = plan_requests(document, (question_type,), len(pairs))[:requests]
         outcomes = []
+        shown = tuple(q for c in context for q in quotable_sentences(c)) if shown is None else shown
         for p in planned:
             built = build_request(document, p, library, SamplingSettings(), ReplyLimits(), root)
-            built = dataclasses.replace(built, context=context)
+            built = dataclasses.replace(built, context=context, quotes=shown)
             outcomes.append(RequestOutcome(built, "accepted", pairs))
         return apply_gates(outcomes, settings, root)
 
@@ -96,8 +100,10 @@ def test_a_good_pair_passes_every_gate(gate):
     (kept,) = result.accepted
     assert kept.grounding == 100.0 and kept.support >= DEFAULT_GATES.evidence_support_floor
     assert GATES == (
-        "form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "images", "duplicate",
+        "form", "type_form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "sources",
+        "images", "duplicate",
     )  # fmt: skip
+    assert kept.evidence == GOOD.evidence and kept.evidence_from == "model"
 
 
 # 1. grounding
@@ -143,7 +149,7 @@ def test_a_quote_cited_three_times_counts_once(gate):
     (kept,) = gate(dataclasses.replace(GOOD, evidence=(first, first.upper(), *GOOD.evidence))).accepted
     assert kept.grounding == 100.0
     thrice = dataclasses.replace(GOOD, evidence=(first, " " + first, first.replace("“", '"')))
-    reason, detail = only(gate(thrice))
+    reason, detail = only(gate(thrice, shown=(first,)))
     assert reason == "evidence_support" and "new content words" in detail  # one quote, not three
 
 
@@ -222,15 +228,37 @@ def test_an_answer_is_judged_by_its_own_quotes_not_the_whole_section(gate):
         answer="The execution base fee, so blob pricing stays responsive.",
         evidence=(GOOD.evidence[1],),
     )
-    assert only(gate(supported))[0] is None
+    (kept,) = gate(supported).accepted
+    assert kept.evidence == (GOOD.evidence[1],) and kept.evidence_from == "model"
     unrelated = dataclasses.replace(supported, evidence=(GOOD.evidence[0],))
-    reason, detail = only(gate(unrelated))
+    reason, detail = only(gate(unrelated, shown=(GOOD.evidence[0],)))  # no other sentence shown: nothing to find
     assert reason == "evidence_support" and "50% of the answer's new content words" in detail
+    assert "no sentence shown supports it" in detail
+
+
+def test_when_its_own_quotes_miss_the_sentence_shown_that_supports_the_answer_is_cited(gate):
+    """A small model often cites the wrong sentence for a right answer: the gate finds the right one."""
+    answer = "The execution base fee, so blob pricing stays responsive."
+    question = "Which price does BLOB_BASE_COST multiply in the reserve price?"
+    miscited = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(GOOD.evidence[0],))
+    (kept,) = gate(miscited).accepted
+    assert kept.evidence == (SOURCE.split(". ", 1)[1],) and kept.evidence_from == "found"
+    assert kept.pair.evidence == (GOOD.evidence[0],), "the pair itself is not changed"
+    # Near miss: the sentence that would support it was not among those shown.
+    reason, detail = only(gate(miscited, shown=(SOURCE.split(". ", 1)[0] + ".",)))
+    assert reason == "evidence_support" and "no sentence shown supports it" in detail
+
+
+def test_an_answer_no_sentence_shown_supports_stays_rejected(gate):
+    invented = dataclasses.replace(GOOD, answer="The reserve price doubles every epoch under validator governance.")
+    reason, detail = only(gate(invented))
+    assert reason == "evidence_support" and "no sentence shown supports it" in detail
 
 
 def test_a_question_about_something_its_quotes_do_not_mention_fails(gate):
     off = dataclasses.replace(GOOD, question="Why do validators vote on targets?", evidence=(GOOD.evidence[1],))
-    assert only(gate(off)) == ("evidence_support", "the question shares no content word with its quotes")
+    reason, detail = only(gate(off))
+    assert reason == "evidence_support" and detail.startswith("the question shares no content word with its quotes")
 
 
 def test_plural_and_verb_forms_match_their_quote(gate):
@@ -308,6 +336,9 @@ def test_whole_word_near_misses_pass_self_containment(gate, question):
         "Why does this change keep the blob base fee responsive?",
         "What does the code do when the reserve price binds?",
         "What does the EIP assign to blobs as a reserve price?",
+        "What is the purpose of this operational guidance document?",  # two modifiers before the noun
+        "What does the publication recommend as a reserve price?",
+        "Which reserve price does this guide recommend?",
     ],
 )
 def test_definite_references_to_unnamed_things_fail(gate, question):
@@ -326,6 +357,8 @@ def test_definite_references_to_unnamed_things_fail(gate, question):
         "How does the blob base fee respond when the reserve price binds?",  # named, no generic noun
         "How does the fee change when the reserve price binds?",  # "change" as a verb
         "What does the Ethereum proposal assign as the reserve price?",
+        "What does the Ethereum operational guidance document say about the reserve price?",  # named
+        "How does the page cache keep the reserve price?",  # "page" alone points at nothing of the source
     ],
 )
 def test_questions_that_name_their_subject_pass(gate, question):

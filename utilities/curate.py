@@ -34,7 +34,7 @@ Where the spec of a record is silent, these rules decide:
 - Evidence: ``metadata.evidence`` (or a top-level ``evidence``) when it is a
   non-empty list of strings; otherwise up to three of the source's citable
   sentences, chosen greedily to cover the answer's content words (each must add
-  a word the others lack: see ``choose_evidence``). None when no sentence shares
+  a word the others lack: see ``quality.choose_evidence``). None when no sentence shares
   a word with the answer: the grounding gate then rejects the pair.
 - Figures: ``metadata.figures``; otherwise each attached image is matched by
   file name to a figure of the source document. An image that matches none
@@ -58,7 +58,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.outputs.files import json_array_chunks, timestamp, write_new_file, write_new_json
 from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder
-from utilities.quality import GateSettings, apply_gates
+from utilities.quality import GateSettings, apply_gates, choose_evidence
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
 from utilities.text_checks import content_words
@@ -426,30 +426,6 @@ class SourceIndex:
         best = max(candidates, key=similarity.__getitem__)  # the first of equals: document order
         found, index = self.rows[best]
         return Source(found, index, located_by, round(similarity[best], 4))
-
-
-def choose_evidence(
-    answer: str, quotes: tuple[str, ...], limit: int = 3, words_of: Callable[[str], set[str]] = content_words
-) -> tuple[str, ...]:
-    """Up to ``limit`` quotes that cover the answer's content words, picked greedily: each time the quote
-    with the most words not yet covered (the first of equals), while one adds any.
-
-    >>> choose_evidence("Blob fees double when blocks are full.",
-    ...                 ("Blocks hold blobs.", "Blob fees double when blocks are full.", "Fees are burned."))
-    ('Blob fees double when blocks are full.',)
-    >>> choose_evidence("Penguins swim.", ("Blocks hold blobs.",))
-    ()
-    """
-    wanted = set(words_of(answer))
-    words = [words_of(q) for q in quotes]
-    chosen: list[str] = []
-    while wanted and words and len(chosen) < limit:
-        best = max(range(len(quotes)), key=lambda i: len(words[i] & wanted))
-        if not words[best] & wanted:
-            break
-        chosen.append(quotes[best])
-        wanted -= words[best]
-    return tuple(chosen)
 
 
 def _context_sections(source: Source, hints: Hints, question_type: QuestionType) -> tuple[int, ...]:

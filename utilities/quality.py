@@ -69,15 +69,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
-from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome
+from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, RequestOutcome
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
 from utilities.text_checks import (
@@ -88,6 +89,7 @@ from utilities.text_checks import (
     normalize,
     stem,
 )
+from utilities.type_forms import type_form_reason
 
 __all__ = [
     "GATES",
@@ -105,9 +107,6 @@ REFERENCES_FILE = DATA / "generic_references.txt"
 FILLER_FILE = DATA / "step_filler_words.txt"
 
 MIN_QUESTION_WORDS = 4  # "What is a crate?" stands on its own; "What is this?" cannot
-GATES = (
-    "form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "images", "duplicate",
-)  # fmt: skip
 
 INSTRUCTION_STARTS = (
     "explain", "describe", "summarize", "summarise", "compare", "contrast", "list", "outline", "give",
@@ -164,9 +163,10 @@ def _reference_pattern() -> re.Pattern[str]:
     weak = "|".join(re.escape(noun) for kind, noun in rows if kind == "weak")
     modifier = "|".join(REFERENCE_MODIFIERS)
     plural = r"(?:s|es)?\b"
+    word = r"(?:`[^`\n]+`|[\w-]+)"
     return re.compile(
         rf"\b(?:the|this|these|that|those)\s+(?:(?:{modifier})\s+)?"
-        rf"(?:(?P<word>`[^`\n]+`|[\w-]+)\s+(?:{strong}){plural}|(?:{strong}|{weak}){plural})",
+        rf"(?:(?P<word>{word}(?:\s+{word})?)\s+(?:{strong}){plural}|(?:{strong}|{weak}){plural})",
         re.IGNORECASE,
     )
 
@@ -332,44 +332,170 @@ def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in pair.reasoning_steps if (content_stems(s) - filler) & known)
 
 
-def _check_pair(gated: GatedPair, settings: GateSettings, docs_root: Path, names: frozenset[str]) -> None:
-    pair, built = gated.pair, gated.outcome.built
-    source = " ".join(built.context)
-    checks = (
-        ("form", lambda: check_form(pair, built.planned.question_type, len(built.context[0].split()))),
-        ("degenerate", lambda: degenerate_reason(pair.answer, pair.question, source)),
-        ("self_contained", lambda: check_self_contained(pair.question, names)),
-        ("tautology", lambda: check_tautology(pair.question, pair.answer)),
-    )
-    for gate, check in checks:
-        problem = check()
-        if problem:
-            gated.gate, gated.detail = gate, problem
-            return
-    quotes = distinct_quotes(pair.evidence)
-    if not quotes:
-        gated.gate, gated.detail = "grounding", "no evidence quote"
-        return
-    scores = grounding_scores(quotes, built.context)
-    gated.grounding = sum(scores) / len(scores)
+def choose_evidence(
+    answer: str, quotes: tuple[str, ...], limit: int = 3, words_of: Callable[[str], set[str]] = content_words
+) -> tuple[str, ...]:
+    """Up to ``limit`` quotes that cover the answer's content words, picked greedily: each time the quote
+    with the most words not yet covered (the first of equals), while one adds any.
+
+    >>> choose_evidence("Blob fees double when blocks are full.",
+    ...                 ("Blocks hold blobs.", "Blob fees double when blocks are full.", "Fees are burned."))
+    ('Blob fees double when blocks are full.',)
+    >>> choose_evidence("Penguins swim.", ("Blocks hold blobs.",))
+    ()
+    """
+    wanted = set(words_of(answer))
+    words = [words_of(q) for q in quotes]
+    chosen: list[str] = []
+    while wanted and words and len(chosen) < limit:
+        best = max(range(len(quotes)), key=lambda i: len(words[i] & wanted))
+        if not words[best] & wanted:
+            break
+        chosen.append(quotes[best])
+        wanted -= words[best]
+    return tuple(chosen)
+
+
+MAX_FOUND_QUOTES = 3  # as many sentences as a reply may cite (models/schemas.py ReplyLimits.max_evidence)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A gate's judgement of one pair: ``problem`` is None when it passes; the rest are what it measured."""
+
+    problem: str | None = None
+    grounding: float | None = None
+    support: float | None = None
+    evidence: tuple[str, ...] = ()  # the quotes that support the answer: the model's, or found among those shown
+    evidence_from: str | None = None  # "model" or "found"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a gate sees: one pair, the request it answered, and the run's settings."""
+
+    pair: ParsedPair
+    built: BuiltRequest
+    settings: GateSettings
+    docs_root: Path
+    names: frozenset[str]  # subject names of its request's titles (``subject_names``)
+
+    @cached_property
+    def quotes(self) -> list[str]:
+        return distinct_quotes(self.pair.evidence)
+
+    @cached_property
+    def support(self) -> Verdict:
+        """The model's quotes when they support the answer, else the sentences shown that do (found)."""
+        floor = self.settings.evidence_support_floor
+        support, problem = check_evidence_support(self.pair, self.quotes, floor)
+        if problem is None:
+            return Verdict(support=support, evidence=tuple(self.quotes), evidence_from="model")
+        new_words = " ".join(sorted(content_stems(self.pair.answer) - content_stems(self.pair.question)))
+        found = choose_evidence(new_words, self.built.quotes, MAX_FOUND_QUOTES, content_stems)
+        if found:
+            found_support, found_problem = check_evidence_support(self.pair, list(found), floor)
+            if found_problem is None:
+                return Verdict(support=found_support, evidence=found, evidence_from="found")
+        return Verdict(f"{problem}, and no sentence shown supports it", support=support)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate: its name (the reject reason and the report's column) and its check of a pair."""
+
+    name: str
+    check: Callable[[Candidate], Verdict]
+
+
+def _form(c: Candidate) -> Verdict:
+    return Verdict(check_form(c.pair, c.built.planned.question_type, len(c.built.context[0].split())))
+
+
+def _type_form(c: Candidate) -> Verdict:
+    return Verdict(type_form_reason(c.built.planned.question_type, c.pair.question, c.pair.answer))
+
+
+def _degenerate(c: Candidate) -> Verdict:
+    return Verdict(degenerate_reason(c.pair.answer, c.pair.question, " ".join(c.built.context)))
+
+
+def _self_contained(c: Candidate) -> Verdict:
+    return Verdict(check_self_contained(c.pair.question, c.names))
+
+
+def _tautology(c: Candidate) -> Verdict:
+    return Verdict(check_tautology(c.pair.question, c.pair.answer))
+
+
+def _grounding(c: Candidate) -> Verdict:
+    if not c.quotes:
+        return Verdict("no evidence quote")
+    scores = grounding_scores(c.quotes, c.built.context)
     worst = min(range(len(scores)), key=scores.__getitem__)
-    if scores[worst] < settings.grounding_threshold:
-        gated.gate = "grounding"
-        gated.detail = f"quote not found in its context (score {scores[worst]:.0f}): {quotes[worst][:120]!r}"
-        return
-    gated.support, problem = check_evidence_support(pair, quotes, settings.evidence_support_floor)
-    if problem:
-        gated.gate, gated.detail = "evidence_support", problem
-        return
-    for figure in pair.figures:
-        path = built.figure_paths.get(figure)
+    problem = None
+    if scores[worst] < c.settings.grounding_threshold:
+        problem = f"quote not found in its context (score {scores[worst]:.0f}): {c.quotes[worst][:120]!r}"
+    return Verdict(problem, grounding=sum(scores) / len(scores))
+
+
+def _evidence_support(c: Candidate) -> Verdict:
+    return c.support
+
+
+def _sources(c: Candidate) -> Verdict:
+    """A MULTI_HOP_REASONING pair's evidence holds a sentence of its section and one of a related section."""
+    if c.built.planned.question_type is not QuestionType.MULTI_HOP_REASONING or len(c.built.context) < 2:
+        return Verdict()
+    main, related = c.built.context[0], c.built.context[1:]
+    threshold = c.settings.grounding_threshold
+    quotes = distinct_quotes(c.support.evidence)
+    if any(grounding_scores([q], [main])[0] >= threshold for q in quotes) and any(
+        max(grounding_scores([q], related)) >= threshold for q in quotes
+    ):
+        return Verdict()
+    return Verdict("a multi-hop answer whose evidence is not from both its section and a related section")
+
+
+def _images(c: Candidate) -> Verdict:
+    for figure in c.pair.figures:
+        path = c.built.figure_paths.get(figure)
         if path is None:  # the request's figure paths are those of its attached figures
-            gated.gate, gated.detail = "images", f"figure {figure} was not attached to this request"
+            return Verdict(f"figure {figure} was not attached to this request")
+        if not (c.docs_root / path).is_file():
+            return Verdict(f"image file {path} does not exist")
+    return Verdict()
+
+
+PAIR_GATES = (
+    Gate("form", _form),
+    Gate("type_form", _type_form),
+    Gate("degenerate", _degenerate),
+    Gate("self_contained", _self_contained),
+    Gate("tautology", _tautology),
+    Gate("grounding", _grounding),
+    Gate("evidence_support", _evidence_support),
+    Gate("sources", _sources),
+    Gate("images", _images),
+)
+DUPLICATE = "duplicate"  # across the pairs of a document, after every pair gate (``_dedup_document``)
+GATES = (*(g.name for g in PAIR_GATES), DUPLICATE)  # the gate order: reject reasons and the report's columns
+
+
+def _check_pair(gated: GatedPair, candidate: Candidate) -> None:
+    """Run the pair gates in order; the first failure wins. Records on ``gated`` what the gates measured."""
+    for gate in PAIR_GATES:
+        verdict = gate.check(candidate)
+        if verdict.grounding is not None:
+            gated.grounding = verdict.grounding
+        if verdict.support is not None:
+            gated.support = verdict.support
+        if verdict.evidence_from is not None:
+            gated.evidence, gated.evidence_from = verdict.evidence, verdict.evidence_from
+        if verdict.problem:
+            gated.gate, gated.detail = gate.name, verdict.problem
             return
-        if not (docs_root / path).is_file():
-            gated.gate, gated.detail = "images", f"image file {path} does not exist"
-            return
-    gated.steps = useful_steps(pair, built.context)
+    gated.steps = useful_steps(gated.pair, candidate.built.context)
 
 
 def apply_gates(
@@ -392,7 +518,7 @@ def apply_gates(
         names = subject_names(outcome)
         for position, pair in enumerate(outcome.pairs):
             gated = GatedPair(pair, outcome, position)
-            _check_pair(gated, settings, docs_root, names)
+            _check_pair(gated, Candidate(pair, outcome.built, settings, docs_root, names))
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)
             else:
@@ -403,7 +529,7 @@ def apply_gates(
         for gated in kept:
             key = normalize(gated.pair.question)
             if key in seen_questions:
-                gated.gate, gated.detail = "duplicate", "the same question was kept for another document"
+                gated.gate, gated.detail = DUPLICATE, "the same question was kept for another document"
                 result.rejected.append(gated)
                 continue
             seen_questions.add(key)
@@ -442,21 +568,21 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
             block = (matrix[i : i + SIMILARITY_ROWS] @ matrix.T).toarray()
         copy = _copy_in_request(gated, kept_by_reply.get(id(gated.outcome), []), threshold)
         if copy:
-            gated.gate, gated.detail = "duplicate", copy
+            gated.gate, gated.detail = DUPLICATE, copy
             rejected.append(gated)
             continue
         if matrix is not None:
             row = block[i % SIMILARITY_ROWS]
             match = next((j for j in kept_indices if row[j] >= threshold), None)
             if match is not None:
-                gated.gate = "duplicate"
+                gated.gate = DUPLICATE
                 gated.detail = f"near-duplicate (cosine {row[match]:.2f}) of: {pairs[match].pair.question[:100]!r}"
                 rejected.append(gated)
                 continue
         answer_key = (gated.outcome.built.planned.question_type, normalize(gated.pair.answer))
         earlier = answers_seen.get(answer_key)
         if earlier is not None and earlier != questions[i]:
-            gated.gate, gated.detail = "duplicate", "the same answer was kept for another question of this type"
+            gated.gate, gated.detail = DUPLICATE, "the same answer was kept for another question of this type"
             rejected.append(gated)
             continue
         answers_seen[answer_key] = questions[i]

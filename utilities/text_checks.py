@@ -183,8 +183,12 @@ def restates_question(answer: str, question: str) -> bool:
     True
     >>> restates_question("It uploads the crate to crates.io.", "What does cargo publish upload?")
     False
+    >>> restates_question("True. Cargo has two main profiles.", "True or false: Cargo has two main profiles?")
+    False
     """
     a, q = _PROSE_WORD.findall(normalize(answer)), _PROSE_WORD.findall(normalize(question))
+    if a[:1] in (["true"], ["false"]) and "true or false" in normalize(question):
+        return False  # a verdict on a statement, restating it as its reason, is the item's form
     if len(a) < MIN_RESTATE_WORDS:
         return False
     matched = sum(block.size for block in SequenceMatcher(None, a, q, autojunk=False).get_matching_blocks())

@@ -53,7 +53,8 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "section_index": section.index,
             "related_sections": list(planned.related),
             "request": outcome.built.key,
-            "evidence": list(pair.evidence),
+            "evidence": list(gated.evidence),  # the quotes that support the answer
+            "evidence_from": gated.evidence_from,  # "model": its own citations; "found": sentences shown to it
             "figures": list(pair.figures),
             "grounding": round(gated.grounding, 1),
             "evidence_support": round(gated.support, 2),

@@ -1,0 +1,147 @@
+"""Each question type's form: pairs of the form pass, near misses fail, as the ``type_form`` gate's own reason."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from models.question_types import QuestionType
+from utilities.type_forms import FORM_CHECKS, type_form_reason
+
+from .test_quality import GOOD, gate, only  # noqa: F401  (gate: the fixture running the real gates)
+
+TF = QuestionType.TRUE_FALSE_FILL_BLANK
+CMP = QuestionType.COMPARATIVE_ANALYSIS
+PROC = QuestionType.PROCESS_WORKFLOW
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("True or false: the reserve price scales the execution base fee?", "True. It equals BLOB_BASE_COST times it."),
+        ("The reserve price equals BLOB_BASE_COST times the execution base fee. True or false?", "**False** - it..."),
+        ("The blob base fee is bounded below by a ____.", "reserve price, which scales the execution base fee."),
+        ("Fill in the blank: the reserve price equals ______ times the base fee.", "BLOB_BASE_COST"),
+    ],
+)
+def test_true_false_and_fill_blank_items_pass(question, answer):
+    assert type_form_reason(TF, question, answer) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "detail"),
+    [
+        ("What bounds the blob base fee from below?", "A reserve price.", "neither a true-or-false statement"),
+        ("True or false: the reserve price scales the base fee?", "It scales the base fee.", "not answered True"),
+        ("The fee is bounded by a ____.", "a ____ price", "still has a blank"),
+        ("Is the statement true that fees fall?", "Yes.", "neither"),  # a yes/no question is not the form
+    ],
+)
+def test_true_false_and_fill_blank_near_misses_fail(question, answer, detail):
+    assert detail in (type_form_reason(TF, question, answer) or "")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        (
+            "How does the dev profile differ from the release profile in Cargo?",
+            "The dev profile favours fast builds with opt-level 0, while the release profile uses opt-level 3.",
+        ),
+        (
+            "Compare RGB and HSB color spaces for filtering images.",
+            "RGB mixes red, green and blue; HSB separates hue from saturation and brightness.",
+        ),
+        ("What is the difference between yanking and deleting a crate version?", "Yanking keeps the code; deleting..."),
+    ],
+)
+def test_comparisons_of_two_named_things_addressing_both_pass(question, answer):
+    assert type_form_reason(CMP, question, answer) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "detail"),
+    [
+        ("What does the release profile set opt-level to?", "It sets opt-level to 3.", "asks for no comparison"),
+        ("How does the release profile compare?", "It is faster.", "does not name two things"),
+        (
+            "How does the dev profile differ from the release profile in Cargo?",
+            "The dev profile compiles quickly with opt-level 0 for everyday development work.",
+            "does not address both",
+        ),
+    ],
+)
+def test_comparison_near_misses_fail(question, answer, detail):
+    assert detail in (type_form_reason(CMP, question, answer) or "")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "1. Create an account on crates.io.\n2. Run `cargo login`.\n3. Run `cargo publish`.",
+        "First log in with `cargo login`, then add metadata, and finally run `cargo publish`.",
+        "Step 1: log in. Step 2: publish.",
+    ],
+)
+def test_process_answers_with_ordered_steps_pass(answer):
+    assert type_form_reason(PROC, "How do you publish a crate to crates.io?", answer) is None
+
+
+def test_a_process_answer_without_order_fails():
+    answer = "You publish a crate with `cargo publish` after logging in with your API token."  # one "after"
+    assert "no ordered steps" in type_form_reason(PROC, "How do you publish a crate to crates.io?", answer)
+
+
+@pytest.mark.parametrize(
+    ("question_type", "question", "answer", "ok"),
+    [
+        (QuestionType.CAUSE_EFFECT, "Why does the blob base fee fall to 1 wei?", "Demand stays under target.", True),
+        (QuestionType.CAUSE_EFFECT, "What is the blob base fee?", "A price per blob.", False),
+        (QuestionType.HYPOTHETICAL, "What would happen if BLOB_BASE_COST were zero?", "No reserve price.", True),
+        (QuestionType.HYPOTHETICAL, "What is BLOB_BASE_COST?", "A constant of 2**13.", False),
+        (QuestionType.CRITICAL_ANALYSIS, "What are the drawbacks of a reserve price?", "It can overprice.", True),
+        (QuestionType.CRITICAL_ANALYSIS, "What is a reserve price?", "A lower bound on the fee.", False),
+    ],
+)
+def test_cause_hypothesis_and_critique_forms(question_type, question, answer, ok):
+    assert (type_form_reason(question_type, question, answer) is None) is ok
+
+
+def test_types_whose_form_is_not_checked_are_named_in_the_module_docstring():
+    import utilities.type_forms as module
+
+    unchecked = [t for t in QuestionType if t not in FORM_CHECKS and t is not QuestionType.MULTI_HOP_REASONING]
+    assert unchecked and all(t.value in module.__doc__ for t in unchecked)
+    assert type_form_reason(QuestionType.FACTUAL_RECALL, "What is a crate?", "A package.") is None
+
+
+def test_a_pair_not_of_its_type_is_rejected_by_type_form(gate):  # noqa: F811
+    open_question = dataclasses.replace(GOOD, answer="A reserve price, BLOB_BASE_COST times the execution base fee.")
+    reason, detail = only(gate(open_question, question_type=TF))
+    assert reason == "type_form" and "neither a true-or-false statement" in detail
+    statement = dataclasses.replace(
+        open_question, question="True or false: the blob base fee is bounded below by a reserve price?"
+    )
+    statement = dataclasses.replace(statement, answer="True: a reserve price bounds the blob base fee from below.")
+    assert only(gate(statement, question_type=TF))[0] is None
+
+
+RELATED = "Validators verify KZG proofs for every blob, which costs them execution time on each block."
+
+
+def test_multi_hop_evidence_must_come_from_both_sections(gate):  # noqa: F811
+    both = dataclasses.replace(
+        GOOD,
+        question="Why does the reserve price matter when validators verify KZG proofs for every blob?",
+        answer="The reserve price ties blob fees to the execution base fee, and validators spend execution time "
+        "verifying KZG proofs for every blob.",
+        evidence=(GOOD.evidence[1], RELATED),
+    )
+    hop = QuestionType.MULTI_HOP_REASONING
+    result = gate(both, question_type=hop, context=(GOOD.evidence[1], RELATED))
+    assert [g.pair for g in result.accepted] == [both]
+    one_side = dataclasses.replace(both, answer="Validators spend execution time verifying KZG proofs for every blob.")
+    one_side = dataclasses.replace(one_side, evidence=(RELATED,))
+    reason, detail = only(gate(one_side, question_type=hop, context=(GOOD.evidence[1], RELATED)))
+    assert reason == "sources" and "not from both" in detail

@@ -1,0 +1,146 @@
+"""Each question type's form, checked without a model: the ``type_form`` gate (utilities/quality.py).
+
+A type's prompt (``prompts/<TYPE>.md``) states the form of its question and answer;
+``type_form_reason`` rejects a pair whose form does not match, for the types whose
+form shows in their words:
+
+- TRUE_FALSE_FILL_BLANK: a statement to judge ("True or false: ...") answered True
+  or False with its reason, or a sentence with a blank (``____``) answered with the
+  missing term. An open question is neither.
+- COMPARATIVE_ANALYSIS: the question asks for a comparison (compare, differ,
+  versus, ...) of two or more things it names ("X and Y", "X or Y", "X vs Y", "X
+  than Y"), and the answer names something of each side.
+- PROCESS_WORKFLOW: the answer gives ordered steps: numbered ("1.", "Step 2") or
+  two or more sequence words ("first", "then", "next", "finally", ...).
+- MULTI_HOP_REASONING: the cited evidence holds a sentence of the section and one
+  of its related section (checked in the gate, which knows where each quote is).
+- CAUSE_EFFECT: the question or answer states a cause or an effect ("why",
+  "because", "leads to", "results in", ...).
+- HYPOTHETICAL: the question poses a supposition ("what if", "suppose", "would",
+  "if ... were").
+- CRITICAL_ANALYSIS: the question or answer weighs strengths and weaknesses
+  (advantage, drawback, limitation, trade-off, risk, ...).
+
+Not checked, because their form cannot be told from their words: FACTUAL_RECALL,
+FACT_BASED (a question about a fact: the ``form`` gate covers it), INFERENCE (a
+conclusion not stated outright: telling it from a look-up needs meaning),
+APPLICATION, TECHNICAL_EXPLANATION, CONTEXTUAL_AMBIGUITY, SUMMARIZATION and
+SECTION_SUMMARY (their length is the ``form`` gate's answer minimum).
+"""
+
+from __future__ import annotations
+
+import re
+
+from models.question_types import QuestionType
+from utilities.text_checks import content_stems, normalize
+
+BLANK = re.compile(r"_{3,}")
+_TRUE_FALSE_QUESTION = re.compile(r"^(?:true or false|is it true|true/false)\b|\btrue or false\??$")
+_TRUE_FALSE_ANSWER = re.compile(r"^\W*(?:true|false)\b")
+_COMPARISON = re.compile(
+    r"\b(?:compar\w*|contrast\w*|differ\w*|distinguish\w*|versus|vs\.?|similar\w*|unlike|alike|same as|"
+    r"than|prefer\w*|trade-?offs?|better|worse|relat\w+ to|relationship between|between)\b"
+)
+# What joins the two things compared: "X and Y", "X or Y", "X vs Y", "X than Y", "X from Y", "X with Y", "X to Y".
+_SIDES = re.compile(r"\b(?:and|or|vs\.?|versus|than|from|with|to)\b")
+_COMPARISON_WORDS = frozenset(
+    content_stems(
+        "compare compared comparing comparison contrast contrasting differ differs different difference differences "
+        "distinguish similar similarity similarities unlike alike versus prefer preferable better worse tradeoff "
+        "relate related relationship between each other both how does do did what which when why"
+    )
+)
+_STEP_NUMBER = re.compile(r"(?:^|\n)\s*(?:\d{1,2}[.)]|[-*]\s+\*{0,2}step\b)|\bstep\s+\d+\b|\(\d\)", re.IGNORECASE)
+_SEQUENCE = re.compile(
+    r"\b(?:first(?:ly)?|second(?:ly)?|third|then|next|after(?:wards?)?|finally|lastly|before|once|"
+    r"subsequently|followed by|begin(?:s|ning)? (?:by|with)|start(?:s|ing)? (?:by|with))\b"
+)
+_CAUSAL = re.compile(
+    r"\b(?:why|because|cause[sd]?|causing|effects?|affects?|results? in|resulting|leads? to|led to|"
+    r"consequences?|due to|so that|therefore|thus|hence|impacts?|since|reason|as a result|in order to|"
+    r"prevents?|makes?|allows?|enables?|ensures?)\b"
+)
+_SUPPOSITION = re.compile(
+    r"\b(?:what if|suppose|supposing|imagine|hypothetical\w*|would|were to|had|if|in case|assuming|could)\b"
+)
+_CRITICAL = re.compile(
+    r"\b(?:strengths?|weakness\w*|advantages?|disadvantages?|drawbacks?|limitations?|limits?|trade-?offs?|"
+    r"benefits?|risks?|costs?|downsides?|upsides?|pros?|cons|evaluate|assess\w*|critique|critical\w*|"
+    r"effective\w*|shortcomings?|concerns?|problems?|issues?|justif\w+|merits?|flaws?|weigh\w*)\b"
+)
+
+
+def _true_false_fill_blank(question: str, answer: str) -> str | None:
+    q, a = normalize(question), normalize(answer)
+    if BLANK.search(question):
+        return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
+    if _TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q):
+        return None if _TRUE_FALSE_ANSWER.search(a) else "a true-or-false statement not answered True or False"
+    return "neither a true-or-false statement nor a sentence with a blank (____)"
+
+
+def comparison_sides(question: str) -> tuple[set[str], set[str]] | None:
+    """The content words of the two things a comparative question names, or None when it names no two.
+
+    >>> sorted(map(sorted, comparison_sides("How does the dev profile differ from the release profile?")))
+    [['dev', 'profil'], ['profil', 'releas']]
+    """
+    q = normalize(question)
+    for match in _SIDES.finditer(q):
+        left = content_stems(q[: match.start()]) - _COMPARISON_WORDS
+        right = content_stems(q[match.end() :]) - _COMPARISON_WORDS
+        if left and right and left != right:
+            return left, right
+    return None
+
+
+def _comparative(question: str, answer: str) -> str | None:
+    if not _COMPARISON.search(normalize(question)):
+        return "the question asks for no comparison (compare, differ, versus, ...)"
+    sides = comparison_sides(question)
+    if sides is None:
+        return "the question does not name two things to compare"
+    said, shared = content_stems(answer), sides[0] & sides[1]
+    missing = [side for side in sides if not ((side - shared) or side) & said]  # its own words, else any
+    return "the answer does not address both things compared" if missing else None
+
+
+def _process(question: str, answer: str) -> str | None:
+    if _STEP_NUMBER.search(answer) or len(_SEQUENCE.findall(normalize(answer))) >= 2:
+        return None
+    return "the answer gives no ordered steps (numbered, or first/then/next/finally)"
+
+
+def _cause_effect(question: str, answer: str) -> str | None:
+    if _CAUSAL.search(normalize(question)) or _CAUSAL.search(normalize(answer)):
+        return None
+    return "neither the question nor the answer states a cause or an effect"
+
+
+def _hypothetical(question: str, answer: str) -> str | None:
+    return (
+        None if _SUPPOSITION.search(normalize(question)) else "the question poses no supposition (if, suppose, would)"
+    )
+
+
+def _critical(question: str, answer: str) -> str | None:
+    if _CRITICAL.search(normalize(question)) or _CRITICAL.search(normalize(answer)):
+        return None
+    return "the pair weighs no strength, weakness, trade-off or risk"
+
+
+FORM_CHECKS = {
+    QuestionType.TRUE_FALSE_FILL_BLANK: _true_false_fill_blank,
+    QuestionType.COMPARATIVE_ANALYSIS: _comparative,
+    QuestionType.PROCESS_WORKFLOW: _process,
+    QuestionType.CAUSE_EFFECT: _cause_effect,
+    QuestionType.HYPOTHETICAL: _hypothetical,
+    QuestionType.CRITICAL_ANALYSIS: _critical,
+}
+
+
+def type_form_reason(question_type: QuestionType, question: str, answer: str) -> str | None:
+    """Why a pair is not of its type's form, or None (also for the types whose form is not checked)."""
+    check = FORM_CHECKS.get(question_type)
+    return check(question, answer) if check else None
