@@ -92,6 +92,33 @@ SUMMARY = AnswerBudget(min_words=30, max_chars=1200, length="one or two paragrap
 
 
 @dataclass(frozen=True)
+class PairForm:
+    """The form of a type's question and answer, as the reply schema describes each field to the model
+    (``models/schemas.py``) and ``utilities/type_forms.py`` checks it."""
+
+    question: str = "one self-contained question about what the evidence says, naming its subject"
+    answer: str = "the answer"  # the answer field's lead: "<answer> in <length>, using only what the evidence says"
+
+
+OPEN_QUESTION = PairForm()
+FORMS = {
+    QuestionType.TRUE_FALSE_FILL_BLANK: PairForm(
+        question="one self-contained item, not a question: a statement to judge written 'True or false: <statement>?',"
+        " or a sentence with its key term replaced by ____",
+        answer="'True' or 'False' with the reason, or the missing term with the reason,",
+    ),
+    QuestionType.COMPARATIVE_ANALYSIS: PairForm(
+        question="one self-contained question comparing two or more things of the sources, naming each of them",
+        answer="the answer, saying something about each thing compared,",
+    ),
+    QuestionType.PROCESS_WORKFLOW: PairForm(answer="the steps in order, numbered 1., 2., 3.,"),
+    QuestionType.MULTI_HOP_REASONING: PairForm(
+        answer="the answer, combining a statement of the section with a statement of the related section,"
+    ),
+}
+
+
+@dataclass(frozen=True)
 class QuestionTypeSpec:
     question_type: QuestionType
     difficulty: Difficulty
@@ -99,6 +126,7 @@ class QuestionTypeSpec:
     split: Split
     description: str
     answer: AnswerBudget
+    form: PairForm = OPEN_QUESTION
 
 
 _SPEC_ROWS: list[tuple[QuestionType, ContextKind, str, AnswerBudget]] = [
@@ -128,6 +156,7 @@ QUESTION_TYPE_SPECS: dict[QuestionType, QuestionTypeSpec] = {
         split=Split.EVAL if qt is QuestionType.SECTION_SUMMARY else Split.TRAIN,
         description=description,
         answer=answer,
+        form=FORMS.get(qt, OPEN_QUESTION),
     )
     for qt, context, description, answer in _SPEC_ROWS
 }

@@ -32,7 +32,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from models.question_types import AnswerBudget
+from models.question_types import OPEN_QUESTION, AnswerBudget, PairForm
 from utilities.settings import Int, SettingsModel, choice, setting
 
 EVIDENCE_FORMATS = ("ids", "quotes")
@@ -72,6 +72,7 @@ def build_reply_model(
     limits: ReplyLimits,
     answer: AnswerBudget = DEFAULT_BUDGET,
     quotes: tuple[str, ...] = (),
+    form: PairForm = OPEN_QUESTION,
 ) -> type[BaseModel]:
     """A model for ``{"pairs": [exactly n_pairs pair objects]}``; ``quotes``: the citable sentences.
 
@@ -81,7 +82,7 @@ def build_reply_model(
     """
     choices = quote_choices(quotes, limits)
     key: int | tuple[str, ...] = len(choices) if limits.evidence_format == "ids" else choices
-    return _reply_model(n_pairs, figure_ids, limits, answer, key)
+    return _reply_model(n_pairs, figure_ids, limits, answer, key, form)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,6 +92,7 @@ def _reply_model(
     limits: ReplyLimits,
     answer: AnswerBudget,
     choices: int | tuple[str, ...],
+    form: PairForm = OPEN_QUESTION,
 ) -> type[BaseModel]:
     if figure_ids:
         figure_enum = Enum("FigureId", {f"F{i}": fid for i, fid in enumerate(figure_ids)}, type=str)
@@ -124,7 +126,7 @@ def _reply_model(
             Field(
                 min_length=8,
                 max_length=limits.max_question_chars,
-                description="one self-contained question about what the evidence says, naming its subject",
+                description=form.question,
             ),
         ),
         reasoning_steps=(
@@ -140,7 +142,7 @@ def _reply_model(
             Field(
                 min_length=1,
                 max_length=max_answer,
-                description=f"the answer in {answer.length}, using only what the evidence says",
+                description=f"{form.answer} in {answer.length}, using only what the evidence says",
             ),
         ),
     )

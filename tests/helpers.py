@@ -101,7 +101,7 @@ SENTENCES_FOR_LENGTH = {"one": 1, "two": 2, "three": 3}  # "the answer in two to
 def sentences_asked(request: EngineRequest) -> int:
     """How many sentences the request's answer description asks for at least (paragraphs: all)."""
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
-    match = re.search(r"the answer in (\w+) (?:to|or) \w+ (sentences|paragraphs)", text)
+    match = re.search(r"\bin (\w+) (?:to|or) \w+ (sentences|paragraphs), using only", text)
     if match is None:
         return 1
     return 99 if match.group(2) == "paragraphs" else SENTENCES_FOR_LENGTH.get(match.group(1), 1)

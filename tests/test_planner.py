@@ -55,7 +55,7 @@ TOC = "\n".join(
         "Security Considerations",
         "Backwards Compatibility",
     )
-)  # noqa: E501
+)
 REFERENCES = (
     "1. Buterin, V. et al. (2021) Proto-danksharding. arXiv 2103.1.\n2. Feist, D. (2022) KZG commitments. doi 10.1/x.\n"
     "3. Monnot, B. et al. (2023) Blob fee markets. pp. 12-30."
@@ -69,7 +69,7 @@ CHANGELOG = "- v1.2.0 added reserve price support\n- v1.1.0 fixed excess blob ga
         (
             "Copyright and related rights waived via [CC0](../LICENSE.md). All rights to the text are released.",
             "copyright",
-        ),  # noqa: E501
+        ),
         (BIO, "biography"),
         (NAMES, "list of names"),
         (TOC, "mostly links"),

@@ -145,3 +145,22 @@ def test_multi_hop_evidence_must_come_from_both_sections(gate):  # noqa: F811
     one_side = dataclasses.replace(one_side, evidence=(RELATED,))
     reason, detail = only(gate(one_side, question_type=hop, context=(GOOD.evidence[1], RELATED)))
     assert reason == "sources" and "not from both" in detail
+
+
+def test_the_reply_schema_tells_the_model_each_checked_type_its_form():
+    from models.question_types import QUESTION_TYPE_SPECS
+    from models.schemas import ReplyLimits, build_reply_model, reply_json_schema
+
+    def fields(question_type: QuestionType) -> dict:
+        spec = QUESTION_TYPE_SPECS[question_type]
+        schema = reply_json_schema(build_reply_model(1, (), ReplyLimits(), spec.answer, ("A fact.",), spec.form))
+        return schema["properties"]["pairs"]["items"]["properties"]
+
+    assert "True or false: <statement>?" in fields(TF)["question"]["description"]
+    assert "____" in fields(TF)["question"]["description"]
+    assert "'True' or 'False'" in fields(TF)["answer"]["description"]
+    assert "naming each of them" in fields(CMP)["question"]["description"]
+    assert "numbered 1., 2., 3." in fields(PROC)["answer"]["description"]
+    open_question = fields(QuestionType.FACTUAL_RECALL)
+    assert open_question["question"]["description"].startswith("one self-contained question")
+    assert open_question["answer"]["description"].startswith("the answer in one to three sentences")

@@ -199,8 +199,8 @@ def build_request(
             assert ref.path is not None  # the planner attaches resolved figures only
             parts.append(ImagePart(docs_root / ref.path, fid))
     quotes = tuple(citable.quotes)
-    budget = QUESTION_TYPE_SPECS[planned.question_type].answer
-    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, budget, quotes)
+    spec = QUESTION_TYPE_SPECS[planned.question_type]
+    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, spec.answer, quotes, spec.form)
     schema = reply_json_schema(reply_model)
     task = library.templates[planned.question_type].substitute(n_pairs=planned.n_pairs)
     parts.append(TextPart(f"\n# Task\n\n{task}\n\n{describe_reply(schema)}\n"))
