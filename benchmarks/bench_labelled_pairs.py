@@ -6,17 +6,24 @@
 
 The default set, ``benchmarks/data/labelled_qwen1.5b.jsonl``, is every pair that the
 default model (Qwen2.5-Coder-1.5B on the embedded engine) generated in one run over
-the three shared documents, each labelled ``good`` or ``bad`` by two careful readers
-who saw the section, the related sections the model was shown, the question, the
-answer and the cited evidence, and never whether a pair was kept
-(``../shared/RUBRIC.md``; ``benchmarks/build_labelled_set.py`` built the packets and
-merged the labels). Each record carries its source (``metadata``: document, section,
-related sections, the model's own evidence), so ``--curate`` runs the run's own gates
-(and verifiers) on exactly what the model wrote.
+the first four sections of each of the three shared documents (FACTUAL_RECALL,
+TECHNICAL_EXPLANATION, INFERENCE, COMPARATIVE_ANALYSIS, TRUE_FALSE_FILL_BLANK;
+``MIN_SECTION_WORDS=0``, so sections the planner now skips are in it too): 116
+pairs, each labelled ``good`` or ``bad`` by two careful readers who saw the
+section, the related sections the model was shown, the question, the answer and
+the cited evidence, and never whether a pair was kept (``../shared/RUBRIC.md``;
+they agreed on 112, a third reading settled the other 4). 26 are good.
+``benchmarks/build_labelled_set.py`` built the packets and merged the labels. Each
+record carries its source (``metadata``: document, section, related sections, the
+model's own evidence), so ``--curate`` runs the run's own gates (and verifiers) on
+exactly what the model wrote, and the completion tokens of its request, for the
+yield per token.
 
 Prints, for the gates and for each verifier: precision (the share of kept pairs the
 readers found good) and recall (the share of good pairs kept); for a verifier, over
-the pairs the gates passed to it. Then the pairs each stage rejected, by label.
+the pairs the gates passed to it. Then good kept pairs per 1,000 completion tokens
+of the requests today's planner still sends, and the pairs each stage rejected, by
+label.
 
 The older set, ``labelled_pairs.jsonl``: 22 hand-made pairs (12 good, 10 bad) with no
 metadata, so ``--curate`` finds each one's section and evidence itself.
@@ -76,6 +83,30 @@ def precision_recall(kept: list[str], labels: list[str]) -> str:
     )
 
 
+def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
+    """Good kept pairs per 1,000 completion tokens of the requests today's plan still sends: a request to a
+    section the planner now skips (``thin_section_reason``) costs nothing and yields nothing."""
+    if not all("request_completion_tokens" in r for r in rows):
+        return "good kept pairs per 1,000 completion tokens: - (the set has no token counts)"
+    from utilities.config import PlanSettings
+    from utilities.file_utils import load_documents
+    from utilities.planner import thin_section_reason
+
+    documents = {d.name: d for d in load_documents(docs).documents}
+    min_words = PlanSettings().min_section_words
+    planned = [not thin_section_reason(documents[r["document"]].sections[r["section_index"]], min_words) for r in rows]
+    tokens = {r["request"]: r["request_completion_tokens"] for r, p in zip(rows, planned) if p}
+    every = {r["request"]: r["request_completion_tokens"] for r in rows}
+    good = sum(k and p and r["label"] == "good" for r, k, p in zip(rows, kept, planned))
+    skipped = len(every) - len(tokens)
+    rate = 1000 * good / sum(tokens.values()) if tokens else 0.0
+    return (
+        f"good kept pairs per 1,000 completion tokens: {rate:.2f} ({good} over {sum(tokens.values()):,} tokens of "
+        f"{len(tokens)} requests; {skipped} requests, {sum(every.values()) - sum(tokens.values()):,} tokens, "
+        f"go to sections the planner now skips)"
+    )
+
+
 def run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", type=Path, default=DEFAULT_SET)
@@ -103,6 +134,7 @@ def run(argv: list[str] | None = None) -> int:
         seen = [i for i, g in enumerate(gates_kept) if g]
         print(f"{verifier}: {precision_recall([stage[i] != verifier for i in seen], [labels[i] for i in seen])}")
     print(f"all stages: {precision_recall([s is None for s in stage], labels)} ({len(kept)} records kept)")
+    print(per_token_yield(rows, [s is None for s in stage], args.docs))
     for label in ("good", "bad"):
         print(f"{label} pairs rejected:")
         for row, reason in zip(rows, stage):

@@ -68,6 +68,8 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                             "question_type": question_type,
                             **pair,
                             "run_kept": (entry["key"], pair["question"]) in kept,
+                            # every attempt's completion tokens, on each pair of the request (for yields per token)
+                            "request_completion_tokens": sum(a["completion_tokens"] for a in entry["attempts"]),
                         }
                     )
     rows.sort(key=lambda r: (r["document"], r["section_index"], r["related_sections"], r["id"]))

@@ -101,7 +101,7 @@ def test_a_good_pair_passes_every_gate(gate):
     assert kept.grounding == 100.0 and kept.support >= DEFAULT_GATES.evidence_support_floor
     assert GATES == (
         "form", "type_form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support", "sources",
-        "images", "duplicate",
+        "polarity", "images", "duplicate",
     )  # fmt: skip
     assert kept.evidence == GOOD.evidence and kept.evidence_from == "model"
 
@@ -271,12 +271,13 @@ def test_plural_and_verb_forms_match_their_quote(gate):
     ("answer", "quotes", "ok"),
     [
         ("It is `2**13`.", (EIP_ABSTRACT[3],), True),  # quoted constant
-        ("It is 8192, or `2**13`.", (EIP_ABSTRACT[3],), False),  # 8192 is in no quote
+        ("It is 8192, or `2**13`.", (EIP_ABSTRACT[3],), True),  # 8192 is the quote's 2**13, worked out
+        ("It is 8193, or `2**13`.", (EIP_ABSTRACT[3],), False),  # 8193 is in no quote
         ("It settles at 1 wei.", (EIP_ABSTRACT[2],), True),
         ("It settles at 0.5 wei.", (EIP_ABSTRACT[2],), False),  # invented constant
         ("It lowers the blob base fee until it settles at one wei.", (EIP_ABSTRACT[2],), True),  # spelled out
     ],
-    ids=["quoted-power", "invented-8192", "quoted-1", "invented-0.5", "spelled"],
+    ids=["quoted-power", "power-worked-out", "invented-8193", "quoted-1", "invented-0.5", "spelled"],
 )
 def test_numbers_in_the_answer_must_be_in_its_quotes(gate, answer, quotes, ok):
     question = "At what blob base fee does the current mechanism settle, given BLOB_BASE_COST?"
@@ -611,3 +612,92 @@ def test_every_pair_is_accepted_or_rejected_exactly_once(gate):
     result = gate(*pairs)
     assert len(result.accepted) + len(result.rejected) == len(pairs)
     assert {id(g.pair) for g in [*result.accepted, *result.rejected]} == {id(p) for p in pairs}
+
+
+# polarity
+
+NEGATED = "The reserve price does not apply when the execution base fee is zero."
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ("The reserve price applies when the execution base fee is zero.", False),  # the negation dropped
+        ("The reserve price does not apply when the execution base fee is zero.", True),
+        ("No: with a zero execution base fee the reserve price is not applied.", True),  # negated in other words
+        ("It can't apply when the execution base fee is zero.", True),
+    ],
+)
+def test_an_answer_that_drops_its_evidence_negation_fails(gate, answer, ok):
+    question = "When does the reserve price of the blob base fee apply?"
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(NEGATED,))
+    reason, detail = only(gate(pair, context=(NEGATED,)))
+    assert (reason is None) is ok, detail
+    if not ok:
+        assert reason == "polarity" and "drops the negation" in detail
+
+
+def test_a_negated_quote_the_answer_does_not_rest_on_is_no_polarity_problem(gate):
+    quotes = (GOOD.evidence[1], "Validators do not vote on the blob target.")
+    pair = dataclasses.replace(GOOD, evidence=quotes)
+    assert only(gate(pair, context=(SOURCE + " " + quotes[1],)))[0] is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How did you decide on the reserve price for the blob base fee?",
+        "Why was it important for you to bound the blob base fee?",
+        "What does the reserve price in the attached figures show?",
+    ],
+)
+def test_questions_to_the_author_or_about_attached_figures_fail(gate, question):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason == "self_contained" and "leans on its source" in detail
+
+
+def test_a_general_second_person_question_passes(gate):
+    question = "How do you compute the reserve price of the blob base fee?"
+    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What would the blob base fee be if demand at this fee were above the reserve price?",
+        "Why do these values bound the blob base fee from below?",
+    ],
+)
+def test_a_demonstrative_pointing_back_at_unseen_text_fails(gate, question):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason == "self_contained" and "without naming it" in detail
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How does this change of EIP-7918 bound the blob base fee?",  # named
+        "Why is this important for the reserve price of BLOB_BASE_COST?",  # "this is": no noun pointed at
+    ],
+)
+def test_a_demonstrative_with_a_name_or_no_noun_passes(gate, question):
+    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "figures", "ok"),
+    [
+        ("What does Figure 2 show about the reserve price?", GOOD.answer, (), False),
+        ("What bounds the blob base fee from below?", GOOD.answer + " Figure 2 marks it in green.", (), False),
+        ("What does Table 11.1 list about the reserve price?", GOOD.answer, (), False),  # a table is never carried
+        ("What does Figure 1.1 show about the reserve price?", GOOD.answer, ("FIGURE_1.1",), True),  # attached
+        ("What does Figure 1 show about the reserve price?", GOOD.answer, ("FIGURE_1.1",), True),  # its own number
+    ],
+)
+def test_a_pair_pointing_at_a_figure_or_table_it_does_not_carry_fails(gate, question, answer, figures, ok):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, figures=figures)
+    reason, detail = only(gate(pair))
+    if ok:
+        assert reason != "self_contained", detail
+    else:
+        assert reason == "self_contained" and "which the pair does not carry" in detail

@@ -137,6 +137,13 @@ _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _IDENTIFIER = re.compile(
     r"\b(?:[A-Za-z]+[-_]?\d[\w.-]*|\w+_\w+|[a-z]+[A-Z]\w*|[A-Z]\w*[A-Z]\w*|\w+(?:\.\w+)+|\w+::\w+)\b"
 )
+# "this fee", "these values": a demonstrative points back at text the reader of a pair never saw.
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:this|these)\s+(?!(?:is|are|was|were|be|been|being|means?|meant|can|could|will|would|should|may|might|"
+    r"must|does|do|did|has|have|had|not|also|only|one|ones|way|case|kind|type|time|year|day)\b)[a-z][\w-]*",
+    re.IGNORECASE,
+)
+_FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
@@ -162,7 +169,7 @@ def _reference_pattern() -> re.Pattern[str]:
     strong = "|".join(re.escape(noun) for kind, noun in rows if kind == "strong")
     weak = "|".join(re.escape(noun) for kind, noun in rows if kind == "weak")
     modifier = "|".join(REFERENCE_MODIFIERS)
-    plural = r"(?:s|es)?\b"
+    plural = r"(?:s|es)?\b(?![-.]?\w)"
     word = r"(?:`[^`\n]+`|[\w-]+)"
     return re.compile(
         rf"\b(?:the|this|these|that|those)\s+(?:(?:{modifier})\s+)?"
@@ -224,13 +231,13 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
     for phrase, pattern in context_phrases():
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
-    references = list(_reference_pattern().finditer(question))
+    references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
     if not references:
         return None
-    rest = _reference_pattern().sub(" ", question)
+    rest = _DEMONSTRATIVE.sub(" ", _reference_pattern().sub(" ", question))
     if _names_something(rest, subject_names):
         return None
-    for word in (m.group("word") for m in references if m.group("word")):
+    for word in (m.groupdict().get("word") for m in references if m.groupdict().get("word")):
         if _names_something(f"a {word}", subject_names):  # "the `calc_excess_blob_gas` function"
             return None
     return f"question refers to {references[0].group(0)!r} without naming it"
@@ -292,23 +299,30 @@ def distinct_quotes(evidence: Iterable[str]) -> list[str]:
 
 def _numbers(text: str) -> set[str]:
     """Numbers written in the text, as they are compared: "1,000" -> "1000", "2 ** 13" -> "2**13", "eight" -> "8".
+    A power also counts as its value, so an answer may say 8192 for a source's 2**13.
 
     >>> sorted(_numbers("1. Set `BLOB_BASE_COST` to 2**13, about eight times 1,024; see EIP-7918."))
-    ['1024', '2**13', '8']
+    ['1024', '2**13', '8', '8192']
     """
     text = unicodedata.normalize("NFKC", text).lower().replace("`", "")
     text = _ENUMERATOR.sub(" ", text)
     found = {re.sub(r"[,\s]", "", m.group(0)).replace("^", "**") for m in _NUMBER.finditer(text)}
+    for power in [n for n in found if re.fullmatch(r"\d{1,4}\*\*\d{1,3}", n)]:
+        base, exponent = map(int, power.split("**"))
+        if base**exponent < 10**30:
+            found.add(str(base**exponent))
     found |= {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text) if w in NUMBER_WORDS}
     return found
 
 
 def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float:
-    """Share of the answer's content words not in its question that occur in its quotes (stemmed); 1.0 when none."""
+    """Share of the answer's content words not in its question that occur in its quotes (stemmed; a number
+    also as its quote's worked-out power); 1.0 when none."""
     new = content_stems(answer) - content_stems(question)
     if not new:
         return 1.0
-    cited = set().union(*(content_stems(q) for q in quotes))
+    quotes = list(quotes)
+    cited = set().union(*(content_stems(q) | _numbers(q) for q in quotes))
     return len(new & cited) / len(new)
 
 
@@ -420,8 +434,29 @@ def _degenerate(c: Candidate) -> Verdict:
     return Verdict(degenerate_reason(c.pair.answer, c.pair.question, " ".join(c.built.context)))
 
 
+def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
+    """A "Figure 2", "Table 11.1" or "Listing 14-1" the text points at that its record does not carry: a
+    table or listing never, a figure only when it is one of the pair's attached ``figures`` (ids like
+    ``FIGURE_11.9``)."""
+    figures = tuple(figures)
+    carried = {f.split("_", 1)[-1] for f in figures}
+    for match in _FIGURE_REFERENCE.finditer(text):
+        is_figure = match.group("kind").lower().startswith("fig")
+        # a document may number a figure "Figure 1" under the placeholder FIGURE_1.1: any carried figure may be it
+        if not is_figure or not figures or (match.group("number") not in carried and len(figures) > 1):
+            return match.group(0)
+    return None
+
+
 def _self_contained(c: Candidate) -> Verdict:
-    return Verdict(check_self_contained(c.pair.question, c.names))
+    problem = check_self_contained(c.pair.question, c.names)
+    if problem:
+        return Verdict(problem)
+    for name in ("question", "answer"):
+        part = unseen_parts(getattr(c.pair, name), c.pair.figures)
+        if part:
+            return Verdict(f"the {name} points at {part!r}, which the pair does not carry")
+    return Verdict()
 
 
 def _tautology(c: Candidate) -> Verdict:
@@ -457,6 +492,24 @@ def _sources(c: Candidate) -> Verdict:
     return Verdict("a multi-hop answer whose evidence is not from both its section and a related section")
 
 
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nor|neither|cannot|without|nothing|nobody|no longer)\b|n['’]t\b", re.I)
+POLARITY_OVERLAP = 0.5  # share of an answer sentence's content words in a quote that make it that quote's claim
+
+
+def _polarity(c: Candidate) -> Verdict:
+    """The answer keeps its evidence's negations: "Cate doesn't exactly live in Colombia" does not support
+    "Cate lives in Colombia". Checked when the answer has no negation at all and one of its sentences
+    rests on a negated quote (half its content words are the quote's)."""
+    if _NEGATION.search(c.pair.answer):
+        return Verdict()
+    for sentence in re.split(r"(?<=[.!?])\s+", c.pair.answer):
+        words = content_stems(sentence)
+        for quote in c.support.evidence:
+            if words and _NEGATION.search(quote) and len(words & content_stems(quote)) >= POLARITY_OVERLAP * len(words):
+                return Verdict(f"the answer drops the negation of its evidence: {quote[:100]!r}")
+    return Verdict()
+
+
 def _images(c: Candidate) -> Verdict:
     for figure in c.pair.figures:
         path = c.built.figure_paths.get(figure)
@@ -476,6 +529,7 @@ PAIR_GATES = (
     Gate("grounding", _grounding),
     Gate("evidence_support", _evidence_support),
     Gate("sources", _sources),
+    Gate("polarity", _polarity),
     Gate("images", _images),
 )
 DUPLICATE = "duplicate"  # across the pairs of a document, after every pair gate (``_dedup_document``)
