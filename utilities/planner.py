@@ -61,13 +61,16 @@ _MARKUP = re.compile(
 )
 
 
+_WORD = re.compile(r"[^\W_]\w*")  # a word of text: letters or digits first
+
+
 def section_words(section: Section) -> int:
     """Words of a section's own text: letters or digits, its heading and markup set aside.
 
     >>> section_words(Section(0, "Copyright", "## Copyright\\n\\nWaived via [CC0](../LICENSE.md).", 0, 0))
     3
     """
-    return len(re.findall(r"[^\W_]\w*", _MARKUP.sub(" ", section.text)))
+    return len(_WORD.findall(_MARKUP.sub(" ", section.text)))
 
 
 _LINK_TEXT = re.compile(r"\[([^\]]*)\]\([^)]*\)|<?https?://\S+")
@@ -93,11 +96,11 @@ def no_substance_reason(section: Section) -> str | None:
     'a list of names (17 of 17 words capitalized)'
     """
     text = _MARKUP.sub(" ", section.text)
-    words = re.findall(r"[^\W_]\w*", text)
+    words = _WORD.findall(text)
     n = len(words)
     if not n or n > SUBSTANCE_MAX_WORDS:
         return None
-    linked = sum(len(re.findall(r"[^\W_]\w*", m.group(1) or m.group(0))) for m in _LINK_TEXT.finditer(section.text))
+    linked = sum(len(_WORD.findall(m.group(1) or m.group(0))) for m in _LINK_TEXT.finditer(section.text))
     if linked >= 0.5 * n:
         return f"mostly links ({linked} of {n} words are link text: a table of contents or a link list)"
     sentences = [x for x in re.split(r"(?<=[.!?])\s+", text.strip()) if x.strip()]
@@ -106,7 +109,7 @@ def no_substance_reason(section: Section) -> str | None:
     pronouns = len(_PERSONAL.findall(text))
     if pronouns >= 3 and pronouns * 40 >= n:
         return f"a biography ({pronouns} personal pronouns in {n} words)"
-    prose = re.findall(r"[^\W_]\w*", re.sub(r"`[^`]*`", " ", text))  # identifiers in code are not names
+    prose = _WORD.findall(re.sub(r"`[^`]*`", " ", text))  # identifiers in code are not names
     capitalized = sum(w[0].isupper() for w in prose)
     if len(prose) >= 6 and capitalized >= 0.7 * len(prose):
         return f"a list of names ({capitalized} of {len(prose)} words capitalized)"

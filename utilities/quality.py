@@ -79,6 +79,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, RequestOutcome
+from models.schemas import ReplyLimits
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
 from utilities.text_checks import (
@@ -321,7 +322,6 @@ def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float
     new = content_stems(answer) - content_stems(question)
     if not new:
         return 1.0
-    quotes = list(quotes)
     cited = set().union(*(content_stems(q) | _numbers(q) for q in quotes))
     return len(new & cited) / len(new)
 
@@ -370,7 +370,7 @@ def choose_evidence(
     return tuple(chosen)
 
 
-MAX_FOUND_QUOTES = 3  # as many sentences as a reply may cite (models/schemas.py ReplyLimits.max_evidence)
+MAX_FOUND_QUOTES = ReplyLimits.model_fields["max_evidence"].default  # as many sentences as a reply may cite
 
 
 @dataclass(frozen=True)
@@ -436,8 +436,8 @@ def _degenerate(c: Candidate) -> Verdict:
 
 def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
     """A "Figure 2", "Table 11.1" or "Listing 14-1" the text points at that its record does not carry: a
-    table or listing never, a figure only when it is one of the pair's attached ``figures`` (ids like
-    ``FIGURE_11.9``)."""
+    table or listing never; a figure when the pair carries no figure, or carries several (ids like
+    ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1" the text names."""
     figures = tuple(figures)
     carried = {f.split("_", 1)[-1] for f in figures}
     for match in _FIGURE_REFERENCE.finditer(text):
