@@ -31,8 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(argv, os.environ)
         setup_logging(config.log_level, config.log_file)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # said like every other error: a log line on stderr
+        setup_logging()
+        log.error("%s", exc)
         return exc.exit_code
     except SystemExit as exc:  # argparse: --help, or a flag it could not parse
         return int(exc.code or 0)

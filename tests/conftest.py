@@ -16,18 +16,21 @@ SHARED_DOCUMENTS = ("aosa500_image_filters", "eip_7918_blob_base_fee", "rust_boo
 HTTP_QUESTION_TYPES = "FACTUAL_RECALL,INFERENCE,SECTION_SUMMARY"
 
 
-def run_cli(docs: Path, out: Path, base_url: str, *extra: str) -> int:
-    """The command in-process against an OpenAI-compatible server: one pair per request of
+def cli_args(docs: Path, out: Path, base_url: str, *extra: str) -> list[str]:
+    """The command's flags against an OpenAI-compatible server: one pair per request of
     ``HTTP_QUESTION_TYPES`` (three requests a section), a 1 s timeout, no verify pass."""
+    return [
+        "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
+        "--question-types", HTTP_QUESTION_TYPES, "--questions-per-request", "1", "--request-timeout", "1",
+        "--verify", "none", *extra,
+    ]  # fmt: skip
+
+
+def run_cli(docs: Path, out: Path, base_url: str, *extra: str) -> int:
+    """The command in-process with ``cli_args``."""
     from generate_synthetic_data import main
 
-    return main(
-        [
-            "--docs-dir", str(docs), "--output-dir", str(out), "--backend", "openai", "--api-base-url", base_url,
-            "--question-types", HTTP_QUESTION_TYPES, "--questions-per-request", "1", "--request-timeout", "1",
-            "--verify", "none", *extra,
-        ]
-    )  # fmt: skip
+    return main(cli_args(docs, out, base_url, *extra))
 
 
 def beside_checkout(path: Path) -> Path:

@@ -167,7 +167,7 @@ def test_the_script_as_a_user_runs_it_reports_bad_input_in_one_line(docs_dir, tm
     (tmp_path / "a_file").write_text("")
     cases = [
         (["--output-dir", str(tmp_path / "a_file" / "out")], "OUTPUT_DIR must be a folder this tool can create"),
-        (["--env-file", "/nonexistent.env"], "error: --env-file /nonexistent.env: No such file or directory"),
+        (["--env-file", "/nonexistent.env"], "--env-file /nonexistent.env: No such file or directory"),
     ]
     for args, message in cases:
         command = [sys.executable, str(PROJECT_ROOT / "generate_synthetic_data.py"), "--dry-run", "--docs-dir"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,12 @@ BASE_URL_RULE = "API_BASE_URL must be comma-separated http:// or https:// URLs w
 
 
 def one_error_line(err: str) -> str:
-    """What a bad setting prints on stderr: one line, never a traceback."""
+    """What a bad setting prints on stderr: one error line in the log's format, never a traceback;
+    returns its message."""
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
+    match = re.fullmatch(r"\d\d:\d\d:\d\d ERROR (.*)\n", err)
+    assert match, err
+    return match.group(1)
 
 
 def test_precedence_default_then_env_file_then_environment_then_flag(tmp_path):
@@ -53,10 +57,15 @@ def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
         ("MODEL", "  ", "MODEL must not be empty, got '  '"),
         ("QUESTION_TYPES", "FACTUAL_RECALL,NOPE", "QUESTION_TYPES has an unknown question type 'NOPE'"),
-        ("API_BASE_URL", "not a url", f"{BASE_URL_RULE}, got 'not a url'"),
-        ("API_BASE_URL", "http://a:1/v1, ftp://b/v1", f"{BASE_URL_RULE}, got 'ftp://b/v1'"),
-        ("API_BASE_URL", "http:///v1", f"{BASE_URL_RULE}, got 'http:///v1'"),
-        ("API_BASE_URL", "http://a:port/v1", f"{BASE_URL_RULE}, got 'http://a:port/v1'"),
+        ("API_BASE_URL", "not a url", f"{BASE_URL_RULE}, got 'not a url': not http:// or https://"),
+        ("API_BASE_URL", "http://a:1/v1, ftp://b/v1", f"{BASE_URL_RULE}, got 'ftp://b/v1': not http://"),
+        ("API_BASE_URL", "http:///v1", f"{BASE_URL_RULE}, got 'http:///v1': no host"),
+        ("API_BASE_URL", "http://a:port/v1", f"{BASE_URL_RULE}, got 'http://a:port/v1': port 'port' is not a number"),
+        (
+            "API_BASE_URL",
+            "http://127.0.0.1:99999/v1",
+            f"{BASE_URL_RULE}, got 'http://127.0.0.1:99999/v1': port '99999' is not a number from 1 to 65535",
+        ),
         ("MARKDOWN_DOCS_DIR", "docs\udcff", "MARKDOWN_DOCS_DIR must be a UTF-8 path, got b'docs\\xff'"),
         ("LOG_FILE", "run\udcfe.log", "LOG_FILE must be a UTF-8 path, got b'run\\xfe.log'"),
     ],
@@ -64,12 +73,12 @@ def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
 def test_bad_value_is_one_line_error_with_exit_code_2(monkeypatch, capsys, name, value, message):
     monkeypatch.setenv(name, value)
     assert main(["--dry-run"]) == 2
-    assert one_error_line(capsys.readouterr().err).startswith(f"error: {message}")
+    assert one_error_line(capsys.readouterr().err).startswith(message)
 
 
 def test_bad_flag_value_is_reported_the_same_way(capsys):
     assert main(["--num-gpus", "two"]) == 2
-    assert capsys.readouterr().err == "error: NUM_GPUS must be a positive integer, got 'two'\n"
+    assert one_error_line(capsys.readouterr().err) == "NUM_GPUS must be a positive integer, got 'two'"
 
 
 def test_base_urls_are_split_and_stripped_of_trailing_slashes():
@@ -81,14 +90,14 @@ def test_base_urls_are_split_and_stripped_of_trailing_slashes():
 def test_a_named_env_file_that_does_not_exist_is_an_error(tmp_path, capsys):
     missing = tmp_path / "nonexistent.env"
     assert main(["--dry-run", "--env-file", str(missing)]) == 2
-    assert one_error_line(capsys.readouterr().err) == f"error: --env-file {missing}: No such file or directory\n"
+    assert one_error_line(capsys.readouterr().err) == f"--env-file {missing}: No such file or directory"
 
 
 def test_env_file_that_is_not_utf8_names_the_line_and_byte(capsys):
     Path(".env").write_bytes(b"NUM_GPUS=2\nMODEL=caf\xe9-model\n")
     assert main(["--dry-run"]) == 2
     err = one_error_line(capsys.readouterr().err)
-    assert err == "error: .env is not UTF-8 text: byte 0xe9 on line 2 (byte offset 20); save it as UTF-8\n"
+    assert err == ".env is not UTF-8 text: byte 0xe9 on line 2 (byte offset 20); save it as UTF-8"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +114,7 @@ def test_unwritable_log_file_is_one_line_exit_2(tmp_path, capsys, where, problem
     log_file = {"folder": tmp_path / "folder", "under_a_file": tmp_path / "a_file" / "run.log"}.get(where, where)
     assert main(["--dry-run", "--log-file", str(log_file)]) == 2
     err = one_error_line(capsys.readouterr().err)
-    assert err.startswith(f"error: LOG_FILE must be a file this tool can write, got '{log_file}'") and problem in err
+    assert err.startswith(f"LOG_FILE must be a file this tool can write, got '{log_file}'") and problem in err
 
 
 def test_log_colors_only_on_a_terminal_and_never_with_no_color(monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from generate_synthetic_data import main
-from utilities.engines import openai_compat
+from utilities.engines import waiting
 from utilities.engines.openai_compat import mask_secret
 
 from .conftest import run_cli
@@ -62,6 +62,9 @@ def test_every_transport_fault_is_retried_and_no_request_is_lost(docs_dir, tmp_p
     assert len(records) == 6 and not list(out.glob("rejects-*"))
     logs = log_file.read_text()
     assert "done: 6 requests (0 resumed): 6 accepted, 0 rejected" in logs
+    said = ("the server closed the connection without a complete reply", "no reply within REQUEST_TIMEOUT (1 s)")
+    assert all(words in logs for words in said), "transport failures in plain words"
+    assert not any(name in logs for name in ("RemoteProtocolError", "ReadTimeout", "ConnectError"))
     assert SENTINEL_KEY not in logs and SENTINEL_KEY not in all_text_under(out)
 
 
@@ -100,7 +103,7 @@ def test_a_server_down_from_the_start_is_given_up_at_once(docs_dir, tmp_path):
     code = run_cli(docs_dir, out, dead_base_url(), "--max-concurrency", "32", "--log-file", str(log_file))
     assert code == 3 and time.perf_counter() - started < 15
     logs = log_file.read_text()
-    assert logs.count(" is down: ") == 1 and "ConnectError" in logs and "not starting new requests" in logs
+    assert logs.count(" is down: ") == 1 and "connection refused" in logs and "not starting new requests" in logs
     assert "150 request(s) unfinished" in logs and "rerun the same command to resume" in logs
     assert not list(out.glob("report-*")) and journal_lines(out) == []
 
@@ -140,7 +143,7 @@ def test_verify_requests_left_by_a_dead_server_are_resumed(docs_dir, tmp_path):
 
 def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, monkeypatch):
     """A server that answers 500 is not down (it answers), but the retries are said while they last."""
-    monkeypatch.setattr(openai_compat, "RETRY_NOTICE_EVERY_S", 0.2)
+    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.2)
     write_small_doc(docs_dir)
     log_file = tmp_path / "run.log"
     with FaultServer([], default="500") as server:
@@ -149,8 +152,9 @@ def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, 
         )
     assert code == 3 and server.actions["500"] == 6 * 4
     logs = log_file.read_text()
-    notices = [line for line in logs.splitlines() if f"waiting on {server.base_url}: " in line]
-    assert len(notices) >= 2 and "6 request(s) retrying" in notices[0] and "HTTP 500" in notices[0]
+    notices = [line for line in logs.splitlines() if f"waiting on openai at {server.base_url}: " in line]
+    assert len(notices) >= 2 and "6 request(s) unfinished" in notices[0], logs
+    assert "6 retrying, last error: HTTP 500" in notices[0]
     assert " is down: " not in logs
 
 

@@ -86,4 +86,54 @@ def test_without_a_bar_a_line_every_interval_gives_the_reused_prompt_share_and_t
         progress.finished(stats)
     line = caplog.records[-1].getMessage()
     assert line.startswith("progress: 2 of 10 requests finished, 3 engine calls, 30.0 completion tokens/s")
-    assert line.endswith("25% of prompt tokens evaluated, about 1 min left"), line
+    assert line.endswith("25% of prompt tokens evaluated, about 1 min 20 s left"), line
+
+
+class _SlowEngine:
+    """Finishes its first request at once and each later one after ``pause_s``: any engine, not only HTTP."""
+
+    name = "slow"
+
+    def __init__(self, pause_s: float):
+        self.pause_s = pause_s
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": "/models/tiny.gguf"}
+
+    def waiting_detail(self) -> str:
+        return "2 slots busy"
+
+    def generate(self, requests, stop=None):
+        import time
+
+        from utilities.engines.base import EngineResult
+
+        for index, _ in enumerate(requests):
+            if index:
+                time.sleep(self.pause_s)
+            yield index, EngineResult(text="{}", finish_reason="stop")
+
+
+def test_a_line_says_what_waits_on_which_engine_while_none_finishes(monkeypatch, caplog):
+    import logging
+
+    from utilities.engines import waiting
+
+    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.2)
+    with caplog.at_level(logging.WARNING):
+        assert len(list(waiting.watched(_SlowEngine(0.7), [None, None], None))) == 2
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting on ")]
+    assert 2 <= len(lines) <= 4, lines
+    said = "waiting on slow (tiny.gguf): 1 request(s) unfinished, none finished in the last 0 s; 2 slots busy"
+    assert lines[0] == said
+
+
+def test_no_waiting_line_while_requests_keep_finishing(monkeypatch, caplog):
+    import logging
+
+    from utilities.engines import waiting
+
+    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.5)
+    with caplog.at_level(logging.WARNING):
+        assert len(list(waiting.watched(_SlowEngine(0.1), [None] * 8, None, "verify request(s)"))) == 8
+    assert not [r for r in caplog.records if r.getMessage().startswith("waiting on ")]

@@ -5,6 +5,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +19,7 @@ from generate_synthetic_data import EXIT_UNFINISHED, main
 from utilities.engines.base import EngineRequest, EngineResult
 from utilities.file_utils import load_documents
 
-from .conftest import HTTP_QUESTION_TYPES, run_cli
+from .conftest import HTTP_QUESTION_TYPES, PROJECT_ROOT, cli_args, run_cli
 from .fault_server import FaultServer
 from .helpers import valid_reply, write_small_doc
 
@@ -264,3 +270,68 @@ def test_a_run_that_adds_question_types_sends_only_the_new_types(docs_dir, fake_
     assert len(list(out.glob(".runs/*/journal.jsonl"))) == 1
     both = latest_report(out)["question_types"]
     assert set(both) == {"FACTUAL_RECALL", "INFERENCE"} and both["FACTUAL_RECALL"]["requests"] == 2
+
+
+def _stderr_lines(proc: subprocess.Popen) -> queue.Queue:
+    """The process's stderr, line by line, as it is written (None at the end)."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for(lines: queue.Queue, text: str, within_s: float, seen: list[str]) -> float:
+    """Read lines until one holds ``text``; the monotonic time it came. Fails after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if text in line:
+            return time.monotonic()
+    raise AssertionError(f"no line with {text!r} within {within_s} s:\n{''.join(seen)[-3000:]}")
+
+
+@pytest.mark.slow
+def test_a_server_that_never_answers_is_said_every_30_s_and_one_sigterm_stops_within_the_grace(docs_dir, tmp_path):
+    """3 of 6 requests answered, then a server that takes the connection and never replies, with the
+    shipped REQUEST_TIMEOUT (600 s): a waiting line within 35 s, and one SIGTERM ends the run after
+    STOP_GRACE (5 s here) with the 3 journaled; a rerun on a working server sends only the other 3."""
+    write_small_doc(docs_dir)
+    out, grace = tmp_path / "out", 5
+    with FaultServer(["ok"] * 3, default="hang", hang_s=900) as hung:
+        args = cli_args(docs_dir, out, hung.base_url, "--request-timeout", "600", "--stop-grace", str(grace))
+        command = [sys.executable, str(PROJECT_ROOT / "generate_synthetic_data.py"), *args]
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            lines, seen = _stderr_lines(proc), []
+            sending = _wait_for(lines, "engine settings:", 60, seen)
+            waiting = _wait_for(lines, f"waiting on openai at {hung.base_url}: 3 request(s) unfinished", 35, seen)
+            assert waiting - sending < 35
+            proc.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            code = proc.wait(timeout=grace + 30)
+            took = time.monotonic() - stopped
+        finally:
+            proc.kill()
+    _wait_for(lines, "abandoning the requests in flight", 5, seen)
+    log = "".join(seen) + "".join(iter(lines.get, None))
+    assert code == 128 + signal.SIGTERM and grace - 1 < took < grace + 5, (code, took, log[-2000:])
+    assert "rerun the same command to resume" in log and "Traceback" not in log
+    assert len(journal_lines(out)) == 3 and hung.actions == {"ok": 3, "hang": 3}
+    assert not list(out.glob("*-synthetic-data-*.json"))
+    with FaultServer([]) as working:
+        assert run_cli(docs_dir, out, working.base_url) == 0
+    assert working.actions == {"ok": 3}
+    report, kept = latest_report(out), records(out)
+    assert report["resumed_requests"] == 3 and report["totals"]["requests_accepted"] == 6
+    assert len(kept) == 6 and len({r["metadata"]["request"] for r in kept}) == 6, "nothing lost or duplicated"

@@ -25,6 +25,7 @@ from models.question_types import QuestionType
 from utilities.api_utils import check_backend, create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
+from utilities.engines.waiting import watched
 from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.outputs.files import probe_writable_folder
@@ -99,7 +100,7 @@ def check_engine(config: Config) -> int:
         print(f"engine: {engine.describe()}")
         print(f"loaded in {loaded - started:.1f} s")
         try:
-            results = list(engine.generate([built.engine_request], None))
+            results = list(watched(engine, [built.engine_request], None))
         except Exception as exc:  # engines report errors as results; this is one that did not
             print(f"check failed: the engine raised {type(exc).__name__}: {exc}")
             return 1

@@ -106,6 +106,12 @@ class RunSettings(SettingsModel):
         "false", "copy the figures into OUTPUT_DIR/images/ and point every file there, so OUTPUT_DIR can be moved"
     )
     max_retries: Int = setting("3", "re-sends of a request whose reply failed validation", ge=0, run_key=True)
+    stop_grace: Float = setting(
+        "30",
+        "seconds a first Ctrl-C or SIGTERM waits for the requests in flight before abandoning them (finished"
+        " ones are journaled; rerun to resume)",
+        ge=0.0,
+    )
     log_level: choice(*LOG_LEVELS, case=str.upper) = setting("INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
     progress: choice("auto", "on", "off") = setting(
         "auto", "progress bar on stderr: auto (when it is a terminal), on or off"

@@ -540,7 +540,7 @@ def curate(config: Config) -> int:
     if settings.modes and gates.accepted:
         inputs = _journal_inputs(files, loaded.documents, config, settings)
         journal = Journal.open(config.output_dir, inputs, fresh=config.fresh)
-        with StopSignal() as stop, engine:
+        with StopSignal(journal.path, config.stop_grace) as stop, engine:
             try:
                 verify = verify_pairs(gates, engine, settings, journal.load(), journal.append_entry, stop.event)
             finally:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from models.records import Attempt, BuiltRequest, ParsedPair, ParseOutcome, PlannedRequest, RequestOutcome
 from utilities.engines.base import Engine, EngineResult
-from utilities.logger import get_logger
+from utilities.engines.waiting import watched
+from utilities.logger import format_duration, get_logger
 from utilities.progress import progress_bar
 from utilities.replies import parse_reply
 from utilities.text_checks import sampling_accident
@@ -76,18 +77,6 @@ class RunStats:
             f"{self.requests} requests: {self.accepted_requests} accepted, {self.rejected_requests} rejected "
             f"(rejects: {rejects}){unfinished}; {self.pairs} pairs; {self.throughput()}"
         )
-
-
-def format_duration(seconds: float) -> str:
-    """A remaining time as a person reads it.
-
-    >>> format_duration(3725), format_duration(95), format_duration(20)
-    ('1 h 02 min', '2 min', '20 s')
-    """
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def evaluated_share(stats: RunStats) -> str:
@@ -183,7 +172,7 @@ def _generate_window(planned, engine, build, max_retries, stats, progress, on_fi
         retry: list[int] = []
         if attempt:
             log.info("retrying %d request(s), attempt %d of %d", len(pending), attempt + 1, max_retries + 1)
-        for j, result in engine.generate([b.engine_request for b in built], stop):
+        for j, result in watched(engine, [b.engine_request for b in built], stop):
             index, request = pending[j], built[j]
             if result.transient:  # the engine failed, not this request: the next run does it
                 stats.sent += 1

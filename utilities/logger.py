@@ -53,6 +53,21 @@ def get_logger(module: str) -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{module}")
 
 
+def format_duration(seconds: float) -> str:
+    """A time span as a person reads it.
+
+    >>> format_duration(3725), format_duration(1230), format_duration(95), format_duration(20)
+    ('1 h 02 min', '20 min', '1 min 35 s', '20 s')
+    """
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def setup_logging(level: str = "INFO", log_file: Path | None = None, stream: TextIO | None = None) -> None:
     root = logging.getLogger(LOGGER_NAME)
     for handler in list(root.handlers):

@@ -83,7 +83,7 @@ def generate(
     journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
     verify_settings = VerifySettings.from_config(config, choose_backend(config)[0])
     try:
-        with StopSignal() as stop, LazyEngine(config) as engine:
+        with StopSignal(journal.path, config.stop_grace) as stop, LazyEngine(config) as engine:
             run = _Run(config, requests, build, journal, engine, stop, verify_settings, sections_skipped or {})
             stats = _generate(run, _resume(run))
             if (code := unfinished_exit_code(stop, stats, VerifyStats(), journal.path)) is not None:

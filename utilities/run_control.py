@@ -1,8 +1,9 @@
 """Stopping a run cleanly: SIGINT/SIGTERM handling and the exit code of an unfinished run.
 
 Shared by the generation run and ``--curate``: on the first signal no new request
-starts and those in flight finish (everything finished is journaled); a second
-signal abandons them at once.
+starts and those in flight may finish for ``STOP_GRACE`` seconds (everything finished
+is journaled); then, or at a second signal, they are abandoned and the process exits
+at once with the resume hint.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from utilities.logger import get_logger
+from utilities.logger import format_duration, get_logger
 
 log = get_logger("main")
 
@@ -21,12 +22,16 @@ EXIT_UNFINISHED = 3  # the engine failed; finished requests are journaled, rerun
 
 
 class StopSignal:
-    """SIGINT/SIGTERM: start no new request, let those in flight finish; a second one abandons them."""
+    """SIGINT/SIGTERM: start no new request and let those in flight finish for ``grace_s`` seconds;
+    then, or at a second signal, abandon them."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal_path: Path, grace_s: float) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
+        self.journal_path = journal_path
+        self.grace_s = grace_s
         self._previous: dict[int, Any] = {}
+        self._timer: threading.Timer | None = None
 
     def __enter__(self) -> StopSignal:
         if threading.current_thread() is threading.main_thread():
@@ -35,17 +40,34 @@ class StopSignal:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
         if self.event.is_set():
-            log.error("%s again: abandoning the requests in flight; finished ones are in the journal", name)
-            os._exit(128 + signum)
+            self._abandon(f"{name} again")
         self.signum = signum
         self.event.set()
-        log.warning("%s: finishing the requests in flight and starting no new ones (again to abandon them)", name)
+        log.warning(
+            "%s: starting no new requests; waiting up to %s for those in flight (STOP_GRACE; again to abandon them)",
+            name,
+            format_duration(self.grace_s),
+        )
+        self._timer = threading.Timer(self.grace_s, self._abandon, (f"{name}, then {format_duration(self.grace_s)}",))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _abandon(self, why: str) -> None:
+        """Exit now: whatever finished is already in the journal (each entry is written as it arrives)."""
+        log.error(
+            "%s: abandoning the requests in flight; rerun the same command to resume (journal: %s)",
+            why,
+            self.journal_path,
+        )
+        os._exit(128 + (self.signum or signal.SIGTERM))
 
 
 def unfinished_exit_code(stop: StopSignal, stats: Any, verify: Any, journal_path: Path) -> int | None:

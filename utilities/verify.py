@@ -43,6 +43,7 @@ from models.schemas import (
 )
 from utilities.config import Config, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
+from utilities.engines.waiting import watched
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 from utilities.prompts import PROMPTS_DIR, SamplingSettings, attempt_seed
@@ -307,7 +308,7 @@ def _run(
     while pending and not (stop is not None and stop.is_set()):
         requests = [engine_request(item, settings.seed, attempt) for item in pending]
         retry: list[VerifyRequest] = []
-        for index, result in engine.generate(requests, stop):
+        for index, result in watched(engine, requests, stop, "verify request(s)"):
             item = pending[index]
             stats.sent += 1
             if result.transient:

@@ -88,6 +88,10 @@ class Engine(Protocol):
         """Yield (index into requests, result) once for every request started, as each finishes."""
         ...
 
+    def waiting_detail(self) -> str:
+        """What the engine adds to the line said while requests wait (retries, the last error), or ""."""
+        ...
+
     def close(self) -> None: ...
 
 

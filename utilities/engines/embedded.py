@@ -174,6 +174,9 @@ class EmbeddedEngine:
                     yield index, future.result()
                     start(slot)
 
+    def waiting_detail(self) -> str:
+        return ""
+
     def close(self) -> None:
         self.server = None  # the server thread stops when the object is freed
 

@@ -50,5 +50,8 @@ class FakeEngine:
                 )
             yield index, reply
 
+    def waiting_detail(self) -> str:
+        return ""
+
     def close(self) -> None:
         self.closed = True

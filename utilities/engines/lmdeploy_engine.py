@@ -194,5 +194,8 @@ class LmdeployEngine:
         for index, response in zip(indices, responses):
             yield index, result_from_response(response)
 
+    def waiting_detail(self) -> str:
+        return ""
+
     def close(self) -> None:
         self.pipe.close()

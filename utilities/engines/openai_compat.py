@@ -13,7 +13,7 @@ supported") gets text only from then on: figures reach it by id and caption.
 Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
 are retried with capped exponential backoff and jitter, honouring Retry-After,
 up to ``TRANSPORT_RETRIES`` times; then the request's result carries the error.
-While requests wait on retries a line says so every ``RETRY_NOTICE_EVERY_S``. A
+The line said while requests wait (``engines/waiting.py``) names those retrying and the last error. A
 run of connection failures across requests marks the engine down (``_Health``):
 no new request starts and the waiting ones give up, all left for the next run.
 The API key is sent as a bearer token and never logged or stored: a server may
@@ -29,6 +29,7 @@ import itertools
 import json
 import queue
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -54,30 +55,44 @@ from utilities.settings import Float, Int, SettingsModel, SettingValueError, Tex
 
 log = get_logger(__name__)
 
+CONNECT_TIMEOUT_S = 10.0  # or REQUEST_TIMEOUT when shorter
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 RETRY_AFTER_CAP_S = 120.0
 DOWN_AFTER_FAILURES = 8  # connection failures in a row, across requests, that mark the engine down
 DOWN_POLL_S = 0.1  # a backoff ends this soon after the engine is marked down
-RETRY_NOTICE_EVERY_S = 30.0  # while requests wait on retries, a line says so this often
 
 
-def _is_http_url(url: str) -> bool:
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` is not an http(s) URL with a host, or None.
+
+    >>> _url_problem("http://127.0.0.1:99999/v1"), _url_problem("ftp://b/v1"), _url_problem("http://gpu:23333/v1")
+    ("port '99999' is not a number from 1 to 65535", 'not http:// or https://', None)
+    """
     try:
         parts = urlsplit(url)
-        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError for "a:port" or "a:99999"
+        port_ok = parts.port != 0  # .port raises ValueError for "a:port" or "a:99999"
     except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+        port_ok = False
+    if not port_ok:
+        given = url.split("://", 1)[-1].split("/", 1)[0].rpartition(":")[2]
+        return f"port {given!r} is not a number from 1 to 65535"
+    if parts.scheme not in ("http", "https"):
+        return "not http:// or https://"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def _base_urls(raw: str) -> tuple[str, ...]:
     """``" http://a:23333/v1/ ,http://b:23333/v1"`` -> both, without trailing slashes."""
     urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     for url in urls:
-        if not _is_http_url(url):
-            raise SettingValueError(f"must be comma-separated http:// or https:// URLs with a host, got {url!r}")
+        if (problem := _url_problem(url)) is not None:
+            raise SettingValueError(
+                f"must be comma-separated http:// or https:// URLs with a host, got {url!r}: {problem}"
+            )
     return urls
 
 
@@ -117,6 +132,46 @@ def backoff_seconds(attempt: int, rng: random.Random) -> float:
 
 MASK = "[API_KEY]"
 MASK_MIN_PREFIX = 6  # a cut key keeps this much of itself at least to be recognised; shorter is no secret
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (httpx wraps the socket's own error twice)."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def transport_problem(exc: Exception, timeout_s: float) -> str:
+    """A transport failure in plain words, not the HTTP library's class name.
+
+    >>> transport_problem(httpx.ConnectError("All connection attempts failed"), 600)
+    'could not connect (All connection attempts failed)'
+    >>> transport_problem(httpx.ReadTimeout(""), 600)
+    'no reply within REQUEST_TIMEOUT (600 s)'
+    """
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {min(CONNECT_TIMEOUT_S, timeout_s):.0f} s"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"no reply within REQUEST_TIMEOUT ({timeout_s:g} s)"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        causes = _causes(exc)
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return "connection refused"
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return "host name not found"
+        return f"could not connect ({text})" if text else "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without a complete reply"
+    if isinstance(exc, httpx.ReadError):
+        return "the connection broke while waiting for the reply"
+    if isinstance(exc, httpx.WriteError):
+        return "the connection broke while sending the request"
+    return f"transport failure ({text or type(exc).__name__})"
 
 
 def mask_secret(text: str, secret: str) -> str:
@@ -194,7 +249,7 @@ class _Health:
         if self.failures >= self.limit and self.down is None:
             self.down = (
                 f"engine at {self.where} is down: {self.failures} connection failures in a row, "
-                f"the last {failure.error}"
+                f"the last: {failure.error}"
             )
             log.error("%s; not starting new requests", self.down)
 
@@ -258,6 +313,7 @@ class OpenAIEngine:
             try:
                 while isinstance(outcome, _Failure):
                     self._health.failed(outcome)
+                    log.debug("%s attempt %d: %s", request.id, attempts, outcome.error)
                     if attempts > self.settings.transport_retries or not await self._backoff(outcome, attempts - 1):
                         return self._gave_up(outcome, attempts)
                     attempts, outcome = attempts + 1, await self._attempt(client, request)
@@ -274,7 +330,7 @@ class OpenAIEngine:
         try:
             response = await client.post(f"{base}/chat/completions", json=self.payload(request, json_object, text_only))
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            return _Failure(f"{type(exc).__name__} from {base}", connection=True)
+            return _Failure(f"{transport_problem(exc, self.settings.timeout_s)} ({base})", connection=True)
         self._health.answered()
         status, body = response.status_code, self._mask(response.text)
         if status == 200:
@@ -316,24 +372,18 @@ class OpenAIEngine:
             transient=True,
         )
 
-    async def _say_while_retrying(self) -> None:
-        """Every RETRY_NOTICE_EVERY_S, a line if requests are waiting on retries: a failing server is never silent."""
-        while True:
-            await asyncio.sleep(RETRY_NOTICE_EVERY_S)
-            health = self._health
-            if health.retrying and health.down is None:
-                log.warning(
-                    "waiting on %s: %d request(s) retrying, last error: %s",
-                    health.where,
-                    health.retrying,
-                    health.last_error,
-                )
+    def waiting_detail(self) -> str:
+        """Requests waiting on retries and the last transport error, for the waiting line."""
+        health = self._health
+        if not health.retrying:
+            return ""
+        return f"{health.retrying} retrying, last error: {health.last_error}"
 
     async def _run(self, requests: list[EngineRequest], out: queue.Queue, stop: threading.Event | None) -> None:
         limit = asyncio.Semaphore(self.settings.max_concurrency)
         headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
         limits = httpx.Limits(max_connections=self.settings.max_concurrency)
-        timeout = httpx.Timeout(self.settings.timeout_s, connect=min(10.0, self.settings.timeout_s))
+        timeout = httpx.Timeout(self.settings.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.settings.timeout_s))
         async with httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits) as client:
 
             async def guarded(index: int, request: EngineRequest) -> None:
@@ -346,11 +396,7 @@ class OpenAIEngine:
                         result = EngineResult(error=self._mask(f"{type(exc).__name__}: {exc}"), finish_reason="error")
                 out.put((index, result))
 
-            notices = asyncio.create_task(self._say_while_retrying())
-            try:
-                await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
-            finally:
-                notices.cancel()
+            await asyncio.gather(*(guarded(i, r) for i, r in enumerate(requests)))
 
     def _mask(self, text: str) -> str:
         """Server text and exception text as they enter: a server may echo what it was sent."""
