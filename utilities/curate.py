@@ -533,9 +533,10 @@ def curate(config: Config) -> int:
     curated = _build_all(files, loaded.documents, config, docs_root)
     outcomes = [c.outcome for c in curated]
     gates = _gate(config, loaded.documents, outcomes, docs_root)
-    settings = VerifySettings.from_config(config, choose_backend(config)[0])
+    backend = choose_backend(config)
+    settings = VerifySettings.from_config(config, backend[0])
     verify = VerifyStats(modes=settings.modes)
-    engine = LazyEngine(config)
+    engine = LazyEngine(config, backend)
     entries: dict[str, dict[str, Any]] = {}
     if settings.modes and gates.accepted:
         inputs = _journal_inputs(files, loaded.documents, config, settings)

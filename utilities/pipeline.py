@@ -81,9 +81,10 @@ def generate(
     """Resume and generate what is left, then gate, verify, write the files and the report."""
     build = RequestBuilder(loaded.documents, library, config)
     journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
-    verify_settings = VerifySettings.from_config(config, choose_backend(config)[0])
+    backend = choose_backend(config)
+    verify_settings = VerifySettings.from_config(config, backend[0])
     try:
-        with StopSignal(journal.path, config.stop_grace) as stop, LazyEngine(config) as engine:
+        with StopSignal(journal.path, config.stop_grace) as stop, LazyEngine(config, backend) as engine:
             run = _Run(config, requests, build, journal, engine, stop, verify_settings, sections_skipped or {})
             stats = _generate(run, _resume(run))
             if (code := unfinished_exit_code(stop, stats, VerifyStats(), journal.path)) is not None:

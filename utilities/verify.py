@@ -1,6 +1,6 @@
 """The verify pass: a second, schema-constrained engine call about each pair that survived the gates.
 
-Two verifiers, chosen by ``VERIFY`` (``auto`` picks per engine, ``AUTO_VERIFY``):
+Two verifiers, chosen by ``VERIFY`` (``auto``: those of the engine's ``verifies_by_default``):
 
 - ``answerability`` (round-trip consistency, Alberti et al. 2019): the engine
   answers the pair's question from its section and cited sentences alone,
@@ -41,7 +41,8 @@ from models.schemas import (
     describe_object,
     reply_json_schema,
 )
-from utilities.config import Config, RunSettings, VerifyChoice
+from utilities import engines
+from utilities.config import VERIFIERS, Config, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
 from utilities.engines.waiting import watched
 from utilities.errors import ConfigError
@@ -52,14 +53,7 @@ from utilities.text_checks import content_words
 
 log = get_logger(__name__)
 
-VERIFIERS = ("answerability", "judge")
 REJECTIONS = (*VERIFIERS, "verify_failed")  # the pair rejections this pass adds to the gates'
-# Measured on the shared documents (README, "Verify pass"): the default embedded model (SmolLM2-135M)
-# rates every pair 1 as judge and re-answers 6 of 11 correct pairs with "The answer to the question is:
-# yes", so verifying with it drops good pairs and keeps bad ones: none. The GPU and server engines run
-# models that can verify (InternVL3-8B by default): both. A bigger GGUF on the embedded engine is
-# verified by setting VERIFY explicitly.
-AUTO_VERIFY = {"embedded": (), "lmdeploy": VERIFIERS, "openai": VERIFIERS}
 VERIFY_TEMPERATURE = 0.1  # near-greedy: a verdict should not depend on sampling luck
 VERIFY_MAX_TOKENS = 640
 
@@ -80,7 +74,7 @@ class VerifySettings:
     def from_config(cls, config: Config, backend: str) -> VerifySettings:
         modes = config.verify
         if modes == ("auto",):
-            modes = AUTO_VERIFY.get(backend, ())
+            modes = VERIFIERS if engines.verifies_by_default(backend) else ()
         elif modes == ("none",):
             modes = ()
         return cls(modes, config.verify_agreement, config.judge_min_score, config.max_retries, config.seed)

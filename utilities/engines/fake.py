@@ -19,6 +19,12 @@ Reply = EngineResult | str | Callable[[EngineRequest], EngineResult | str]
 
 class FakeEngine:
     name = "fake"
+    packages = ()
+    verifies_by_default = False
+
+    @staticmethod
+    def auto_reason(options: None) -> str | None:
+        return None  # only ever named: BACKEND=fake
 
     def __init__(self, default: Callable[[EngineRequest], EngineResult | str] | None = None):
         self.queue: deque[Reply] = deque()

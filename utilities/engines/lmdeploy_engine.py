@@ -29,8 +29,11 @@ what still fails is left unfinished for the next run.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from utilities.engines.base import (
@@ -134,9 +137,25 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return "outofmemory" in text or "out of memory" in text or "cuda_error_out_of_memory" in text
 
 
+def cuda_gpu_visible() -> bool:
+    """True when an NVIDIA driver exposes a GPU to this process (no torch import needed)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
+
+
 class LmdeployEngine:
     name = "lmdeploy"
     Options = LmdeploySettings
+    packages = ("lmdeploy",)
+    verifies_by_default = True  # InternVL3-8B verifies (README, "Verify pass")
+
+    @staticmethod
+    def auto_reason(options: LmdeploySettings) -> str | None:
+        if importlib.util.find_spec("lmdeploy") is not None and cuda_gpu_visible():
+            return "lmdeploy is installed and a CUDA GPU is visible"
+        return None
 
     def __init__(self, settings: LmdeploySettings, images: ImageStore):
         try:

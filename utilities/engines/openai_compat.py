@@ -257,6 +257,12 @@ class _Health:
 class OpenAIEngine:
     name = "openai"
     Options = OpenAISettings
+    packages = ("httpx",)
+    verifies_by_default = True  # a server runs a model that can verify (InternVL3-8B by default)
+
+    @staticmethod
+    def auto_reason(options: OpenAISettings) -> str | None:
+        return "API_BASE_URL is set" if options.base_urls else None
 
     def __init__(self, settings: OpenAISettings, images: ImageStore):
         if not settings.base_urls:
