@@ -118,9 +118,7 @@ class RunSettings(SettingsModel):
     )
     log_file: OptionalPath = setting("", "also write the log (uncolored) to this file; empty for none")
     # a name checked later against the engine registry (engines register at run time)
-    backend: NonEmptyLower = setting(
-        "auto", f"engine: auto, {', '.join(ENGINES)}", run_key=True, curate_key=True
-    )
+    backend: NonEmptyLower = setting("auto", f"engine: auto, {', '.join(ENGINES)}", run_key=True, curate_key=True)
     system_prompt_file: OptionalPath = setting("", "your own system prompt (domain rules); empty for prompts/system.md")
     include_reasoning: Bool = setting("true", "put the reasoning steps in <think>...</think> before each answer")
 
