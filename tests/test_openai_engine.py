@@ -9,7 +9,7 @@ import time
 import pytest
 
 from generate_synthetic_data import main
-from utilities.engines import waiting
+from utilities.engines import sending
 from utilities.engines.openai_compat import mask_secret
 
 from .conftest import run_cli
@@ -143,7 +143,7 @@ def test_verify_requests_left_by_a_dead_server_are_resumed(docs_dir, tmp_path):
 
 def test_requests_retrying_on_a_failing_server_are_reported(docs_dir, tmp_path, monkeypatch):
     """A server that answers 500 is not down (it answers), but the retries are said while they last."""
-    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.2)
+    monkeypatch.setattr(sending, "WAITING_EVERY_S", 0.2)
     write_small_doc(docs_dir)
     log_file = tmp_path / "run.log"
     with FaultServer([], default="500") as server:

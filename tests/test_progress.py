@@ -117,11 +117,11 @@ class _SlowEngine:
 def test_a_line_says_what_waits_on_which_engine_while_none_finishes(monkeypatch, caplog):
     import logging
 
-    from utilities.engines import waiting
+    from utilities.engines import sending
 
-    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.2)
+    monkeypatch.setattr(sending, "WAITING_EVERY_S", 0.2)
     with caplog.at_level(logging.WARNING):
-        assert len(list(waiting.watched(_SlowEngine(0.7), [None, None], None))) == 2
+        assert len(list(sending.watched(_SlowEngine(0.7), [None, None], None))) == 2
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting on ")]
     assert 2 <= len(lines) <= 4, lines
     said = "waiting on slow (tiny.gguf): 1 request(s) unfinished, none finished in the last 0 s; 2 slots busy"
@@ -131,9 +131,9 @@ def test_a_line_says_what_waits_on_which_engine_while_none_finishes(monkeypatch,
 def test_no_waiting_line_while_requests_keep_finishing(monkeypatch, caplog):
     import logging
 
-    from utilities.engines import waiting
+    from utilities.engines import sending
 
-    monkeypatch.setattr(waiting, "WAITING_EVERY_S", 0.5)
+    monkeypatch.setattr(sending, "WAITING_EVERY_S", 0.5)
     with caplog.at_level(logging.WARNING):
-        assert len(list(waiting.watched(_SlowEngine(0.1), [None] * 8, None, "verify request(s)"))) == 8
+        assert len(list(sending.watched(_SlowEngine(0.1), [None] * 8, None, "verify request(s)"))) == 8
     assert not [r for r in caplog.records if r.getMessage().startswith("waiting on ")]

@@ -26,7 +26,7 @@ from utilities import engines
 from utilities.api_utils import create_engine
 from utilities.config import Config
 from utilities.engines.base import ImageStore
-from utilities.engines.waiting import watched
+from utilities.engines.sending import watched
 from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.outputs.files import probe_writable_folder

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from models.records import Attempt, BuiltRequest, ParsedPair, ParseOutcome, PlannedRequest, RequestOutcome
 from utilities.engines.base import Engine, EngineResult
-from utilities.engines.waiting import watched
+from utilities.engines.sending import Retrying, send_with_retries
 from utilities.logger import format_duration, get_logger
 from utilities.progress import progress_bar
 from utilities.replies import parse_reply
@@ -119,6 +119,41 @@ class _Progress:
             )
 
 
+@dataclass
+class _Generation:
+    """One generate_all call: where results go, and the counts so far."""
+
+    engine: Engine
+    build: Builder
+    max_retries: int
+    on_final: Callable[[RequestOutcome], None]
+    on_progress: Callable[[RequestOutcome | None, RunStats], None] | None
+    stats: RunStats
+    progress: _Progress
+
+    def window(self, planned: list[PlannedRequest], stop: threading.Event | None) -> None:
+        """One window's requests, re-sending content failures until each is final or out of attempts."""
+        history: list[list[Attempt]] = [[] for _ in planned]
+
+        def finish(index: int, built: BuiltRequest, result: EngineResult, attempt: int, last: bool) -> bool:
+            outcome = _record(built, result, attempt, history[index], self.stats, self.max_retries)
+            final = outcome.status == "accepted" or last
+            if final:
+                _count_final(outcome, self.stats)
+                self.on_final(outcome)
+                self.progress.finished(self.stats)
+            if self.on_progress is not None:
+                self.on_progress(outcome if final else None, self.stats)
+            return final
+
+        how = Retrying(
+            build=lambda index, attempt: self.build(planned[index], attempt),
+            engine_request=lambda built: built.engine_request,
+            finish=finish,
+        )
+        send_with_retries(range(len(planned)), how, self.engine, self.max_retries, stop).count_into(self.stats)
+
+
 def generate_all(
     planned: list[PlannedRequest],
     engine: Engine,
@@ -137,11 +172,11 @@ def generate_all(
     """
     stats = RunStats(requests=len(planned))
     progress = _Progress(len(planned), log_every_s)
+    run = _Generation(engine, build, max_retries, on_final, on_progress, stats, progress)
     for start in range(0, len(planned), WINDOW):
         if stop is not None and stop.is_set():
             break
-        window = planned[start : start + WINDOW]
-        _generate_window(window, engine, build, max_retries, stats, progress, on_final, stop, on_progress)
+        run.window(planned[start : start + WINDOW], stop)
     stats.wall_s = time.perf_counter() - progress.started
     stats.unfinished_requests = len(planned) - stats.accepted_requests - stats.rejected_requests
     return stats
@@ -160,36 +195,6 @@ def generate_with_progress(
     with progress_bar(len(planned), progress) as bar:
         log_every_s = None if bar.enabled else PROGRESS_EVERY_S
         return generate_all(planned, engine, build, max_retries, on_final, stop, bar.update, log_every_s)
-
-
-def _generate_window(planned, engine, build, max_retries, stats, progress, on_final, stop, on_progress) -> None:
-    """One window's requests, re-sending content failures until each is final or out of attempts."""
-    history: list[list[Attempt]] = [[] for _ in planned]
-    pending = list(range(len(planned)))
-    attempt = 0
-    while pending and not (stop is not None and stop.is_set()):
-        built = [build(planned[i], attempt) for i in pending]
-        retry: list[int] = []
-        if attempt:
-            log.info("retrying %d request(s), attempt %d of %d", len(pending), attempt + 1, max_retries + 1)
-        for j, result in watched(engine, [b.engine_request for b in built], stop):
-            index, request = pending[j], built[j]
-            if result.transient:  # the engine failed, not this request: the next run does it
-                stats.sent += 1
-                stats.last_engine_error = result.error or "engine failure"
-                continue
-            outcome = _record(request, result, attempt, history[index], stats, max_retries)
-            final = outcome.status == "accepted" or attempt >= max_retries
-            if final:
-                _count_final(outcome, stats)
-                on_final(outcome)
-                progress.finished(stats)
-            else:
-                retry.append(index)
-            if on_progress is not None:
-                on_progress(outcome if final else None, stats)
-        pending = sorted(retry)
-        attempt += 1
 
 
 def _count_final(outcome: RequestOutcome, stats: RunStats) -> None:

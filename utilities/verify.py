@@ -44,7 +44,7 @@ from models.schemas import (
 from utilities import engines
 from utilities.config import VERIFIERS, Config, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
-from utilities.engines.waiting import watched
+from utilities.engines.sending import Retrying, send_with_retries
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
 from utilities.prompts import PROMPTS_DIR, SamplingSettings, attempt_seed
@@ -297,28 +297,26 @@ def _run(
     stop: threading.Event | None,
 ) -> None:
     history: dict[str, list[Attempt]] = {item.key: [] for item in todo}
-    pending, attempt = todo, 0
     started = time.perf_counter()
-    while pending and not (stop is not None and stop.is_set()):
-        requests = [engine_request(item, settings.seed, attempt) for item in pending]
-        retry: list[VerifyRequest] = []
-        for index, result in watched(engine, requests, stop, "verify request(s)"):
-            item = pending[index]
-            stats.sent += 1
-            if result.transient:
-                stats.last_engine_error = result.error or "engine failure"
-                continue
-            reply, parsed = parse_verdict(item, result)
-            history[item.key].append(Attempt.from_result(attempt, requests[index].seed, parsed, result))
-            if reply is not None or attempt >= settings.max_retries:
-                verdict = Verdict(
-                    item.key, item.mode, "done" if reply is not None else "failed", reply, history[item.key]
-                )
-                verdicts[item.key] = verdict
-                on_final(verdict)
-            else:
-                retry.append(item)
-        pending, attempt = retry, attempt + 1
+
+    def finish(item: VerifyRequest, request: EngineRequest, result: EngineResult, attempt: int, last: bool) -> bool:
+        stats.sent += 1
+        reply, parsed = parse_verdict(item, result)
+        history[item.key].append(Attempt.from_result(attempt, request.seed, parsed, result))
+        if reply is None and not last:
+            return False
+        verdict = Verdict(item.key, item.mode, "done" if reply is not None else "failed", reply, history[item.key])
+        verdicts[item.key] = verdict
+        on_final(verdict)
+        return True
+
+    how = Retrying(
+        build=lambda item, attempt: engine_request(item, settings.seed, attempt),
+        engine_request=lambda request: request,
+        finish=finish,
+        what="verify request(s)",
+    )
+    send_with_retries(todo, how, engine, settings.max_retries, stop).count_into(stats)
     log.info("verify: %d engine calls in %.1f s", stats.sent, time.perf_counter() - started)
 
 

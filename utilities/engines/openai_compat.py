@@ -13,7 +13,7 @@ supported") gets text only from then on: figures reach it by id and caption.
 Transport failures (408, 429, 5xx, timeouts, refused or dropped connections)
 are retried with capped exponential backoff and jitter, honouring Retry-After,
 up to ``TRANSPORT_RETRIES`` times; then the request's result carries the error.
-The line said while requests wait (``engines/waiting.py``) names those retrying and the last error. A
+The line said while requests wait (``engines/sending.py``) names those retrying and the last error. A
 run of connection failures across requests marks the engine down (``_Health``):
 no new request starts and the waiting ones give up, all left for the next run.
 The API key is sent as a bearer token and never logged or stored: a server may
