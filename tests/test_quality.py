@@ -94,6 +94,12 @@ def only(result) -> tuple[str | None, str]:
     return gated.gate, gated.detail
 
 
+def after(name: str) -> tuple[str | None, ...]:
+    """The outcomes of a pair that passed gate ``name``: kept (None), or rejected by a gate that runs after it.
+    A pair an earlier gate rejects never reached ``name``, so it proves nothing about it."""
+    return (None, *GATES[GATES.index(name) + 1 :])
+
+
 def test_a_good_pair_passes_every_gate(gate):
     result = gate(GOOD)
     assert [g.pair for g in result.accepted] == [GOOD] and not result.rejected
@@ -324,7 +330,8 @@ def test_questions_leaning_on_their_source_fail(gate, question):
     ["What does the textbook definition of a reserve price say?", "How does the sectional fee split work?"],
 )
 def test_whole_word_near_misses_pass_self_containment(gate, question):
-    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason in after("self_contained"), detail
 
 
 @pytest.mark.parametrize(
@@ -363,7 +370,8 @@ def test_definite_references_to_unnamed_things_fail(gate, question):
     ],
 )
 def test_questions_that_name_their_subject_pass(gate, question):
-    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason in after("self_contained"), detail
 
 
 def test_names_in_section_titles_name_the_subject(tmp_path):
@@ -410,7 +418,8 @@ def test_an_answer_already_in_its_question_fails(gate, question, answer):
     ],
 )
 def test_an_answer_that_adds_information_passes_tautology(gate, question, answer):
-    assert only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))[0] != "tautology"
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
+    assert reason in after("tautology"), detail
 
 
 # 3c. degenerate answers
@@ -436,7 +445,8 @@ def test_an_answer_quoting_a_command_twice_is_not_degenerate(gate):
         answer="A reserve price bounds it: run `cargo build` and `cargo build --release`; BLOB_BASE_COST times "
         "the execution base fee.",
     )
-    assert only(gate(code))[0] != "degenerate"
+    reason, detail = only(gate(code))
+    assert reason in after("degenerate"), detail
 
 
 # 4. near-duplicates
@@ -573,7 +583,8 @@ def test_a_summary_of_a_short_section_may_be_short_but_not_a_fragment():
     ],
 )
 def test_instructions_and_blanks_have_question_form(gate, question):
-    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "form"
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason in after("form"), detail
 
 
 def test_a_short_fact_passes_and_a_fragment_explanation_fails(gate):
@@ -681,7 +692,8 @@ def test_a_demonstrative_pointing_back_at_unseen_text_fails(gate, question):
     ],
 )
 def test_a_demonstrative_with_a_name_or_no_noun_passes(gate, question):
-    assert only(gate(dataclasses.replace(GOOD, question=question)))[0] != "self_contained"
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
+    assert reason in after("self_contained"), detail
 
 
 @pytest.mark.parametrize(
@@ -698,6 +710,6 @@ def test_a_pair_pointing_at_a_figure_or_table_it_does_not_carry_fails(gate, ques
     pair = dataclasses.replace(GOOD, question=question, answer=answer, figures=figures)
     reason, detail = only(gate(pair))
     if ok:
-        assert reason != "self_contained", detail
+        assert reason in after("self_contained"), detail
     else:
         assert reason == "self_contained" and "which the pair does not carry" in detail

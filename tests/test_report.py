@@ -54,6 +54,7 @@ def assert_adds_up(report: dict) -> None:
         assert row["requests_accepted"] + sum(row["requests_rejected"].values()) == row["requests"]
         assert sum(row["difficulty"].values()) == row["pairs_accepted"]
     totals = report["totals"]
+    assert totals["requests"] > 0, "a report of no requests: every sum above holds of nothing"
     for key in ("requests", "pairs_generated", "pairs_accepted", "completion_tokens", "images_attached"):
         assert 0 <= totals["prompt_tokens_cached"] <= totals["prompt_tokens"]
         assert sum(r[key] for r in report["documents"].values()) == totals[key]
@@ -127,5 +128,18 @@ def test_three_shared_documents_with_the_embedded_model(corpus_copy, tmp_path):
     assert {name: row["requests"] for name, row in report["documents"].items()} == {
         "aosa500_image_filters": 2, "eip_7918_blob_base_fee": 2, "rust_book_ch14_cargo": 3,
     }  # fmt: skip
-    assert code == (0 if report["totals"]["pairs_accepted"] else 1)
+    totals = report["totals"]
+    # Every request was sent and paid for in tokens, and each the model answered gave the gates its one pair: a run
+    # whose requests all failed, or whose pairs went nowhere, fails here rather than passing the checks below empty.
+    assert report["resumed_requests"] == 0 and report["engine_calls"] >= totals["requests"]
+    for row in [*report["documents"].values(), totals]:
+        assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0, row
+    assert totals["pairs_generated"] == totals["requests_accepted"] > 0
+    # Each generated pair is in the output: kept in a data file, or in a rejects file with its gate.
+    kept = [r for f in out.glob("*-synthetic-data-*.json") for r in json.loads(f.read_text())]
+    rejects = [json.loads(line) for f in out.glob("rejects-*.jsonl") for line in f.read_text().splitlines()]
+    assert len(kept) == totals["pairs_accepted"]
+    assert sum(r["kind"] == "pair" for r in rejects) == sum(totals["pair_rejections"].values())
+    assert len(kept) + sum(r["kind"] == "pair" for r in rejects) == totals["pairs_generated"]
+    assert code == (0 if totals["pairs_accepted"] else 1)
     assert check_all_output_files(out, corpus_copy, verbose=False).ok

@@ -195,7 +195,19 @@ def test_a_run_killed_while_writing_its_files_leaves_one_complete_set_after_the_
         fake_run(docs_dir, out, *formats)
     armed[0] = False
     assert len(links) == 3, "the kill came in the middle of the set"
-    assert not all_records(out) or where == "output"
+    shown = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    publishing = list(out.glob(".runs/*/publishing.json"))
+    if where == "staging":
+        assert not all_records(out) and not shown and not publishing, "nothing in OUTPUT_DIR before the set is staged"
+    else:  # the set is moved in its record's order: a first part of it in OUTPUT_DIR, the rest still staged
+        (record_file,) = publishing
+        record = json.loads(record_file.read_text())
+        names, moved = record["names"], len(shown)
+        assert 0 < moved < len(names) and shown == names[:moved], shown
+        staged = record_file.parent / record["staging"]
+        assert sorted(p.name for p in staged.iterdir() if not p.name.startswith(".")) == names[moved:]
+        assert Path(links[-1]).name == names[moved], "killed while linking the next file of the record"
+        assert 0 < len(all_records(out)) < record["written"]["kept"], "some of the kept pairs are visible, not all"
     assert fake_run(docs_dir, out, *formats) == 0
     records = all_records(out)
     assert records and len({r["metadata"]["request"] + r["messages"][-1]["content"] for r in records}) == len(records)
