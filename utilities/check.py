@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from models.question_types import QuestionType
+from models.schemas import ReplyLimits
 from utilities import engines
 from utilities.api_utils import create_engine
 from utilities.config import Config
@@ -31,7 +32,7 @@ from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.outputs.files import probe_writable_folder
 from utilities.planner import plan_requests
-from utilities.prompts import PromptLibrary, RequestBuilder
+from utilities.prompts import PromptLibrary, RequestBuilder, SamplingSettings
 from utilities.replies import REASONS, parse_reply
 
 CHECK_DOCUMENT = """---
@@ -85,11 +86,12 @@ def _short(text: str, limit: int = 300) -> str:
 
 def check_engine(config: Config) -> int:
     with tempfile.TemporaryDirectory(prefix="synthetic-check-") as tmp:
-        docs = Path(tmp)
+        docs = Path(tmp).resolve()
         _write_check_document(docs)
         document = load_documents(docs).documents[0]
         (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)
-        build = RequestBuilder([document], PromptLibrary.load(config.system_prompt_file), config, docs)
+        library = PromptLibrary.load(config.system_prompt_file)
+        build = RequestBuilder([document], library, config.section(SamplingSettings), config.section(ReplyLimits), docs)
         built = build(planned)
         started = time.perf_counter()
         try:

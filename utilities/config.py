@@ -233,6 +233,11 @@ class Config:
     check: bool = False
     curate: tuple[Path, ...] = ()  # --curate FILE...: gate and verify existing datasets instead of generating
 
+    @property
+    def docs_root(self) -> Path:
+        """MARKDOWN_DOCS_DIR with symlinks resolved: what image paths are relative to and must stay inside."""
+        return Path(os.path.realpath(self.markdown_docs_dir))
+
     def section(self, kind: type[S]) -> S:
         return next(s for s in self.sections if type(s) is kind)
 

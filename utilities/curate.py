@@ -55,7 +55,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -68,6 +67,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, PlannedRequest, RequestOutcome
+from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import SETTINGS, Config
 from utilities.figures import strip_placeholders
@@ -76,7 +76,7 @@ from utilities.generation import RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.outputs.files import json_array_chunks, timestamp, write_new_file, write_new_json
-from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder
+from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder, SamplingSettings
 from utilities.quality import GateSettings, apply_gates, choose_evidence
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
@@ -498,7 +498,8 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
                 pairs.append((f, number, read_pair(record)))
             except RecordError as exc:
                 f.reject_unreadable(number, str(exc), record=record)
-    build = RequestBuilder(documents, PromptLibrary.load(config.system_prompt_file), config, docs_root)
+    library = PromptLibrary.load(config.system_prompt_file)
+    build = RequestBuilder(documents, library, config.section(SamplingSettings), config.section(ReplyLimits), docs_root)
     built_for: dict[PlannedRequest, BuiltRequest] = {}  # pairs of one section share their request
     words = functools.lru_cache(maxsize=None)(content_words)  # a section's quotes serve all its pairs
     curated = []
@@ -517,7 +518,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
     return curated
 
 
-def _gate(config: Config, documents: list[Document], outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
+def _gate(config: Config, outcomes: list[RequestOutcome], docs_root: Path) -> GateResult:
     """As a run gates its pairs."""
     return apply_gates(outcomes, GateSettings.from_config(config), docs_root)
 
@@ -528,11 +529,11 @@ def curate(config: Config) -> int:
     if not loaded.documents:
         log.error("no usable markdown documents in %s: curated pairs need their sources", config.markdown_docs_dir)
         return 1
-    docs_root = Path(os.path.realpath(config.markdown_docs_dir))
+    docs_root = config.docs_root
     files = [read_input(path, stem) for path, stem in zip(config.curate, unique_stems(config.curate))]
     curated = _build_all(files, loaded.documents, config, docs_root)
     outcomes = [c.outcome for c in curated]
-    gates = _gate(config, loaded.documents, outcomes, docs_root)
+    gates = _gate(config, outcomes, docs_root)
     backend = choose_backend(config)
     settings = VerifySettings.from_config(config, backend[0])
     verify = VerifyStats(modes=settings.modes)

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -22,8 +22,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from models.records import RequestOutcome
 from utilities.logger import LOGGER_NAME, is_terminal
 
-if TYPE_CHECKING:
-    from utilities.generation import RunStats
+
+class RunCounts(Protocol):
+    """What the bar reads of the run's stats (``generation.RunStats``)."""
+
+    sent: int
+    completion_tokens: int
 
 
 def bar_enabled(mode: str, stream: TextIO) -> bool:
@@ -53,7 +57,7 @@ class ProgressBar:
             smoothing=0.1,
         )
 
-    def update(self, final: RequestOutcome | None, stats: RunStats) -> None:
+    def update(self, final: RequestOutcome | None, stats: RunCounts) -> None:
         """Called after every engine result; final is the request's outcome once it will not be retried."""
         if final is not None:
             if final.status == "accepted":

@@ -13,13 +13,11 @@ numbering of a section is the same in all its requests); the reply cites numbers
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
 
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
@@ -36,9 +34,6 @@ from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
 from utilities.facts import quotable_sentences
 from utilities.settings import Float, Int, SettingsModel, setting
-
-if TYPE_CHECKING:
-    from utilities.config import Config  # config reads SamplingSettings from here
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 PROMPT_VERSION = "3"  # bump when templates or prompt assembly change what is sent
@@ -237,16 +232,22 @@ class RequestBuilder:
     """A run's ``build(planned, attempt)``: every request from one library and the run's settings.
 
     Also what later stages need of the documents: ``documents`` by name and ``docs_root``
-    (MARKDOWN_DOCS_DIR unless given, symlinks resolved), against which image paths are relative.
+    (the run's ``Config.docs_root``: MARKDOWN_DOCS_DIR with symlinks resolved), against which image
+    paths are relative.
     """
 
     def __init__(
-        self, documents: list[Document], library: PromptLibrary, config: Config, docs_root: Path | None = None
+        self,
+        documents: list[Document],
+        library: PromptLibrary,
+        sampling: SamplingSettings,
+        limits: ReplyLimits,
+        docs_root: Path,
     ) -> None:
         self.documents = {d.name: d for d in documents}
         self.library = library
-        self.sampling, self.limits = SamplingSettings.from_config(config), ReplyLimits.from_config(config)
-        self.docs_root = Path(os.path.realpath(docs_root or config.markdown_docs_dir))
+        self.sampling, self.limits = sampling, limits
+        self.docs_root = docs_root
 
     def __call__(self, planned: PlannedRequest, attempt: int = 0) -> BuiltRequest:
         document = self.documents[planned.document]

@@ -73,7 +73,7 @@ class ImagePlacer:
     """Where records point for a figure: the original in MARKDOWN_DOCS_DIR, or a copy in OUTPUT_DIR/images/."""
 
     def __init__(self, docs_root: Path, output_dir: Path, copy: bool) -> None:
-        self.docs_root = Path(os.path.realpath(docs_root))
+        self.docs_root = docs_root  # resolved (Config.docs_root)
         self.output_dir = output_dir
         self.copy = copy
         self._copies: dict[str, str] = {}
