@@ -30,7 +30,7 @@ log = get_logger("main")
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(argv, os.environ)
-        setup_logging(config.log_level, config.log_file)
+        setup_logging(config.run.log_level, config.run.log_file)
     except ConfigError as exc:  # said like every other error: a log line on stderr
         setup_logging()
         log.error("%s", exc)
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_job(config: Config) -> int:
     """``--check``, ``--curate`` or a run (``--dry-run`` included)."""
     if config.check:  # needs no documents: only the engine's settings are checked
-        engines.check_name(config.backend)
+        engines.check_name(config.run.backend)
         return check_engine(config)
     check_settings(config)
     if config.curate:

@@ -58,7 +58,9 @@ class ReplyLimits(SettingsModel):
 
 
 MAX_QUOTE_CHOICES = 300
-DEFAULT_BUDGET = AnswerBudget(min_words=1, max_chars=1200, length="as long as the question needs")
+DEFAULT_BUDGET = AnswerBudget(
+    min_words=1, max_chars=ReplyLimits().max_answer_chars, length="as long as the question needs"
+)
 
 
 def quote_choices(quotes: tuple[str, ...], limits: ReplyLimits) -> tuple[str, ...]:

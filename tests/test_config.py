@@ -11,6 +11,8 @@ import pytest
 
 from generate_synthetic_data import main
 from utilities.config import load_config
+from utilities.engines.lmdeploy_engine import LmdeploySettings
+from utilities.engines.openai_compat import OpenAISettings
 from utilities.logger import setup_logging
 
 BASE_URL_RULE = "API_BASE_URL must be comma-separated http:// or https:// URLs with a host"
@@ -28,21 +30,21 @@ def one_error_line(err: str) -> str:
 def test_precedence_default_then_env_file_then_environment_then_flag(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("# nothing set\n")
-    assert load_config(["--env-file", str(env_file)], {}).num_gpus == 1
+    assert load_config(["--env-file", str(env_file)], {}).section(LmdeploySettings).num_gpus == 1
     env_file.write_text("NUM_GPUS=2\nRELATED_SECTIONS=4\n")
     config = load_config(["--env-file", str(env_file)], {})
-    assert (config.num_gpus, config.related_sections) == (2, 4)
+    assert (config.section(LmdeploySettings).num_gpus, config.plan.related_sections) == (2, 4)
     config = load_config(["--env-file", str(env_file)], {"NUM_GPUS": "3"})
-    assert (config.num_gpus, config.related_sections) == (3, 4)
+    assert (config.section(LmdeploySettings).num_gpus, config.plan.related_sections) == (3, 4)
     config = load_config(["--env-file", str(env_file), "--num-gpus", "5"], {"NUM_GPUS": "3"})
-    assert config.num_gpus == 5
+    assert config.section(LmdeploySettings).num_gpus == 5
 
 
 def test_dotenv_in_current_folder_is_read_by_default(monkeypatch, tmp_path):
     Path(".env").write_text("OUTPUT_DIR=elsewhere\nQUESTION_TYPES=fact_based,inference\n")
     config = load_config([], {})
-    assert config.output_dir == Path("elsewhere")
-    assert [q.value for q in config.question_types] == ["FACT_BASED", "INFERENCE"]
+    assert config.run.output_dir == Path("elsewhere")
+    assert [q.value for q in config.plan.question_types] == ["FACT_BASED", "INFERENCE"]
 
 
 @pytest.mark.parametrize(
@@ -83,8 +85,8 @@ def test_bad_flag_value_is_reported_the_same_way(capsys):
 
 def test_base_urls_are_split_and_stripped_of_trailing_slashes():
     config = load_config(["--api-base-url", " http://a:1/v1/ ,https://b.example/v1,, "], {})
-    assert config.api_base_url == ("http://a:1/v1", "https://b.example/v1")
-    assert load_config([], {}).api_base_url == ()
+    assert config.section(OpenAISettings).base_urls == ("http://a:1/v1", "https://b.example/v1")
+    assert load_config([], {}).section(OpenAISettings).base_urls == ()
 
 
 def test_a_named_env_file_that_does_not_exist_is_an_error(tmp_path, capsys):
@@ -169,7 +171,7 @@ def test_each_setting_is_declared_once_and_engine_options_refuse_unknown_names()
         with pytest.raises(ValidationError, match="extra"):
             engine.Options(no_such_option=1)
     config = load_config(["--lmdeploy-batch-size", "8", "--model", "m"], {})
-    assert config.lmdeploy_batch_size == 8 and config.section(ENGINES["lmdeploy"].Options).batch_size == 8
+    assert config.section(ENGINES["lmdeploy"].Options).batch_size == 8
     assert config.section(ENGINES["openai"].Options).model == "m", "the openai engine uses MODEL too"
     with pytest.raises(ValidationError, match="frozen"):
         config.section(ENGINES["lmdeploy"].Options).batch_size = 1

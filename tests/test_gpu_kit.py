@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from utilities.config import load_config
+from utilities.engines.lmdeploy_engine import LmdeploySettings
 
 GPU_KIT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu"
 
@@ -298,10 +299,11 @@ def test_run_settings_are_accepted_by_the_projects_config(tmp_path, engine):
     settings = kit.run_settings(tmp_path / "tiny-internvl3", engine, tmp_path / "docs", tmp_path / "out")
     env.write_text(kit.env_text(settings))
     config = load_config(["--env-file", str(env)], {})
-    assert config.backend == "lmdeploy" and config.lmdeploy_engine == engine
-    assert config.model == str(tmp_path / "tiny-internvl3") and config.model_format == "hf"
-    assert config.output_dir == tmp_path / "out" and config.markdown_docs_dir == tmp_path / "docs"
-    assert config.max_new_tokens == 512 and config.cache_max_entry_count == 0.5
+    lmdeploy = config.section(LmdeploySettings)
+    assert config.run.backend == "lmdeploy" and lmdeploy.engine == engine
+    assert lmdeploy.model == str(tmp_path / "tiny-internvl3") and lmdeploy.model_format == "hf"
+    assert config.run.output_dir == tmp_path / "out" and config.run.markdown_docs_dir == tmp_path / "docs"
+    assert config.sampling.max_new_tokens == 512 and lmdeploy.cache_max_entry_count == 0.5
 
 
 def test_env_text_refuses_a_value_that_would_break_the_file():

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from utilities.config import PlanSettings
 from utilities.errors import ImageLoadError
 from utilities.images import load_image
 
 from .conftest import write_png
+
+MAX_SIDE = PlanSettings().max_image_side  # MAX_IMAGE_SIDE's default
 
 
 def test_transparent_png_is_composited_onto_white(tmp_path):
@@ -16,7 +19,7 @@ def test_transparent_png_is_composited_onto_white(tmp_path):
     image = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
     image.putpixel((0, 0), (0, 0, 255, 255))
     image.save(path)
-    loaded = load_image(path)
+    loaded = load_image(path, MAX_SIDE)
     assert loaded.mode == "RGB"
     assert loaded.getpixel((5, 5)) == (255, 255, 255)
     assert loaded.getpixel((0, 0)) == (0, 0, 255)
@@ -29,7 +32,7 @@ def test_palette_png_with_transparency(tmp_path):
     image.putpixel((1, 1), 1)
     image.info["transparency"] = 0
     image.save(path, transparency=0)
-    loaded = load_image(path)
+    loaded = load_image(path, MAX_SIDE)
     assert loaded.getpixel((0, 0)) == (255, 255, 255)
     assert loaded.getpixel((1, 1)) == (10, 200, 10)
 
@@ -46,7 +49,7 @@ def test_grayscale_and_jpeg_become_rgb(tmp_path):
     Image.new("L", (30, 20), 128).save(gray)
     jpeg = tmp_path / "j.JPG"
     Image.new("RGB", (3000, 1000), (0, 128, 255)).save(jpeg, "JPEG")
-    assert load_image(gray).mode == "RGB"
+    assert load_image(gray, MAX_SIDE).mode == "RGB"
     loaded = load_image(jpeg, max_side=1000)
     assert loaded.mode == "RGB" and max(loaded.size) == 1000
 
@@ -58,7 +61,7 @@ def test_corrupt_image_raises_error_naming_the_file(tmp_path, content):
     path = tmp_path / "broken.png"
     path.write_bytes(content)
     with pytest.raises(ImageLoadError, match=r"broken\.png: corrupt or unreadable image"):
-        load_image(path)
+        load_image(path, MAX_SIDE)
 
 
 def test_truncated_png_is_an_error(tmp_path):
@@ -67,11 +70,11 @@ def test_truncated_png_is_an_error(tmp_path):
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageLoadError, match=r"truncated\.png"):
-        load_image(truncated)
+        load_image(truncated, MAX_SIDE)
 
 
 def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
     path = write_png(tmp_path / "bomb.png", size=(400, 400))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)
     with pytest.raises(ImageLoadError, match=r"bomb\.png: image too large to decode safely"):
-        load_image(path)
+        load_image(path, MAX_SIDE)

@@ -214,14 +214,15 @@ def test_verify_prompts_do_not_show_the_answer_to_answerability(docs_dir, fake_b
 
 
 def test_judge_threshold_near_misses():
+    from utilities.config import VerifyChoice
     from utilities.verify import VerifySettings, judge_problem
 
     def rated(*scores):
         return {n: {"reason": f"r{n}", "score": s} for n, s in zip(("faithful", "self_contained", "useful"), scores)}
 
-    settings = VerifySettings(modes=("judge",), judge_min_score=3)
+    settings = VerifySettings(modes=("judge",), choice=VerifyChoice(judge_min_score=3))
     assert judge_problem("judge", rated(3, 3, 3), None, settings) is None, "at the threshold is kept"
     problem = judge_problem("judge", rated(3, 2, 5), None, settings)
     assert problem == "self_contained 2: rself_contained", "one criterion under it rejects, with its reason"
-    strict = VerifySettings(modes=("judge",), judge_min_score=4)
+    strict = VerifySettings(modes=("judge",), choice=VerifyChoice(judge_min_score=4))
     assert judge_problem("judge", rated(3, 3, 3), None, strict).count(":") == 3

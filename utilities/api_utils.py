@@ -18,7 +18,7 @@ log = get_logger(__name__)
 
 def choose_backend(config: Config) -> tuple[str, str]:
     """(engine name, why) for the configured BACKEND."""
-    return engines.choose(config.backend, config.section)
+    return engines.choose(config.run.backend, config.section)
 
 
 def create_engine(config: Config, images: ImageStore, name: str | None = None) -> Engine:
@@ -42,7 +42,7 @@ class LazyEngine:
     def __call__(self) -> Engine:
         if self.engine is None:
             log.info("engine: %s (%s)", self.name, self.why)
-            self.engine = engines.create(self.name, self.config.section, ImageStore(self.config.max_image_side))
+            self.engine = engines.create(self.name, self.config.section, ImageStore(self.config.plan.max_image_side))
             self.info = self.engine.describe()
             log.info("engine settings: %s", self.info)
         return self.engine

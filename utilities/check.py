@@ -50,20 +50,21 @@ pump delivers 25 litres per minute, as the chart in Figure 1.1 shows.
 
 
 def check_settings(config: Config) -> None:
-    docs = config.markdown_docs_dir
+    docs = config.run.markdown_docs_dir
     if not docs.is_dir():
         raise ConfigError(f"MARKDOWN_DOCS_DIR must be an existing folder, got '{docs}'")
-    docs_real, out_real = docs.resolve(), config.output_dir.resolve()
+    out = config.run.output_dir
+    docs_real, out_real = docs.resolve(), out.resolve()
     if out_real == docs_real or out_real.is_relative_to(docs_real):
-        raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{config.output_dir}' inside '{docs}'")
+        raise ConfigError(f"OUTPUT_DIR must not be inside MARKDOWN_DOCS_DIR, got '{out}' inside '{docs}'")
     try:
-        probe_writable_folder(config.output_dir)
+        probe_writable_folder(config.run.output_dir)
     except OSError as exc:
         raise ConfigError(
-            f"OUTPUT_DIR must be a folder this tool can create and write to, got '{config.output_dir}' ({exc.strerror})"
+            f"OUTPUT_DIR must be a folder this tool can create and write to, got '{out}' ({exc.strerror})"
         ) from None
-    engines.check_name(config.backend)
-    if "hf" in config.output_formats and importlib.util.find_spec("pyarrow") is None:
+    engines.check_name(config.run.backend)
+    if "hf" in config.run.output_formats and importlib.util.find_spec("pyarrow") is None:
         raise ConfigError("OUTPUT_FORMATS=hf writes parquet and needs pyarrow: pip install pyarrow")
 
 
@@ -90,12 +91,12 @@ def check_engine(config: Config) -> int:
         _write_check_document(docs)
         document = load_documents(docs).documents[0]
         (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)
-        library = PromptLibrary.load(config.system_prompt_file)
+        library = PromptLibrary.load(config.run.system_prompt_file)
         build = RequestBuilder([document], library, config.section(SamplingSettings), config.section(ReplyLimits), docs)
         built = build(planned)
         started = time.perf_counter()
         try:
-            engine = create_engine(config, ImageStore(config.max_image_side))
+            engine = create_engine(config, ImageStore(config.plan.max_image_side))
         except Exception as exc:
             print(f"check failed: the engine did not load: {type(exc).__name__}: {exc}")
             return 1

@@ -224,8 +224,9 @@ def build_sections(raw: Mapping[str, str]) -> tuple[SettingsModel, ...]:
 
 @dataclass(frozen=True)
 class Config:
-    """The run's settings, one model per concern (``config.section(SamplingSettings)``), with every
-    setting also readable by its environment name in lower case (``config.lmdeploy_batch_size``)."""
+    """The run's settings, one typed model per concern: ``config.run.output_dir``, ``config.plan``,
+    ``config.sampling``, ``config.limits``, ``config.gates``, ``config.verifying``, and each engine's
+    options by its model (``config.section(OpenAISettings).base_urls``)."""
 
     sections: tuple[SettingsModel, ...] = field(default_factory=lambda: build_sections({}))
     dry_run: bool = False
@@ -236,22 +237,40 @@ class Config:
     @property
     def docs_root(self) -> Path:
         """MARKDOWN_DOCS_DIR with symlinks resolved: what image paths are relative to and must stay inside."""
-        return Path(os.path.realpath(self.markdown_docs_dir))
+        return Path(os.path.realpath(self.run.markdown_docs_dir))
 
     def section(self, kind: type[S]) -> S:
         return next(s for s in self.sections if type(s) is kind)
 
-    def __getattr__(self, name: str) -> Any:
-        row = SETTINGS_BY_FIELD.get(name)
-        if row is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return getattr(self.section(row.section), row.attr)
+    @property
+    def run(self) -> RunSettings:
+        return self.section(RunSettings)
+
+    @property
+    def plan(self) -> PlanSettings:
+        return self.section(PlanSettings)
+
+    @property
+    def sampling(self) -> SamplingSettings:
+        return self.section(SamplingSettings)
+
+    @property
+    def limits(self) -> ReplyLimits:
+        return self.section(ReplyLimits)
+
+    @property
+    def gates(self) -> GateSettings:
+        return self.section(GateSettings)
+
+    @property
+    def verifying(self) -> VerifyChoice:
+        return self.section(VerifyChoice)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective settings as JSON-friendly values, keyed by environment name."""
         out: dict[str, Any] = {}
         for row in SETTINGS:
-            value = getattr(self, row.field)
+            value = getattr(self.section(row.section), row.attr)
             if row.secret:
                 value = "(set)" if value else ""
             elif isinstance(value, Path):

@@ -485,7 +485,7 @@ def _journal_inputs(files: list[InputFile], documents: list[Document], config: C
         "files": {f.stem: f.digest for f in files if f.error is None},
         "documents": {d.name: d.content_hash for d in documents},
         "settings": {name: values[name] for name in CURATE_KEY_SETTINGS},
-        "verify": dataclasses.asdict(settings),
+        "verify": settings.to_dict(),
         "verify_prompts": prompts,
     }
 
@@ -498,7 +498,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
                 pairs.append((f, number, read_pair(record)))
             except RecordError as exc:
                 f.reject_unreadable(number, str(exc), record=record)
-    library = PromptLibrary.load(config.system_prompt_file)
+    library = PromptLibrary.load(config.run.system_prompt_file)
     build = RequestBuilder(documents, library, config.section(SamplingSettings), config.section(ReplyLimits), docs_root)
     built_for: dict[PlannedRequest, BuiltRequest] = {}  # pairs of one section share their request
     words = functools.lru_cache(maxsize=None)(content_words)  # a section's quotes serve all its pairs
@@ -527,7 +527,7 @@ def curate(config: Config) -> int:
     """Gate and verify the pairs of ``config.curate``; write what is kept, the rejects and a report."""
     loaded = load_configured_documents(config)
     if not loaded.documents:
-        log.error("no usable markdown documents in %s: curated pairs need their sources", config.markdown_docs_dir)
+        log.error("no usable markdown documents in %s: curated pairs need their sources", config.run.markdown_docs_dir)
         return 1
     docs_root = config.docs_root
     files = [read_input(path, stem) for path, stem in zip(config.curate, unique_stems(config.curate))]
@@ -541,8 +541,8 @@ def curate(config: Config) -> int:
     entries: dict[str, dict[str, Any]] = {}
     if settings.modes and gates.accepted:
         inputs = _journal_inputs(files, loaded.documents, config, settings)
-        journal = Journal.open(config.output_dir, inputs, fresh=config.fresh)
-        with StopSignal(journal.path, config.stop_grace) as stop, engine:
+        journal = Journal.open(config.run.output_dir, inputs, fresh=config.fresh)
+        with StopSignal(journal.path, config.run.stop_grace) as stop, engine:
             try:
                 verify = verify_pairs(gates, engine, settings, journal.load(), journal.append_entry, stop.event)
             finally:
@@ -662,13 +662,13 @@ def _write(config, files, curated: list[Curated], gates, verify: VerifyStats, en
         row["output"] = row["rejects"] = None
         if f.error is None:
             numbers = sorted(kept[id(f)])
-            path = write_new_file(config.output_dir, f"curated-{f.stem}-{stamp}", f.suffix, _kept_data(f, numbers))
+            path = write_new_file(config.run.output_dir, f"curated-{f.stem}-{stamp}", f.suffix, _kept_data(f, numbers))
             row["output"] = str(path)
             log.info("%s: %d of %d records kept: %s", f.path, len(numbers), row["records"], path)
         if rejects[id(f)]:
             lines = sorted(rejects[id(f)], key=lambda line: line["record_number"])
             data = "".join(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n" for line in lines)
-            path = write_new_file(config.output_dir, f"rejects-curated-{f.stem}-{stamp}", ".jsonl", data.encode())
+            path = write_new_file(config.run.output_dir, f"rejects-curated-{f.stem}-{stamp}", ".jsonl", data.encode())
             row["rejects"] = str(path)
             log.info("%s: rejected records, with the gate or verifier and why: %s", f.path, path)
         report_files[str(f.path)] = {"error": f.error, **row}
@@ -681,7 +681,7 @@ def _write(config, files, curated: list[Curated], gates, verify: VerifyStats, en
         "files": report_files,
         "totals": total,
     }
-    path = write_new_json(config.output_dir, f"report-curate-{stamp}", report)
+    path = write_new_json(config.run.output_dir, f"report-curate-{stamp}", report)
     print(format_curate_table(report["curate"]))
     log.info("report: %s", path)
     if not gates.accepted:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from models.documents import Document, Section
-from utilities.config import Config
+from utilities.config import Config, PlanSettings
 from utilities.errors import DocumentError
 from utilities.facts import extract_facts_from_section
 from utilities.figures import collect_figures
@@ -241,9 +241,9 @@ def build_document(
 def load_documents(
     docs_dir: Path,
     *,
-    max_section_chars: int = 6000,
-    related_k: int = 2,
-    related_min_similarity: float = 0.1,
+    max_section_chars: int = PlanSettings().max_section_chars,
+    related_k: int = PlanSettings().related_sections,
+    related_min_similarity: float = PlanSettings().related_min_similarity,
     related_first: int = 0,
 ) -> LoadResult:
     """Every usable document below docs_dir; the unusable ones in ``skipped`` with their reason."""
@@ -277,9 +277,9 @@ def load_configured_documents(config: Config, related_first: int = 0) -> LoadRes
     """``load_documents`` with the run's settings (the run and ``--curate`` load alike); a run
     limited to its first sections passes that limit as ``related_first``."""
     return load_documents(
-        config.markdown_docs_dir,
-        max_section_chars=config.max_section_chars,
-        related_k=config.related_sections,
-        related_min_similarity=config.related_min_similarity,
+        config.run.markdown_docs_dir,
+        max_section_chars=config.plan.max_section_chars,
+        related_k=config.plan.related_sections,
+        related_min_similarity=config.plan.related_min_similarity,
         related_first=related_first,
     )

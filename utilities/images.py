@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from utilities.errors import ImageLoadError
 
 
-def load_image(path: Path, max_side: int = 2048) -> Image.Image:
+def load_image(path: Path, max_side: int) -> Image.Image:
     """An RGB copy of the image whose longest side is at most ``max_side`` pixels.
 
     Raises ImageLoadError naming the file when it cannot be read or decoded.

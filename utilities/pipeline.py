@@ -39,15 +39,15 @@ log = get_logger("main")
 
 def run(config: Config) -> int:
     """Load and plan; then write the plan (``--dry-run``) or generate."""
-    library = None if config.dry_run else PromptLibrary.load(config.system_prompt_file)
-    loaded = load_configured_documents(config, related_first=config.limit_sections)
+    library = None if config.dry_run else PromptLibrary.load(config.run.system_prompt_file)
+    loaded = load_configured_documents(config, related_first=config.plan.limit_sections)
     if not loaded.documents:
-        log.error("no usable markdown documents in %s", config.markdown_docs_dir)
+        log.error("no usable markdown documents in %s", config.run.markdown_docs_dir)
         return 1
     plan, requests = build_plan(loaded, config)
     print(format_plan_summary(plan))
     if config.dry_run:
-        log.info("plan written to %s", write_plan(config.output_dir, plan))
+        log.info("plan written to %s", write_plan(config.run.output_dir, plan))
         return 0
     if not requests:
         log.error("the plan has no requests: no section has what the chosen question types need")
@@ -83,11 +83,11 @@ def generate(
     build = RequestBuilder(
         loaded.documents, library, config.section(SamplingSettings), config.section(ReplyLimits), config.docs_root
     )
-    journal = Journal.open(config.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
+    journal = Journal.open(config.run.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
     backend = choose_backend(config)
     verify_settings = VerifySettings.from_config(config, backend[0])
     try:
-        with StopSignal(journal.path, config.stop_grace) as stop, LazyEngine(config, backend) as engine:
+        with StopSignal(journal.path, config.run.stop_grace) as stop, LazyEngine(config, backend) as engine:
             run = _Run(config, requests, build, journal, engine, stop, verify_settings, sections_skipped or {})
             stats = _generate(run, _resume(run))
             if (code := unfinished_exit_code(stop, stats, VerifyStats(), journal.path)) is not None:
@@ -118,7 +118,7 @@ def _generate(run: _Run, todo: list[PlannedRequest]) -> RunStats:
         return RunStats(resumed=len(run.requests))
     config = run.config
     stats = generate_with_progress(
-        todo, run.engine(), run.build, config.max_retries, run.journal.append, run.stop.event, config.progress
+        todo, run.engine(), run.build, config.run.max_retries, run.journal.append, run.stop.event, config.run.progress
     )
     stats.resumed = len(run.requests) - len(todo)
     return stats
@@ -164,13 +164,13 @@ def _gate_and_verify(run: _Run, files: RunSet) -> _Finished:
         if verify.unfinished or run.stop.signum is not None:
             return done
         done.tally.add(outcomes, gates)
-        files.add(outcomes, gates, run.build.documents, run.config.include_reasoning)
+        files.add(outcomes, gates, run.build.documents, run.config.run.include_reasoning)
     return done
 
 
 def _already_written(config: Config, journal: Journal) -> int | None:
     """Finish moving a set a crash cut short; the exit code when this run's set is already written, else None."""
-    finished, written = already_written(journal.folder, config.output_dir, config.to_dict())
+    finished, written = already_written(journal.folder, config.run.output_dir, config.to_dict())
     if finished:
         log.warning("finished moving into place the files of a run that was cut short while writing them")
     if written is None:
@@ -186,14 +186,14 @@ def _already_written(config: Config, journal: Journal) -> int | None:
 def _write(run: _Run, stats: RunStats) -> int:
     """Write the whole set into the run's staging folder, then move it into OUTPUT_DIR as one."""
     config = run.config
-    files = RunSet(run.journal.folder, config.output_dir, config.to_dict())
+    files = RunSet(run.journal.folder, config.run.output_dir, config.to_dict())
     done = _gate_and_verify(run, files)
     if (code := unfinished_exit_code(run.stop, stats, done.verify, run.journal.path)) is not None:
         return code  # the staging folder is removed by the next run
     report = done.tally.report(
         stats, run.engine.info, config.to_dict(), stats.resumed, done.verify, run.sections_skipped
     )
-    files.write(config.output_formats, run.build.docs_root, config.copy_images, report, format_markdown(report))
+    files.write(config.run.output_formats, run.build.docs_root, config.run.copy_images, report, format_markdown(report))
     for path in files.publish():
         log.info("wrote %s", path)
     return _report(report, stats, files.kept)

@@ -237,13 +237,13 @@ def build_plan(loaded: LoadResult, config: Config) -> tuple[dict[str, Any], list
     for document in loaded.documents:
         requests = plan_requests(
             document,
-            config.question_types,
-            config.questions_per_request,
-            config.limit_sections,
-            config.min_section_words,
+            config.plan.question_types,
+            config.plan.questions_per_request,
+            config.plan.limit_sections,
+            config.plan.min_section_words,
         )
         all_requests.extend(requests)
-        entries.append(_document_entry(document, requests, config.min_section_words))
+        entries.append(_document_entry(document, requests, config.plan.min_section_words))
     plan = {
         "schema_version": PLAN_SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -160,10 +160,10 @@ def _split_span(text: str, start: int, end: int, blocks: list[_Block], max_chars
     return parts
 
 
-def split_into_sections(body: str, max_chars: int = 6000) -> list[SectionSpan]:
+def split_into_sections(body: str, max_chars: int) -> list[SectionSpan]:
     """Split a (newline-normalized) markdown body into titled spans that tile it.
 
-    >>> [(s.title, s.start, s.end) for s in split_into_sections("# A\\n## B\\nx\\n## C\\ny\\n")]
+    >>> [(s.title, s.start, s.end) for s in split_into_sections("# A\\n## B\\nx\\n## C\\ny\\n", 6000)]
     [('A > B', 0, 11), ('A > C', 11, 18)]
     """
     if not body:

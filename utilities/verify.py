@@ -62,22 +62,32 @@ EngineSource = Callable[[], Engine]
 
 @dataclass(frozen=True)
 class VerifySettings:
-    """The verify pass as a run resolves it (``auto`` chosen per engine); defaults are the settings'."""
+    """The verify pass as a run resolves it: the verifiers (``auto`` chosen per engine) and the settings it
+    reads, as declared (``VerifyChoice``'s thresholds, ``MAX_RETRIES``, ``SEED``)."""
 
     modes: tuple[str, ...] = ()
-    agreement: float = VerifyChoice().verify_agreement
-    judge_min_score: int = VerifyChoice().judge_min_score
+    choice: VerifyChoice = field(default_factory=VerifyChoice)
     max_retries: int = RunSettings().max_retries
     seed: int = SamplingSettings().seed
 
+    def to_dict(self) -> dict[str, Any]:
+        """What a curate journal's key records of the pass (the keys it always had)."""
+        return {
+            "modes": list(self.modes),
+            "agreement": self.choice.verify_agreement,
+            "judge_min_score": self.choice.judge_min_score,
+            "max_retries": self.max_retries,
+            "seed": self.seed,
+        }
+
     @classmethod
     def from_config(cls, config: Config, backend: str) -> VerifySettings:
-        modes = config.verify
+        modes = config.verifying.verify
         if modes == ("auto",):
             modes = VERIFIERS if engines.verifies_by_default(backend) else ()
         elif modes == ("none",):
             modes = ()
-        return cls(modes, config.verify_agreement, config.judge_min_score, config.max_retries, config.seed)
+        return cls(modes, config.verifying, config.run.max_retries, config.sampling.seed)
 
 
 @dataclass
@@ -242,10 +252,10 @@ def judge_problem(mode: str, reply: dict[str, Any], gated: GatedPair, settings: 
         if not reply["answerable"]:
             return "the verifier found no answer to the question in the source"
         score = agreement(gated.pair.answer, reply["answer"])
-        if score < settings.agreement:
+        if score < settings.choice.verify_agreement:
             return f"the source's answer disagrees (agreement {score:.2f}): {reply['answer'][:120]!r}"
         return None
-    low = {name: r for name, r in reply.items() if r["score"] < settings.judge_min_score}
+    low = {name: r for name, r in reply.items() if r["score"] < settings.choice.judge_min_score}
     if low:
         return "; ".join(f"{name} {r['score']}: {r['reason']}" for name, r in low.items())
     return None

@@ -28,7 +28,7 @@ from models.schemas import ReplyLimits  # noqa: E402
 from utilities.api_utils import create_engine  # noqa: E402
 from utilities.config import load_config  # noqa: E402
 from utilities.engines.base import ImageStore, TextPart  # noqa: E402
-from utilities.engines.lmdeploy_engine import build_messages, generation_config  # noqa: E402
+from utilities.engines.lmdeploy_engine import LmdeploySettings, build_messages, generation_config  # noqa: E402
 from utilities.file_utils import load_configured_documents  # noqa: E402
 from utilities.generation import generate_all  # noqa: E402
 from utilities.planner import build_plan  # noqa: E402
@@ -52,8 +52,8 @@ def load(env_file: str, count: int):
     loaded = load_configured_documents(config)
     _, planned = build_plan(loaded, config)
     documents = {d.name: d for d in loaded.documents}
-    docs_root = Path(os.path.realpath(config.markdown_docs_dir))
-    library = PromptLibrary.load(config.system_prompt_file)
+    docs_root = Path(os.path.realpath(config.run.markdown_docs_dir))
+    library = PromptLibrary.load(config.run.system_prompt_file)
     sampling, limits = SamplingSettings.from_config(config), ReplyLimits.from_config(config)
 
     def build(p, attempt):
@@ -161,10 +161,11 @@ def main() -> None:
     args = parser.parse_args()
     config, planned, build = load(args.env_file, args.requests)
     start = time.perf_counter()
-    engine = create_engine(config, ImageStore(config.max_image_side), "lmdeploy")
+    engine = create_engine(config, ImageStore(config.plan.max_image_side), "lmdeploy")
     result: dict = {"engine": engine.describe(), "load_s": round(time.perf_counter() - start, 1)}
     result["gpu_memory_after_load"] = gpu_memory_gib()
-    tiles = config.max_image_tiles
+    tiles = config.section(LmdeploySettings).max_image_tiles
+    model = config.section(LmdeploySettings).model
     built, prompts, configs = bare_inputs(engine, planned, build, tiles)
     run_bare(engine, prompts[:2], configs[:2])  # warm-up: kernels, grammar compiler, image preprocessing
     result["image_reach"] = image_reach(engine, built, tiles)
@@ -173,7 +174,7 @@ def main() -> None:
         for name in ("bare", "pipeline") if round_number % 2 == 0 else ("pipeline", "bare"):
             if name == "bare":
                 seconds, tokens, responses = run_bare(engine, prompts, configs)
-                result["response_format"] = schema_check(built, responses, grammar_checker(config.model))
+                result["response_format"] = schema_check(built, responses, grammar_checker(model))
             else:
                 seconds, tokens = run_pipeline(engine, planned, build)
             totals[name][0] += seconds
