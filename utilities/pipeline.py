@@ -23,7 +23,7 @@ from utilities.generation import WINDOW, RunStats, generate_with_progress
 from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
 from utilities.logger import get_logger
 from utilities.outputs.run_set import RunSet, already_written
-from utilities.planner import build_plan, format_plan_summary, write_plan
+from utilities.planner import build_plan, format_plan_summary, plan_file, write_plan
 from utilities.prompts import PromptLibrary, RequestBuilder, SamplingSettings, request_key
 from utilities.quality import GateSettings, apply_gates
 from utilities.report import Tally, format_markdown, format_table
@@ -44,16 +44,17 @@ def run(config: Config) -> int:
     if not loaded.documents:
         log.error("no usable markdown documents in %s", config.run.markdown_docs_dir)
         return 1
-    plan, requests = build_plan(loaded, config)
+    plan = build_plan(loaded, config)
+    requests = plan.requests
     print(format_plan_summary(plan))
     if config.dry_run:
-        log.info("plan written to %s", write_plan(config.run.output_dir, plan))
+        log.info("plan written to %s", write_plan(config.run.output_dir, plan_file(plan, config)))
         return 0
     if not requests:
         log.error("the plan has no requests: no section has what the chosen question types need")
         return 1
     assert library is not None
-    skipped = {d["name"]: d["sections_skipped"] for d in plan["documents"] if d["sections_skipped"]}
+    skipped = plan.sections_skipped()
     return generate(config, loaded, requests, library, skipped)
 
 

@@ -2,10 +2,11 @@
 
 Planning is pure: documents and settings in, ``PlannedRequest`` list out, in a
 stable order (document, section, question type as listed, fact group). The dry
-run prints and saves it (``build_plan``: a JSON-ready dict whose keys are a
-user-facing contract documented in the README, ``PLAN_SCHEMA_VERSION`` changing
-when they do; ``format_plan_summary``: the per-document summary the CLI prints);
-generation builds prompts from it.
+run prints and saves it (``build_plan``: a ``RunPlan`` of each document's requests and
+skipped sections; ``format_plan_summary``: the per-document summary the CLI prints, read
+from those records; ``plan_file``: the dry run's JSON with every section's text, whose
+keys are a user-facing contract documented in the README, ``PLAN_SCHEMA_VERSION``
+changing when they do); generation builds prompts from it.
 
 - SECTION and SECTION_WITH_RELATED types: one request per section.
 - SECTION_PAIR types (MULTI_HOP_REASONING, COMPARATIVE_ANALYSIS): one request
@@ -24,15 +25,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from models.documents import Document, Section
+from models.documents import Document, FigureRef, Section
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import PlannedRequest
 from utilities.config import Config
-from utilities.file_utils import LoadResult
+from utilities.file_utils import LoadResult, SkippedFile
 from utilities.outputs.files import timestamp, write_new_json
 
 # Characters a request adds around its context (system prompt, instructions, schema
@@ -194,8 +196,66 @@ def count_by_type(requests: list[PlannedRequest]) -> dict[str, int]:
 PLAN_SCHEMA_VERSION = 1
 
 
-def _document_entry(document: Document, requests: list[PlannedRequest], min_words: int) -> dict[str, Any]:
-    figures = {ref.id: ref for section in document.sections for ref in section.figures if ref.placement == "placed"}
+@dataclass(frozen=True)
+class SkippedSection:
+    index: int
+    title: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DocumentPlan:
+    """One document's planned requests and what planning left out, as the summary and the report read them."""
+
+    document: Document
+    requests: list[PlannedRequest]
+    sections_skipped: list[SkippedSection]
+    estimated_prompt_tokens: int
+
+    def figures(self) -> dict[str, FigureRef]:
+        """The document's placed figures by id."""
+        return {ref.id: ref for s in self.document.sections for ref in s.figures if ref.placement == "placed"}
+
+    def missing_figures(self) -> list[str]:
+        return sorted(f.id for f in self.figures().values() if f.path is None)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    documents: list[DocumentPlan]
+    skipped: list[SkippedFile]  # files that are not usable documents
+
+    @property
+    def requests(self) -> list[PlannedRequest]:
+        return [r for d in self.documents for r in d.requests]
+
+    def sections_skipped(self) -> dict[str, list[dict[str, Any]]]:
+        """Document -> the sections planned without requests, and why (for the run's report)."""
+        return {d.document.name: [vars(s) for s in d.sections_skipped] for d in self.documents if d.sections_skipped}
+
+
+def build_plan(loaded: LoadResult, config: Config) -> RunPlan:
+    documents = []
+    for document in loaded.documents:
+        requests = plan_requests(
+            document,
+            config.plan.question_types,
+            config.plan.questions_per_request,
+            config.plan.limit_sections,
+            config.plan.min_section_words,
+        )
+        skipped = [
+            SkippedSection(s.index, s.title, reason)
+            for s in document.sections
+            if (reason := thin_section_reason(s, config.plan.min_section_words))
+        ]
+        tokens = sum(estimate_prompt_tokens(document, r) for r in requests)
+        documents.append(DocumentPlan(document, requests, skipped, tokens))
+    return RunPlan(documents, list(loaded.skipped))
+
+
+def _document_entry(plan: DocumentPlan) -> dict[str, Any]:
+    document, figures = plan.document, plan.figures()
     return {
         "name": document.name,
         "path": document.name + document.path.suffix,
@@ -204,17 +264,13 @@ def _document_entry(document: Document, requests: list[PlannedRequest], min_word
         "figures": {
             "total": len(figures),
             "resolved": sum(1 for f in figures.values() if f.path is not None),
-            "missing": sorted(f.id for f in figures.values() if f.path is None),
+            "missing": plan.missing_figures(),
         },
         "facts": sum(len(s.facts) for s in document.sections),
-        "planned_requests": count_by_type(requests),
-        "estimated_prompt_tokens": sum(estimate_prompt_tokens(document, r) for r in requests),
+        "planned_requests": count_by_type(plan.requests),
+        "estimated_prompt_tokens": plan.estimated_prompt_tokens,
         "warnings": document.warnings,
-        "sections_skipped": [
-            {"index": s.index, "title": s.title, "reason": reason}
-            for s in document.sections
-            if (reason := thin_section_reason(s, min_words))
-        ],
+        "sections_skipped": [vars(s) for s in plan.sections_skipped],
         "sections": [
             {
                 "index": s.index,
@@ -231,39 +287,29 @@ def _document_entry(document: Document, requests: list[PlannedRequest], min_word
     }
 
 
-def build_plan(loaded: LoadResult, config: Config) -> tuple[dict[str, Any], list[PlannedRequest]]:
-    all_requests: list[PlannedRequest] = []
-    entries = []
-    for document in loaded.documents:
-        requests = plan_requests(
-            document,
-            config.plan.question_types,
-            config.plan.questions_per_request,
-            config.plan.limit_sections,
-            config.plan.min_section_words,
-        )
-        all_requests.extend(requests)
-        entries.append(_document_entry(document, requests, config.plan.min_section_words))
-    plan = {
+def plan_file(plan: RunPlan, config: Config) -> dict[str, Any]:
+    """The plan file's JSON (``--dry-run``): every section's text, figures and related sections."""
+    entries = [_document_entry(d) for d in plan.documents]
+    requests = plan.requests
+    return {
         "schema_version": PLAN_SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": config.to_dict(),
         "documents": entries,
-        "skipped": [{"path": s.path, "reason": s.reason} for s in loaded.skipped],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in plan.skipped],
         "totals": {
             "documents": len(entries),
-            "skipped": len(loaded.skipped),
+            "skipped": len(plan.skipped),
             "sections": sum(len(e["sections"]) for e in entries),
             "words": sum(e["words"] for e in entries),
             "figures_resolved": sum(e["figures"]["resolved"] for e in entries),
             "figures_missing": sum(len(e["figures"]["missing"]) for e in entries),
             "facts": sum(e["facts"] for e in entries),
-            "planned_requests": count_by_type(all_requests),
-            "requests": len(all_requests),
+            "planned_requests": count_by_type(requests),
+            "requests": len(requests),
             "estimated_prompt_tokens": sum(e["estimated_prompt_tokens"] for e in entries),
         },
     }
-    return plan, all_requests
 
 
 def write_plan(output_dir: Path, plan: dict[str, Any]) -> Path:
@@ -271,26 +317,30 @@ def write_plan(output_dir: Path, plan: dict[str, Any]) -> Path:
     return write_new_json(output_dir, f"plan-{timestamp()}", plan)
 
 
-def format_plan_summary(plan: dict[str, Any]) -> str:
+def format_plan_summary(plan: RunPlan) -> str:
+    """What the CLI prints of the plan: a line per document, its requests by type and its skipped sections."""
     lines: list[str] = []
-    order = [qt.value for qt in QuestionType]
-    for doc in plan["documents"]:
-        figures = doc["figures"]
-        requests = sum(doc["planned_requests"].values())
+    for doc in plan.documents:
+        document, figures = doc.document, doc.figures()
+        resolved = sum(1 for f in figures.values() if f.path is not None)
+        facts = sum(len(s.facts) for s in document.sections)
         lines.append(
-            f"{doc['name']}: {len(doc['sections'])} sections, {doc['words']:,} words, "
-            f"figures {figures['resolved']}/{figures['total']} resolved ({len(figures['missing'])} missing), "
-            f"{doc['facts']} facts, {requests} requests, ~{doc['estimated_prompt_tokens']:,} prompt tokens"
+            f"{document.name}: {len(document.sections)} sections, {document.word_count:,} words, "
+            f"figures {resolved}/{len(figures)} resolved ({len(doc.missing_figures())} missing), "
+            f"{facts} facts, {len(doc.requests)} requests, ~{doc.estimated_prompt_tokens:,} prompt tokens"
         )
-        per_type = [f"{name} {doc['planned_requests'][name]}" for name in order if name in doc["planned_requests"]]
-        lines.append("    " + ", ".join(per_type))
-        for skipped in doc["sections_skipped"]:
-            lines.append(f"    no requests for section {skipped['index']} '{skipped['title']}': {skipped['reason']}")
-    for skipped in plan["skipped"]:
-        lines.append(f"skipped {skipped['path']}: {skipped['reason']}")
-    totals = plan["totals"]
+        by_type = count_by_type(doc.requests)
+        lines.append(
+            "    " + ", ".join(f"{qt.value} {by_type[qt.value]}" for qt in QuestionType if qt.value in by_type)
+        )
+        for skipped in doc.sections_skipped:
+            lines.append(f"    no requests for section {skipped.index} '{skipped.title}': {skipped.reason}")
+    for skipped_file in plan.skipped:
+        lines.append(f"skipped {skipped_file.path}: {skipped_file.reason}")
+    sections = sum(len(d.document.sections) for d in plan.documents)
+    tokens = sum(d.estimated_prompt_tokens for d in plan.documents)
     lines.append(
-        f"total: {totals['documents']} documents ({totals['skipped']} skipped), {totals['sections']} sections, "
-        f"{totals['requests']} requests, ~{totals['estimated_prompt_tokens']:,} prompt tokens"
+        f"total: {len(plan.documents)} documents ({len(plan.skipped)} skipped), {sections} sections, "
+        f"{len(plan.requests)} requests, ~{tokens:,} prompt tokens"
     )
     return "\n".join(lines)

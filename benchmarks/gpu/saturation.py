@@ -50,7 +50,7 @@ def gpu_memory_gib() -> dict[str, float]:
 def load(env_file: str, count: int):
     config = load_config(["--env-file", env_file], os.environ)
     loaded = load_configured_documents(config)
-    _, planned = build_plan(loaded, config)
+    planned = build_plan(loaded, config).requests
     documents = {d.name: d for d in loaded.documents}
     docs_root = Path(os.path.realpath(config.run.markdown_docs_dir))
     library = PromptLibrary.load(config.run.system_prompt_file)
