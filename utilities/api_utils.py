@@ -42,7 +42,7 @@ class LazyEngine:
     def __call__(self) -> Engine:
         if self.engine is None:
             log.info("engine: %s (%s)", self.name, self.why)
-            self.engine = engines.create(self.name, self.config.section, ImageStore(self.config.plan.max_image_side))
+            self.engine = create_engine(self.config, ImageStore(self.config.plan.max_image_side), self.name)
             self.info = self.engine.describe()
             log.info("engine settings: %s", self.info)
         return self.engine

@@ -22,7 +22,6 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from models.question_types import QuestionType
-from models.schemas import ReplyLimits
 from utilities import engines
 from utilities.api_utils import create_engine
 from utilities.config import Config
@@ -32,7 +31,7 @@ from utilities.errors import ConfigError
 from utilities.file_utils import load_documents
 from utilities.outputs.files import probe_writable_folder
 from utilities.planner import plan_requests
-from utilities.prompts import PromptLibrary, RequestBuilder, SamplingSettings
+from utilities.prompts import PromptLibrary, RequestBuilder
 from utilities.replies import REASONS, parse_reply
 
 CHECK_DOCUMENT = """---
@@ -92,7 +91,7 @@ def check_engine(config: Config) -> int:
         document = load_documents(docs).documents[0]
         (planned,) = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 1)
         library = PromptLibrary.load(config.run.system_prompt_file)
-        build = RequestBuilder([document], library, config.section(SamplingSettings), config.section(ReplyLimits), docs)
+        build = RequestBuilder([document], library, config.sampling, config.limits, docs)
         built = build(planned)
         started = time.perf_counter()
         try:

@@ -67,7 +67,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, PlannedRequest, RequestOutcome
-from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.config import SETTINGS, Config
 from utilities.figures import strip_placeholders
@@ -76,7 +75,7 @@ from utilities.generation import RunStats
 from utilities.journal import Journal
 from utilities.logger import get_logger
 from utilities.outputs.files import json_array_chunks, timestamp, write_new_file, write_new_json
-from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder, SamplingSettings
+from utilities.prompts import PROMPT_VERSION, PromptLibrary, RequestBuilder
 from utilities.quality import GateSettings, apply_gates, choose_evidence
 from utilities.report import STAGES, build_report
 from utilities.run_control import EXIT_UNFINISHED, StopSignal
@@ -499,7 +498,7 @@ def _build_all(files: list[InputFile], documents: list[Document], config: Config
             except RecordError as exc:
                 f.reject_unreadable(number, str(exc), record=record)
     library = PromptLibrary.load(config.run.system_prompt_file)
-    build = RequestBuilder(documents, library, config.section(SamplingSettings), config.section(ReplyLimits), docs_root)
+    build = RequestBuilder(documents, library, config.sampling, config.limits, docs_root)
     built_for: dict[PlannedRequest, BuiltRequest] = {}  # pairs of one section share their request
     words = functools.lru_cache(maxsize=None)(content_words)  # a section's quotes serve all its pairs
     curated = []

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from models.schemas import ReplyLimits
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import WINDOW, RunStats, generate_with_progress
@@ -24,7 +23,7 @@ from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_in
 from utilities.logger import get_logger
 from utilities.outputs.run_set import RunSet, already_written
 from utilities.planner import build_plan, format_plan_summary, plan_file, write_plan
-from utilities.prompts import PromptLibrary, RequestBuilder, SamplingSettings, request_key
+from utilities.prompts import PromptLibrary, RequestBuilder, request_key
 from utilities.quality import GateSettings, apply_gates
 from utilities.report import Tally, format_markdown, format_table
 from utilities.run_control import StopSignal, unfinished_exit_code
@@ -81,9 +80,7 @@ def generate(
     sections_skipped: dict[str, list[dict]] | None = None,
 ) -> int:
     """Resume and generate what is left, then gate, verify, write the files and the report."""
-    build = RequestBuilder(
-        loaded.documents, library, config.section(SamplingSettings), config.section(ReplyLimits), config.docs_root
-    )
+    build = RequestBuilder(loaded.documents, library, config.sampling, config.limits, config.docs_root)
     journal = Journal.open(config.run.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
     backend = choose_backend(config)
     verify_settings = VerifySettings.from_config(config, backend[0])

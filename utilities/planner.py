@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from models.documents import Document, FigureRef, Section
+from models.documents import Document, Section
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import PlannedRequest
 from utilities.config import Config
@@ -212,12 +212,18 @@ class DocumentPlan:
     sections_skipped: list[SkippedSection]
     estimated_prompt_tokens: int
 
-    def figures(self) -> dict[str, FigureRef]:
-        """The document's placed figures by id."""
-        return {ref.id: ref for s in self.document.sections for ref in s.figures if ref.placement == "placed"}
+    def figure_counts(self) -> dict[str, Any]:
+        """The document's placed figures: how many, how many resolved to a file, and the missing ids."""
+        placed = {ref.id: ref for s in self.document.sections for ref in s.figures if ref.placement == "placed"}
+        return {
+            "total": len(placed),
+            "resolved": sum(1 for f in placed.values() if f.path is not None),
+            "missing": sorted(f.id for f in placed.values() if f.path is None),
+        }
 
-    def missing_figures(self) -> list[str]:
-        return sorted(f.id for f in self.figures().values() if f.path is None)
+    @property
+    def facts(self) -> int:
+        return sum(len(s.facts) for s in self.document.sections)
 
 
 @dataclass(frozen=True)
@@ -255,18 +261,14 @@ def build_plan(loaded: LoadResult, config: Config) -> RunPlan:
 
 
 def _document_entry(plan: DocumentPlan) -> dict[str, Any]:
-    document, figures = plan.document, plan.figures()
+    document = plan.document
     return {
         "name": document.name,
         "path": document.name + document.path.suffix,
         "metadata": document.metadata,
         "words": document.word_count,
-        "figures": {
-            "total": len(figures),
-            "resolved": sum(1 for f in figures.values() if f.path is not None),
-            "missing": plan.missing_figures(),
-        },
-        "facts": sum(len(s.facts) for s in document.sections),
+        "figures": plan.figure_counts(),
+        "facts": plan.facts,
         "planned_requests": count_by_type(plan.requests),
         "estimated_prompt_tokens": plan.estimated_prompt_tokens,
         "warnings": document.warnings,
@@ -321,13 +323,11 @@ def format_plan_summary(plan: RunPlan) -> str:
     """What the CLI prints of the plan: a line per document, its requests by type and its skipped sections."""
     lines: list[str] = []
     for doc in plan.documents:
-        document, figures = doc.document, doc.figures()
-        resolved = sum(1 for f in figures.values() if f.path is not None)
-        facts = sum(len(s.facts) for s in document.sections)
+        document, figures = doc.document, doc.figure_counts()
         lines.append(
             f"{document.name}: {len(document.sections)} sections, {document.word_count:,} words, "
-            f"figures {resolved}/{len(figures)} resolved ({len(doc.missing_figures())} missing), "
-            f"{facts} facts, {len(doc.requests)} requests, ~{doc.estimated_prompt_tokens:,} prompt tokens"
+            f"figures {figures['resolved']}/{figures['total']} resolved ({len(figures['missing'])} missing), "
+            f"{doc.facts} facts, {len(doc.requests)} requests, ~{doc.estimated_prompt_tokens:,} prompt tokens"
         )
         by_type = count_by_type(doc.requests)
         lines.append(

@@ -50,8 +50,7 @@ class _Watch:
         self.engine = engine
         self.label = engine_label(engine.describe())
         self.what = what
-        self.unfinished = total
-        self.finished_any = False
+        self.total = self.unfinished = total
         self.sent = self.last = time.monotonic()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._say, name="waiting-notice", daemon=True)
@@ -66,7 +65,6 @@ class _Watch:
 
     def finished(self) -> None:
         self.unfinished -= 1
-        self.finished_any = True
         self.last = time.monotonic()
 
     def _say(self) -> None:
@@ -78,7 +76,7 @@ class _Watch:
                 log.warning("%s", self.line(now))
 
     def line(self, now: float) -> str:
-        if not self.finished_any:
+        if self.unfinished == self.total:
             waited = f"sent {format_duration(now - self.sent)} ago, none finished yet"
         else:
             waited = f"none finished in the last {format_duration(now - self.last)}"
