@@ -1,8 +1,8 @@
 """The records the stages hand each other, from a planned request to a written example.
 
 ``PlannedRequest`` (planner) -> ``BuiltRequest`` (prompts) -> ``ParseOutcome`` of
-``ParsedPair`` (replies) -> ``RequestOutcome`` with its ``Attempt`` list (generation,
-journal) -> ``GatedPair`` in a ``GateResult`` (quality, verify) -> ``Example``
+``ParsedPair`` (replies) -> ``RequestOutcome`` with its ``Attempt`` list and the
+request's ``RequestSources`` (generation, journal) -> ``GatedPair`` in a ``GateResult`` (quality, verify) -> ``Example``
 (outputs). Plain dataclasses with no behaviour beyond converting to and from the
 journal's dicts; the stages that make them live in ``utilities/``. Engine and
 pydantic types are named in annotations only, so this module imports no stage.
@@ -31,13 +31,22 @@ class PlannedRequest:
     n_pairs: int
     figures: tuple[str, ...]  # ids of resolved figures attached as images
 
+    @property
+    def section_id(self) -> str:
+        """``document#index``: the section whose text all its requests share as their prompt's prefix."""
+        return f"{self.document}#{self.section_index}"
+
 
 @dataclass(frozen=True)
-class BuiltRequest:
+class RequestSources:
+    """What one request showed the model, which its pairs are gated against.
+
+    The journal keeps it with the request's outcome, so gating a journaled request
+    reads what was sent rather than building the request again.
+    """
+
     planned: PlannedRequest
     key: str  # stable across runs and attempts: document, section, type, fact group
-    engine_request: EngineRequest
-    reply_model: type[BaseModel]
     figures: tuple[str, ...]  # ids attached as images (the reply's allowed figure ids)
     context: tuple[str, ...]  # the source texts the reply must be grounded in
     quotes: tuple[str, ...] = ()  # the citable sentences; with EVIDENCE_FORMAT=ids, id n is quotes[n - 1]
@@ -46,6 +55,50 @@ class BuiltRequest:
     # figure id -> image path relative to MARKDOWN_DOCS_DIR, for each of ``figures``: the images gate
     # and the examples read it here, so no stage rebuilds a document's figure map
     figure_paths: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        planned = self.planned
+        return {
+            "planned": {**planned.__dict__, "question_type": planned.question_type.value},
+            "key": self.key,
+            "figures": list(self.figures),
+            "context": list(self.context),
+            "quotes": list(self.quotes),
+            "document_title": self.document_title,
+            "section_titles": list(self.section_titles),
+            "figure_paths": dict(self.figure_paths),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestSources:
+        p = data["planned"]
+        planned = PlannedRequest(
+            p["document"],
+            p["section_index"],
+            QuestionType(p["question_type"]),
+            tuple(p["related"]),
+            tuple(p["facts"]),
+            p["n_pairs"],
+            tuple(p["figures"]),
+        )
+        return cls(
+            planned,
+            data["key"],
+            tuple(data["figures"]),
+            tuple(data["context"]),
+            tuple(data["quotes"]),
+            data["document_title"],
+            tuple(data["section_titles"]),
+            dict(data["figure_paths"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltRequest(RequestSources):
+    """A request ready to send: its sources, and the engine request and reply model built from them."""
+
+    engine_request: EngineRequest
+    reply_model: type[BaseModel]
 
 
 @dataclass(frozen=True)
@@ -117,7 +170,7 @@ class Attempt:
 
 @dataclass
 class RequestOutcome:
-    built: BuiltRequest  # the last attempt's request
+    request: RequestSources  # what the last attempt showed the model
     status: str  # "accepted" or "rejected"
     pairs: tuple[ParsedPair, ...] = ()
     reason: str | None = None
@@ -141,7 +194,7 @@ class GatedPair:
     @property
     def id(self) -> str:
         """The pair's stable id: its request's key and its place in the reply (``doc#3:INFERENCE#1``)."""
-        return f"{self.outcome.built.key}#{self.position + 1}"
+        return f"{self.outcome.request.key}#{self.position + 1}"
 
 
 @dataclass

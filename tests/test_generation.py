@@ -42,7 +42,7 @@ def run_all(planned, engine, build, max_retries):
     """generate_all's final outcomes in plan order, and its statistics."""
     finished = []
     stats = generate_all(planned, engine, build, max_retries, on_final=finished.append)
-    return sorted(finished, key=lambda outcome: planned.index(outcome.built.planned)), stats
+    return sorted(finished, key=lambda outcome: planned.index(outcome.request.planned)), stats
 
 
 def test_requests_are_sent_a_window_at_a_time_and_all_finish(small, monkeypatch):
@@ -56,7 +56,7 @@ def test_requests_are_sent_a_window_at_a_time_and_all_finish(small, monkeypatch)
     engine.generate = lambda requests, stop=None: (batches.append(len(requests)), original(requests, stop))[1]
     outcomes, stats = run_all(planned, engine, build, max_retries=0)
     assert len(planned) > 3 and max(batches) == 3 and sum(batches) == len(planned)
-    assert [o.built.planned for o in outcomes] == planned and stats.accepted_requests == len(planned)
+    assert [o.request.planned for o in outcomes] == planned and stats.accepted_requests == len(planned)
 
 
 def bad_replies(request: EngineRequest) -> dict[str, EngineResult | str]:

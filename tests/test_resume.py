@@ -124,6 +124,34 @@ def test_finished_run_rerun_calls_no_engine_and_regates_with_new_thresholds(docs
     assert sorted(out.iterdir()) == files, "each setting's set is written once"
 
 
+def test_regating_reads_each_requests_sources_from_the_journal_and_builds_no_prompt(
+    docs_dir, tmp_path, fake_backend, monkeypatch
+):
+    from utilities import prompts
+
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    assert fake_run(docs_dir, out) == 0
+    entries = journal_lines(out)
+    assert all(e["request"]["context"] and e["request"]["quotes"] for e in entries)
+    kept = latest_report(out)["totals"]["pairs_accepted"]
+    assert kept > 0
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("a journaled request was built again")
+
+    monkeypatch.setattr(prompts, "build_request", no_building)
+    assert fake_run(docs_dir, out, "--dedup-threshold", "0.99") == 0
+    assert latest_report(out)["totals"]["pairs_accepted"] == kept
+    monkeypatch.undo()
+    # A journal written before entries kept their sources: its requests are rebuilt, to the same verdicts.
+    (journal,) = out.glob(".runs/*/journal.jsonl")
+    journal.write_text("".join(json.dumps({k: v for k, v in e.items() if k != "request"}) + "\n" for e in entries))
+    assert fake_run(docs_dir, out, "--dedup-threshold", "0.98") == 0
+    assert latest_report(out)["totals"]["pairs_accepted"] == kept
+    assert len(fake_backend.history) == 6
+
+
 def test_fresh_sets_the_journal_aside_and_redoes_the_work(docs_dir, tmp_path, fake_backend):
     write_small_doc(docs_dir)
     out = tmp_path / "out"

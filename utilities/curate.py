@@ -595,7 +595,7 @@ def _reject_line(c: Curated, gated: GatedPair) -> dict[str, Any]:
         "detail": gated.detail,
         "verify": dict(gated.verify),
         "source": c.source.to_dict(),
-        "question_type": c.outcome.built.planned.question_type.value,
+        "question_type": c.outcome.request.planned.question_type.value,
         "evidence_from": c.evidence_from,
         "pair": pair.to_dict(),
         "record": c.file.records[c.number],
@@ -628,7 +628,7 @@ def _add(total: dict[str, Any], row: dict[str, Any]) -> None:
 
 def _write(config, files, curated: list[Curated], gates, verify: VerifyStats, entries, engine_info) -> int:
     stamp = timestamp()
-    by_key = {c.outcome.built.key: c for c in curated}
+    by_key = {c.outcome.request.key: c for c in curated}
     rows = {id(f): _empty_row() for f in files}
     kept: dict[int, list[int]] = {id(f): [] for f in files}
     rejects: dict[int, list[dict[str, Any]]] = {id(f): list(f.unreadable) for f in files}
@@ -637,7 +637,7 @@ def _write(config, files, curated: list[Curated], gates, verify: VerifyStats, en
         row["located_by"][c.source.located_by] += 1
         row["default_question_type"] += c.defaulted_type
     for gated in [*gates.accepted, *gates.rejected]:
-        c = by_key[gated.outcome.built.key]
+        c = by_key[gated.outcome.request.key]
         row = rows[id(c.file)]
         row["pairs"] += 1
         for mode in verify.modes:

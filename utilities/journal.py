@@ -6,9 +6,11 @@ settings that change prompts or sampling, the system prompt and templates, and
 ``PROMPT_VERSION``. Rerunning the same command finds the same journal and skips
 every request in it; a changed document or setting gives a new key and a new
 journal (old ones are left alone). Each line is one finished request (accepted
-with its pairs, or rejected with its raw replies), appended, flushed and fsynced
-before the next result is handled, so a crash loses at most the requests in
-flight. A torn last line (a crash during the write) is ignored on load.
+with its pairs, or rejected with its raw replies) with what the request showed
+the model (its source texts, citable sentences, titles and figures: what the
+gates read back, so gating never builds a prompt again), appended, flushed and
+fsynced before the next result is handled, so a crash loses at most the
+requests in flight. A torn last line (a crash during the write) is ignored on load.
 
 Gate settings and output formatting are not in the key: rerunning with other
 thresholds re-gates the journal without calling the engine again.
@@ -25,11 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from models.documents import Document
-from models.records import Attempt, ParsedPair, PlannedRequest, RequestOutcome
+from models.records import Attempt, ParsedPair, RequestOutcome, RequestSources
 from utilities.config import SETTINGS, Config
 from utilities.errors import ConfigError
 from utilities.logger import get_logger
-from utilities.prompts import PROMPT_VERSION, PROMPTS_DIR, PromptLibrary
 
 log = get_logger(__name__)
 
@@ -40,17 +41,14 @@ JOURNAL_VERSION = 1
 KEY_SETTINGS = tuple(s.env for s in SETTINGS if s.run_key)
 
 
-def run_key_inputs(documents: list[Document], config: Config, library: PromptLibrary) -> dict[str, Any]:
+def run_key_inputs(documents: list[Document], config: Config, prompts: dict[str, str]) -> dict[str, Any]:
+    """What determines a run's work; ``prompts``: the prompt library's ``fingerprint()``."""
     settings = config.to_dict()
-    templates = {qt.value: t.template for qt, t in library.templates.items()}
     return {
         "journal_version": JOURNAL_VERSION,
-        "prompt_version": PROMPT_VERSION,
         "documents": {d.name: d.content_hash for d in documents},
         "settings": {name: settings[name] for name in KEY_SETTINGS},
-        "system_prompt": hashlib.sha256(library.system.encode()).hexdigest(),
-        "templates": hashlib.sha256(json.dumps(templates, sort_keys=True).encode()).hexdigest(),
-        "prompts_dir": PROMPTS_DIR.name,
+        **prompts,
     }
 
 
@@ -202,20 +200,22 @@ def _lock_run(folder: Path) -> IO[str]:
 
 def outcome_to_entry(outcome: RequestOutcome) -> dict[str, Any]:
     return {
-        "key": outcome.built.key,
+        "key": outcome.request.key,
         "status": outcome.status,
         "reason": outcome.reason,
         "pairs": [p.to_dict() for p in outcome.pairs],
         "attempts": [a.to_dict() for a in outcome.attempts],
+        "request": outcome.request.to_dict(),  # what gating reads: the texts, citable sentences and figures shown
     }
 
 
-def rebuild_outcome(entry: dict[str, Any], planned: PlannedRequest, build) -> RequestOutcome:
-    """A journaled request's outcome, with its request rebuilt as its last attempt sent it."""
-    return entry_to_outcome(entry, build(planned, len(entry["attempts"]) - 1))
+def entry_to_outcome(entry: dict[str, Any], request: RequestSources | None = None) -> RequestOutcome:
+    """A journaled request's outcome, gated against the sources it was sent with.
 
-
-def entry_to_outcome(entry: dict[str, Any], built) -> RequestOutcome:
+    ``request``: the sources to use for an entry written before the journal kept them (the
+    caller rebuilds the request as its last attempt sent it); None reads the entry's own.
+    """
     pairs = tuple(ParsedPair.from_dict(p) for p in entry["pairs"])
     attempts = [Attempt(**a) for a in entry["attempts"]]
-    return RequestOutcome(built, entry["status"], pairs, entry["reason"], attempts)
+    sources = request if request is not None else RequestSources.from_dict(entry["request"])
+    return RequestOutcome(sources, entry["status"], pairs, entry["reason"], attempts)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from utilities.api_utils import LazyEngine, choose_backend
 from utilities.file_utils import LoadResult, load_configured_documents
 from utilities.generation import WINDOW, RunStats, generate_with_progress
-from utilities.journal import Journal, JournalIndex, rebuild_outcome, run_key_inputs
+from utilities.journal import Journal, JournalIndex, entry_to_outcome, run_key_inputs
 from utilities.logger import get_logger
 from utilities.outputs.run_set import RunSet, already_written
 from utilities.planner import build_plan, format_plan_summary, plan_file, write_plan
@@ -30,7 +30,7 @@ from utilities.run_control import StopSignal, unfinished_exit_code
 from utilities.verify import VerifySettings, VerifyStats, verify_pairs
 
 if TYPE_CHECKING:
-    from models.records import PlannedRequest
+    from models.records import PlannedRequest, RequestOutcome
     from utilities.config import Config
 
 log = get_logger("main")
@@ -81,7 +81,8 @@ def generate(
 ) -> int:
     """Resume and generate what is left, then gate, verify, write the files and the report."""
     build = RequestBuilder(loaded.documents, library, config.sampling, config.limits, config.docs_root)
-    journal = Journal.open(config.run.output_dir, run_key_inputs(loaded.documents, config, library), fresh=config.fresh)
+    inputs = run_key_inputs(loaded.documents, config, library.fingerprint())
+    journal = Journal.open(config.run.output_dir, inputs, fresh=config.fresh)
     backend = choose_backend(config)
     verify_settings = VerifySettings.from_config(config, backend[0])
     try:
@@ -153,7 +154,7 @@ def _gate_and_verify(run: _Run, files: RunSet) -> _Finished:
         GateSettings.from_config(run.config),
     )
     for group in document_groups(run.requests):
-        outcomes = [rebuild_outcome(run.finished[request_key(p)], p, run.build) for p in group]
+        outcomes = [_journaled(run, p) for p in group]
         gates = apply_gates(outcomes, gate_settings, run.build.docs_root, done.seen_questions)
         verify = verify_pairs(
             gates, run.engine, run.verify_settings, run.finished, run.journal.append_entry, run.stop.event
@@ -164,6 +165,14 @@ def _gate_and_verify(run: _Run, files: RunSet) -> _Finished:
         done.tally.add(outcomes, gates)
         files.add(outcomes, gates, run.build.documents, run.config.run.include_reasoning)
     return done
+
+
+def _journaled(run: _Run, planned: PlannedRequest) -> RequestOutcome:
+    """A finished request's outcome, with the sources its entry keeps (rebuilt for entries from before they were)."""
+    entry = run.finished[request_key(planned)]
+    if "request" in entry:
+        return entry_to_outcome(entry)
+    return entry_to_outcome(entry, run.build(planned, len(entry["attempts"]) - 1))
 
 
 def _already_written(config: Config, journal: Journal) -> int | None:

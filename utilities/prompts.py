@@ -13,6 +13,8 @@ numbering of a section is the same in all its requests); the reply cites numbers
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -61,6 +63,16 @@ class PromptLibrary:
                 raise ConfigError(f"prompt template {path} has an unknown or bad placeholder: {exc}") from None
             templates[qt] = template
         return cls(system_path.read_text(encoding="utf-8").strip(), templates)
+
+    def fingerprint(self) -> dict[str, str]:
+        """What of the prompts goes into a run's key: a changed template or system prompt is new work."""
+        templates = {qt.value: t.template for qt, t in self.templates.items()}
+        return {
+            "prompt_version": PROMPT_VERSION,
+            "system_prompt": hashlib.sha256(self.system.encode()).hexdigest(),
+            "templates": hashlib.sha256(json.dumps(templates, sort_keys=True).encode()).hexdigest(),
+            "prompts_dir": PROMPTS_DIR.name,
+        }
 
 
 class SamplingSettings(SettingsModel):
@@ -210,21 +222,21 @@ def build_request(
         seed=attempt_seed(sampling.seed, key, attempt),
         repetition_penalty=sampling.repetition_penalty,
         frequency_penalty=sampling.frequency_penalty,
-        cache_group=f"{planned.document}#{planned.section_index}",  # the section: the prompt prefix they share
+        cache_group=planned.section_id,  # the section: the prompt prefix they share
     )
     section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
     figure_paths = {fid: refs[fid].path for fid in figure_ids}
     return BuiltRequest(
         planned,
         key,
-        engine_request,
-        reply_model,
         figure_ids,
         tuple(context),
         quotes,
         title,
         section_titles,
         figure_paths,
+        engine_request=engine_request,
+        reply_model=reply_model,
     )
 
 

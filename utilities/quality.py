@@ -78,7 +78,7 @@ from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
-from models.records import BuiltRequest, GatedPair, GateResult, ParsedPair, RequestOutcome
+from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome, RequestSources
 from models.schemas import ReplyLimits
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
@@ -252,8 +252,8 @@ def subject_names(outcome: RequestOutcome) -> frozenset[str]:
     bounded by execution cost") the capitalized words after the first; identifiers anywhere
     ("Crates.io", "EIP-7918").
     """
-    built = outcome.built
-    titles = [*built.section_titles, *([built.document_title] if built.document_title else [])]
+    request = outcome.request
+    titles = [*request.section_titles, *([request.document_title] if request.document_title else [])]
     names: set[str] = set()
     for title in titles:
         for heading in title.split(" > "):
@@ -389,7 +389,7 @@ class Candidate:
     """What a gate sees: one pair, the request it answered, and the run's settings."""
 
     pair: ParsedPair
-    built: BuiltRequest
+    request: RequestSources
     settings: GateSettings
     docs_root: Path
     names: frozenset[str]  # subject names of its request's titles (``subject_names``)
@@ -406,7 +406,7 @@ class Candidate:
         if problem is None:
             return Verdict(support=support, evidence=tuple(self.quotes), evidence_from="model")
         new_words = " ".join(sorted(content_stems(self.pair.answer) - content_stems(self.pair.question)))
-        found = choose_evidence(new_words, self.built.quotes, MAX_FOUND_QUOTES, content_stems)
+        found = choose_evidence(new_words, self.request.quotes, MAX_FOUND_QUOTES, content_stems)
         if found:
             found_support, found_problem = check_evidence_support(self.pair, list(found), floor)
             if found_problem is None:
@@ -423,15 +423,15 @@ class Gate:
 
 
 def _form(c: Candidate) -> Verdict:
-    return Verdict(check_form(c.pair, c.built.planned.question_type, len(c.built.context[0].split())))
+    return Verdict(check_form(c.pair, c.request.planned.question_type, len(c.request.context[0].split())))
 
 
 def _type_form(c: Candidate) -> Verdict:
-    return Verdict(type_form_reason(c.built.planned.question_type, c.pair.question, c.pair.answer))
+    return Verdict(type_form_reason(c.request.planned.question_type, c.pair.question, c.pair.answer))
 
 
 def _degenerate(c: Candidate) -> Verdict:
-    return Verdict(degenerate_reason(c.pair.answer, c.pair.question, " ".join(c.built.context)))
+    return Verdict(degenerate_reason(c.pair.answer, c.pair.question, " ".join(c.request.context)))
 
 
 def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
@@ -466,7 +466,7 @@ def _tautology(c: Candidate) -> Verdict:
 def _grounding(c: Candidate) -> Verdict:
     if not c.quotes:
         return Verdict("no evidence quote")
-    scores = grounding_scores(c.quotes, c.built.context)
+    scores = grounding_scores(c.quotes, c.request.context)
     worst = min(range(len(scores)), key=scores.__getitem__)
     problem = None
     if scores[worst] < c.settings.grounding_threshold:
@@ -480,9 +480,9 @@ def _evidence_support(c: Candidate) -> Verdict:
 
 def _sources(c: Candidate) -> Verdict:
     """A MULTI_HOP_REASONING pair's evidence holds a sentence of its section and one of a related section."""
-    if c.built.planned.question_type is not QuestionType.MULTI_HOP_REASONING or len(c.built.context) < 2:
+    if c.request.planned.question_type is not QuestionType.MULTI_HOP_REASONING or len(c.request.context) < 2:
         return Verdict()
-    main, related = c.built.context[0], c.built.context[1:]
+    main, related = c.request.context[0], c.request.context[1:]
     threshold = c.settings.grounding_threshold
     quotes = distinct_quotes(c.support.evidence)
     if any(grounding_scores([q], [main])[0] >= threshold for q in quotes) and any(
@@ -512,7 +512,7 @@ def _polarity(c: Candidate) -> Verdict:
 
 def _images(c: Candidate) -> Verdict:
     for figure in c.pair.figures:
-        path = c.built.figure_paths.get(figure)
+        path = c.request.figure_paths.get(figure)
         if path is None:  # the request's figure paths are those of its attached figures
             return Verdict(f"figure {figure} was not attached to this request")
         if not (c.docs_root / path).is_file():
@@ -549,7 +549,7 @@ def _check_pair(gated: GatedPair, candidate: Candidate) -> None:
         if verdict.problem:
             gated.gate, gated.detail = gate.name, verdict.problem
             return
-    gated.steps = useful_steps(gated.pair, candidate.built.context)
+    gated.steps = useful_steps(gated.pair, candidate.request.context)
 
 
 def apply_gates(
@@ -568,11 +568,11 @@ def apply_gates(
     for outcome in outcomes:
         if outcome.status != "accepted":
             continue
-        document = outcome.built.planned.document
+        document = outcome.request.planned.document
         names = subject_names(outcome)
         for position, pair in enumerate(outcome.pairs):
             gated = GatedPair(pair, outcome, position)
-            _check_pair(gated, Candidate(pair, outcome.built, settings, docs_root, names))
+            _check_pair(gated, Candidate(pair, outcome.request, settings, docs_root, names))
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)
             else:
@@ -633,7 +633,7 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
                 gated.detail = f"near-duplicate (cosine {row[match]:.2f}) of: {pairs[match].pair.question[:100]!r}"
                 rejected.append(gated)
                 continue
-        answer_key = (gated.outcome.built.planned.question_type, normalize(gated.pair.answer))
+        answer_key = (gated.outcome.request.planned.question_type, normalize(gated.pair.answer))
         earlier = answers_seen.get(answer_key)
         if earlier is not None and earlier != questions[i]:
             gated.gate, gated.detail = DUPLICATE, "the same answer was kept for another question of this type"

@@ -69,7 +69,7 @@ class Tally:
         self.reply_failures: Counter = Counter()
 
     def _rows(self, outcome: RequestOutcome) -> list[dict[str, Any]]:
-        planned = outcome.built.planned
+        planned = outcome.request.planned
         return [
             self.by_document.setdefault(planned.document, _empty_row()),
             self.by_type.setdefault(planned.question_type.value, _empty_row()),
@@ -94,7 +94,7 @@ class Tally:
             self._add_pair(gated)
 
     def _add_pair(self, gated: GatedPair) -> None:
-        spec = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type]
+        spec = QUESTION_TYPE_SPECS[gated.outcome.request.planned.question_type]
         for row in self._rows(gated.outcome):
             if gated.gate is None:
                 row["pairs_accepted"] += 1

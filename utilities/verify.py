@@ -173,17 +173,17 @@ def load_system_prompt(mode: str) -> str:
 
 
 def _source_text(gated: GatedPair) -> str:
-    built = gated.outcome.built
-    title = f"Source material from {built.document_title!r}" if built.document_title else "Source material"
+    request = gated.outcome.request
+    title = f"Source material from {request.document_title!r}" if request.document_title else "Source material"
     cited = "\n".join(f"- {quote}" for quote in gated.pair.evidence)
-    return f"# {title}\n\n{built.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
+    return f"# {title}\n\n{request.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
 
 
 def build_verify_request(mode: str, gated: GatedPair, system: str) -> VerifyRequest:
     """The prompt and reply model of one verifier for one pair (pure: no engine, no I/O)."""
     pair = gated.pair
     if mode == "answerability":
-        budget = QUESTION_TYPE_SPECS[gated.outcome.built.planned.question_type].answer
+        budget = QUESTION_TYPE_SPECS[gated.outcome.request.planned.question_type].answer
         model = build_answerability_model(budget.max_chars)
         body = f"# Question\n\n{pair.question}\n"
     elif mode == "judge":
@@ -207,7 +207,7 @@ def engine_request(item: VerifyRequest, seed: int, attempt: int) -> EngineReques
         top_p=1.0,
         seed=attempt_seed(seed, item.key, attempt),
         # one verifier's requests about one section share its system prompt and the section: route them together
-        cache_group=f"{item.mode}:{item.gated.outcome.built.engine_request.cache_group}",
+        cache_group=f"{item.mode}:{item.gated.outcome.request.planned.section_id}",
     )
 
 

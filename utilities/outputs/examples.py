@@ -34,7 +34,7 @@ def assistant_content(answer: str, steps: Sequence[str], include_reasoning: bool
 
 def to_example(gated: GatedPair, document: Document, include_reasoning: bool) -> Example:
     pair, outcome = gated.pair, gated.outcome
-    planned = outcome.built.planned
+    planned = outcome.request.planned
     section = document.sections[planned.section_index]
     spec = QUESTION_TYPE_SPECS[planned.question_type]
     return Example(
@@ -42,7 +42,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
         split=spec.split,
         question=pair.question,
         answer=assistant_content(pair.answer, gated.steps, include_reasoning),
-        images=tuple(outcome.built.figure_paths[figure_id] for figure_id in pair.figures),
+        images=tuple(outcome.request.figure_paths[figure_id] for figure_id in pair.figures),
         question_type=planned.question_type.value,
         difficulty=spec.difficulty.value,
         document=document.name,
@@ -52,7 +52,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "section": section.title,
             "section_index": section.index,
             "related_sections": list(planned.related),
-            "request": outcome.built.key,
+            "request": outcome.request.key,
             "evidence": list(gated.evidence),  # the quotes that support the answer
             "evidence_from": gated.evidence_from,  # "model": its own citations; "found": sentences shown to it
             "figures": list(pair.figures),
@@ -65,7 +65,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
 
 def examples_of(gates: GateResult, documents: dict[str, Document], include_reasoning: bool) -> list[Example]:
     """The kept pairs as records any format can be written from."""
-    return [to_example(g, documents[g.outcome.built.planned.document], include_reasoning) for g in gates.accepted]
+    return [to_example(g, documents[g.outcome.request.planned.document], include_reasoning) for g in gates.accepted]
 
 
 def write_rejects(outcomes: list[RequestOutcome], gates: GateResult, folder: Path, stamp: str) -> list[Path]:
@@ -73,13 +73,13 @@ def write_rejects(outcomes: list[RequestOutcome], gates: GateResult, folder: Pat
     rejects: dict[str, list[str]] = {}
     for outcome in outcomes:
         if outcome.status != "accepted":
-            name = outcome.built.planned.document
+            name = outcome.request.planned.document
             rejects.setdefault(name, []).append(json.dumps(_reject_line(outcome), ensure_ascii=False))
     for gated in gates.rejected:
-        name = gated.outcome.built.planned.document
+        name = gated.outcome.request.planned.document
         rejects.setdefault(name, []).append(json.dumps(_pair_reject_line(gated), ensure_ascii=False))
     written = []
-    for name in dict.fromkeys(o.built.planned.document for o in outcomes):
+    for name in dict.fromkeys(o.request.planned.document for o in outcomes):
         if rejects.get(name):
             data = ("\n".join(rejects[name]) + "\n").encode("utf-8")
             written.append(write_new_file(folder, f"rejects-{file_stem(name)}-{stamp}", ".jsonl", data))
@@ -87,11 +87,11 @@ def write_rejects(outcomes: list[RequestOutcome], gates: GateResult, folder: Pat
 
 
 def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
-    planned = gated.outcome.built.planned
+    planned = gated.outcome.request.planned
     pair = gated.pair
     return {
         "kind": "pair",
-        "request": gated.outcome.built.key,
+        "request": gated.outcome.request.key,
         "document": planned.document,
         "section_index": planned.section_index,
         "question_type": planned.question_type.value,
@@ -104,10 +104,10 @@ def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
 
 
 def _reject_line(outcome: RequestOutcome) -> dict[str, Any]:
-    planned = outcome.built.planned
+    planned = outcome.request.planned
     return {
         "kind": "request",
-        "request": outcome.built.key,
+        "request": outcome.request.key,
         "document": planned.document,
         "section_index": planned.section_index,
         "question_type": planned.question_type.value,
