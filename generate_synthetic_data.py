@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from utilities import engines
 from utilities.check import check_engine, check_settings
 from utilities.config import Config, load_config
-from utilities.curate import curate
 from utilities.errors import ConfigError, SyntheticDataError
 from utilities.logger import get_logger, setup_logging
-from utilities.pipeline import run
+from utilities.pipeline import curate, run
 from utilities.run_control import EXIT_UNFINISHED
 
 __all__ = ["EXIT_UNFINISHED", "main"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from .conftest import PROJECT_ROOT
 
@@ -67,3 +68,17 @@ def test_no_import_circle_between_the_projects_modules():
     assert {"utilities.pipeline", "utilities.engines", "models.records"} <= graph.keys()
     assert "utilities.config" in graph["utilities.pipeline"] or "utilities.config" in graph["utilities.verify"]
     assert circles(graph) == []
+
+
+def test_the_readme_layout_table_names_every_module():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w./]+\.py)`", table))
+    missing = [
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("utilities", "models")
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py"))
+        if path.name != "__init__.py" or path.parent.name == "engines"
+        if str(path.relative_to(PROJECT_ROOT)) not in named and path.name not in named
+    ]
+    assert not missing, f"README's Layout table does not name {missing}"

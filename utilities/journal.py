@@ -39,6 +39,9 @@ JOURNAL_VERSION = 1
 # Settings that change what is asked or how it is sampled (and so what comes back): marked
 # ``run_key=True`` where they are declared.
 KEY_SETTINGS = tuple(s.env for s in SETTINGS if s.run_key)
+CURATE_JOURNAL_VERSION = 1
+# Of those, the ones that change a curated pair's context or its verify replies: ``curate_key=True``.
+CURATE_KEY_SETTINGS = tuple(s.env for s in SETTINGS if s.curate_key)
 
 
 def run_key_inputs(documents: list[Document], config: Config, prompts: dict[str, str]) -> dict[str, Any]:
@@ -49,6 +52,22 @@ def run_key_inputs(documents: list[Document], config: Config, prompts: dict[str,
         "documents": {d.name: d.content_hash for d in documents},
         "settings": {name: settings[name] for name in KEY_SETTINGS},
         **prompts,
+    }
+
+
+def curate_key_inputs(
+    files: dict[str, str], documents: list[Document], config: Config, verify: dict[str, Any]
+) -> dict[str, Any]:
+    """What determines a ``--curate``'s verify work: ``files`` (stem -> sha256), ``verify``: the prompt
+    version and the verify pass's ``fingerprint()``."""
+    settings = config.to_dict()
+    return {
+        "kind": "curate",
+        "journal_version": CURATE_JOURNAL_VERSION,
+        "files": files,
+        "documents": {d.name: d.content_hash for d in documents},
+        "settings": {name: settings[name] for name in CURATE_KEY_SETTINGS},
+        **verify,
     }
 
 

@@ -137,6 +137,18 @@ def thin_section_reason(section: Section, min_words: int) -> str | None:
     return no_substance_reason(section)
 
 
+def type_context(section: Section, question_type: QuestionType) -> tuple[int, ...] | None:
+    """The related sections a request of this type shows beside ``section`` (none for FACTS, whose
+    context is the section's facts); None when the type needs a related section and there is none."""
+    related = tuple(r.index for r in section.related)
+    context = QUESTION_TYPE_SPECS[question_type].context
+    if context is ContextKind.SECTION_WITH_RELATED:
+        return related
+    if context is ContextKind.SECTION_PAIR:
+        return related[:1] or None
+    return ()
+
+
 def plan_requests(
     document: Document,
     question_types: tuple[QuestionType, ...],
@@ -153,26 +165,19 @@ def plan_requests(
     for section in sections:
         if thin_section_reason(section, min_words):
             continue
-        related = [r.index for r in section.related]
         for qt in question_types:
-            context = QUESTION_TYPE_SPECS[qt].context
-            if context is ContextKind.FACTS:
+            if QUESTION_TYPE_SPECS[qt].context is ContextKind.FACTS:
                 for start in range(0, len(section.facts), questions_per_request):
                     group = tuple(range(start, min(start + questions_per_request, len(section.facts))))
                     figures = _attached_figures(document, [section.index])
                     requests.append(PlannedRequest(document.name, section.index, qt, (), group, len(group), figures))
                 continue
-            if context is ContextKind.SECTION_PAIR:
-                if not related:
-                    continue
-                others = related[:1]
-            elif context is ContextKind.SECTION_WITH_RELATED:
-                others = related
-            else:
-                others = []
+            others = type_context(section, qt)
+            if others is None:
+                continue
             figures = _attached_figures(document, [section.index, *others])
             requests.append(
-                PlannedRequest(document.name, section.index, qt, tuple(others), (), questions_per_request, figures)
+                PlannedRequest(document.name, section.index, qt, others, (), questions_per_request, figures)
             )
     return requests
 

@@ -73,16 +73,19 @@ class StopSignal:
 def unfinished_exit_code(stop: StopSignal, stats: Any, verify: Any, journal_path: Path) -> int | None:
     """The exit code when the run cannot write its files yet (stopped, or the engine failed), else None.
 
-    ``stats`` and ``verify``: the run's ``RunStats`` and ``VerifyStats`` so far.
+    ``stats`` and ``verify``: the run's ``RunStats`` (None for ``--curate``, which generates
+    nothing) and ``VerifyStats`` so far.
     """
     resume = f"rerun the same command to resume (journal: {journal_path})"
     if stop.signum is not None:
-        log.warning("stopped by %s: %s; %s", signal.Signals(stop.signum).name, stats.summary(), resume)
+        done = f": {stats.summary()}" if stats is not None else ""
+        log.warning("stopped by %s%s; %s", signal.Signals(stop.signum).name, done, resume)
         return 128 + stop.signum
-    if stats.unfinished_requests or verify.unfinished:
-        missing = stats.unfinished_requests or verify.unfinished
-        what = "request(s)" if stats.unfinished_requests else "verify request(s)"
-        error = stats.last_engine_error or verify.last_engine_error or "engine failure"
+    unfinished_requests = stats.unfinished_requests if stats is not None else 0
+    if unfinished_requests or verify.unfinished:
+        missing = unfinished_requests or verify.unfinished
+        what = "request(s)" if unfinished_requests else "verify request(s)"
+        error = (stats.last_engine_error if stats is not None else "") or verify.last_engine_error or "engine failure"
         log.error("%d %s unfinished because the engine failed (last error: %s); %s", missing, what, error, resume)
         return EXIT_UNFINISHED
     return None

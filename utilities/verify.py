@@ -24,6 +24,7 @@ under ``metadata.verify`` for kept ones.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter
@@ -79,6 +80,11 @@ class VerifySettings:
             "max_retries": self.max_retries,
             "seed": self.seed,
         }
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What of the verify pass goes into a journal's key: its settings and each verifier's system prompt."""
+        prompts = {mode: hashlib.sha256(load_system_prompt(mode).encode()).hexdigest() for mode in self.modes}
+        return {"verify": self.to_dict(), "verify_prompts": prompts}
 
     @classmethod
     def from_config(cls, config: Config, backend: str) -> VerifySettings:
