@@ -29,6 +29,7 @@ from models.question_types import QuestionType, parse_question_types
 from models.schemas import ReplyLimits
 from utilities import __version__
 from utilities.engines import ENGINES
+from utilities.engines.base import ModelSettings
 from utilities.errors import ConfigError
 from utilities.prompts import SamplingSettings
 from utilities.settings import (
@@ -198,6 +199,7 @@ SECTIONS: tuple[type[SettingsModel], ...] = (
     ReplyLimits,
     GateSettings,
     VerifyChoice,
+    ModelSettings,
     *(engine.Options for engine in ENGINES.values()),
 )
 SETTINGS: tuple[Setting, ...] = tuple(s for section in SECTIONS for s in rows(section))
@@ -207,7 +209,7 @@ SETTINGS_BY_FIELD = {s.field: s for s in SETTINGS}
 
 def build_sections(raw: Mapping[str, str]) -> tuple[SettingsModel, ...]:
     """Every concern's settings from raw text values. A field that uses a setting declared by another
-    concern (the openai engine's ``MODEL``) gets that setting's parsed value."""
+    concern (the engines' ``MODEL``, declared in ``ModelSettings``) gets that setting's parsed value."""
     sections = [parse_section(section, raw) for section in SECTIONS]
     values = {s.env: getattr(sections[SECTIONS.index(s.section)], s.attr) for s in SETTINGS}
     for index, section in enumerate(sections):

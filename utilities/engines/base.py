@@ -28,8 +28,21 @@ from PIL import Image
 from utilities.errors import ImageLoadError
 from utilities.images import load_image
 from utilities.logger import get_logger
+from utilities.settings import NonEmpty, SettingsModel, setting
 
 log = get_logger(__name__)
+
+
+class ModelSettings(SettingsModel):
+    """The model the engines that name one use: declared once, here, for all of them. An engine's options
+    take it as a field aliased ``MODEL`` (utilities/config.py fills it in)."""
+
+    model: NonEmpty = setting(
+        "OpenGVLab/InternVL3-8B-AWQ",
+        "the model: what lmdeploy loads (id or local path); the name an OpenAI-compatible server is asked for",
+        run_key=True,
+        curate_key=True,
+    )
 
 
 @dataclass(frozen=True)

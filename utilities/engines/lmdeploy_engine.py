@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from utilities.engines.base import (
     EngineRequest,
     EngineResult,
@@ -53,11 +55,9 @@ log = get_logger(__name__)
 
 
 class LmdeploySettings(SettingsModel):
-    """The lmdeploy engine's options (LMDEPLOY_*, MODEL ...): declared here, read by utilities/config.py."""
+    """The lmdeploy engine's options (LMDEPLOY_*, MODEL_FORMAT ...): declared here, read by utilities/config.py."""
 
-    model: NonEmpty = setting(
-        "OpenGVLab/InternVL3-8B-AWQ", "model id or local path for the lmdeploy engine", run_key=True, curate_key=True
-    )
+    model: str = Field("", alias="MODEL")  # declared once in base.ModelSettings
     model_format: NonEmpty = setting(
         "awq", "weight format of MODEL for lmdeploy (awq, gptq, hf, fp8)", run_key=True, curate_key=True
     )

@@ -103,7 +103,7 @@ class OpenAISettings(SettingsModel):
         "", "OpenAI-compatible base URL(s) ending in /v1, comma-separated", env="API_BASE_URL"
     )
     api_key: Text = setting("", "bearer token for API_BASE_URL; never logged", secret=True)
-    model: str = Field("default", alias="MODEL")  # MODEL is declared by the lmdeploy engine
+    model: str = Field("", alias="MODEL")  # declared once in base.ModelSettings
     max_concurrency: Int = setting("64", "requests in flight at once (openai engine)", ge=1)
     timeout_s: Float = setting(
         "600", "seconds before one HTTP request is abandoned and retried", env="REQUEST_TIMEOUT", ge=1.0, le=86400.0
