@@ -1,21 +1,26 @@
-"""The labelled set (benchmarks/data/labelled_qwen1.5b.jsonl): well formed, and the gates judged on it."""
+"""The labelled sets (benchmarks/data/labelled_qwen1.5b*.jsonl): well formed, and the gates judged on them."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+import pytest
+
 from .conftest import PROJECT_ROOT
 
-SET = PROJECT_ROOT / "benchmarks" / "data" / "labelled_qwen1.5b.jsonl"
+DATA = PROJECT_ROOT / "benchmarks" / "data"
+SET = DATA / "labelled_qwen1.5b.jsonl"
+SETS = sorted(DATA.glob("labelled_qwen1.5b*.jsonl"))
 
 
-def rows() -> list[dict]:
-    return [json.loads(line) for line in SET.read_text().splitlines()]
+def rows(path=SET) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_every_pair_has_two_readings_and_the_final_label_is_their_verdict():
-    data = rows()
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_every_pair_has_two_readings_and_the_final_label_is_their_verdict(path):
+    data = rows(path)
     assert len({r["id"] for r in data}) == len(data) >= 100
     for row in data:
         first, second = (reading["label"] for reading in row["readers"])
@@ -35,7 +40,7 @@ def test_the_gates_on_the_labelled_set_keep_better_than_the_set_and_more_than_be
     sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
     import bench_labelled_pairs
 
-    assert bench_labelled_pairs.run(["--docs", str(shared_corpus)]) == 0
+    assert bench_labelled_pairs.run(["--docs", str(shared_corpus), "--set", str(SET)]) == 0
     printed = capsys.readouterr().out
     line = next(x for x in printed.splitlines() if x.startswith("gates: "))
     kept_good, kept = map(int, line.split("precision ")[1].split("(")[1].split(")")[0].split("/"))
