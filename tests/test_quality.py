@@ -390,6 +390,31 @@ def test_names_in_section_titles_name_the_subject(tmp_path):
     assert "without naming it" in (check_self_contained(question) or "")
 
 
+TERM_SOURCE = (
+    "Rust has a kind of comment for documentation, known as a documentation comment, that generates HTML. "
+    "Documentation comments use three slashes and support Markdown. The function returns a reserve price."
+)
+
+
+@pytest.mark.parametrize(
+    "question, named",
+    [
+        ("What is the format of documentation comments?", True),
+        ("What do the documentation comments of a crate generate?", True),  # either number of the term
+        ("What does the documentation say about the reserve price?", False),  # the noun alone
+        ("What does the function return for blobs?", False),  # "function returns" once, a noun and its verb
+        ("What does the documentation support for formatting?", False),  # "documentation support(s)" is not a term
+    ],
+)
+def test_a_generic_noun_that_opens_a_term_of_the_source_names_it(gate, question, named):
+    pair = dataclasses.replace(GOOD, question=question)
+    reason, detail = only(gate(pair, context=(TERM_SOURCE,), shown=GOOD.evidence))
+    if named:
+        assert reason in after("self_contained"), detail
+    else:
+        assert reason == "self_contained" and "without naming it" in detail, detail
+
+
 # 3b. tautology
 
 
@@ -485,6 +510,21 @@ def test_duplicates_across_replies_are_found_whatever_the_block_of_rows_compared
         g.gate == "duplicate" and "near-duplicate" in g.detail for g in result.rejected
     )
     assert all(g.outcome is not result.accepted[0].outcome for g in result.rejected)
+
+
+def test_short_answers_shared_by_different_questions_are_not_duplicates(gate):
+    statements = (
+        "True or false: The reserve price equals BLOB_BASE_COST times the execution base fee?",
+        "True or false: The blob base fee is bounded below by a reserve price?",
+    )
+    verdicts = [dataclasses.replace(GOOD, question=q, answer="True") for q in statements]
+    result = gate(*verdicts, question_type=QuestionType.TRUE_FALSE_FILL_BLANK)
+    assert [g.pair for g in result.accepted] == verdicts, [(g.gate, g.detail) for g in result.rejected]
+    # near miss: a sentence-long answer shared by the two questions is still one pair's answer
+    long = [dataclasses.replace(v, answer="True. " + GOOD.answer) for v in verdicts]
+    result = gate(*long, question_type=QuestionType.TRUE_FALSE_FILL_BLANK)
+    assert [g.pair for g in result.accepted] == long[:1]
+    assert [(g.gate, "answer" in g.detail) for g in result.rejected] == [("duplicate", True)]
 
 
 def test_dedup_threshold_is_a_setting(gate):

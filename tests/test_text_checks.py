@@ -110,6 +110,14 @@ def test_restating_the_question_fails_and_adding_information_passes():
     assert not restates_question("rg.", question)  # too short to restate; the tautology gate judges it
 
 
+def test_a_restated_question_that_adds_the_value_asked_for_passes():
+    question = "What is the default value for the `opt-level` setting in the `dev` profile?"
+    assert not restates_question("The default value for the `opt-level` setting in the `dev` profile is `0`.", question)
+    assert not restates_question("The default value for the `opt-level` setting in the `dev` profile is 0.", question)
+    # near miss: the "value" is the question's own code span, so nothing is added
+    assert restates_question("The default value for the `opt-level` setting is in the `dev` profile.", question)
+
+
 def test_stray_script_fails_unless_the_source_uses_it():
     assert stray_script("The reserve price 保留价格 bounds it.", EIP) == "CJK"
     assert "CYRILLIC" in (degenerate_reason("It bounds the fee снизу.", "What bounds the fee?", EIP) or "")
@@ -142,6 +150,27 @@ def test_cut_off_and_sampling_accident():
     assert sampling_accident("What bounds it?", "The reserve price bounds the") == "answer is cut off mid-sentence"
     assert sampling_accident("What bounds the blob base fee?", "A reserve price bounds it.", EIP) is None
     assert "repeats" in sampling_accident("Why?", "The fee rises with demand. The fee rises with demand.", EIP)
+
+
+TRUE_FALSE = "True or false: The reserve price equals BLOB_BASE_COST times the execution base fee?"
+BLANK_ITEM = "A 10% change in the blob base fee may shift the total cost by just ____."
+
+
+@pytest.mark.parametrize(
+    "answer, question, is_cut",
+    [
+        ("True", TRUE_FALSE, False),
+        ("false.", TRUE_FALSE, False),
+        ("True, because the", TRUE_FALSE, True),  # a verdict whose reason stops mid-clause
+        ("0.0000001%", BLANK_ITEM, False),
+        ("`cargo doc --open`", BLANK_ITEM, False),
+        ("0.0000001% of the total cost, which is why the", BLANK_ITEM, True),  # longer than a term
+        ("0.0000001%", "How much may a 10% change in the blob base fee shift the total cost?", True),  # no blank
+    ],
+)
+def test_a_verdict_or_the_term_for_a_blank_is_a_whole_answer(answer, question, is_cut):
+    assert cut_off(answer, question) is is_cut
+    assert (sampling_accident(question, answer, EIP) == "answer is cut off mid-sentence") is is_cut
 
 
 def test_repetition_counts_prose_only():

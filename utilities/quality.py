@@ -88,6 +88,7 @@ from utilities.text_checks import (
     cut_off,
     degenerate_reason,
     normalize,
+    short_answer,
     stem,
 )
 from utilities.type_forms import type_form_reason
@@ -147,6 +148,8 @@ _DEMONSTRATIVE = re.compile(
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
+MIN_TERM_USES = 2  # a term of the source: two words it uses together at least this often
+_NEXT_WORD = re.compile(r"\s+([A-Za-z][\w-]*)")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
 
@@ -202,7 +205,7 @@ def check_form(pair: ParsedPair, question_type: QuestionType, source_words: int 
         min_words = max(1, min(min_words, source_words // 2))
     if len(pair.answer.split()) < min_words:
         return f"answer shorter than {min_words} words, the least for {question_type.value}"
-    if cut_off(pair.answer):
+    if cut_off(pair.answer, pair.question):
         return "answer is cut off mid-sentence"
     return None
 
@@ -227,13 +230,20 @@ def _generic_nouns() -> frozenset[str]:
     return frozenset(line.split()[1] for line in _data_lines(REFERENCES_FILE)) | {"i", "what", "how", "why"}
 
 
-def check_self_contained(question: str, subject_names: frozenset[str] = frozenset()) -> str | None:
+def check_self_contained(question: str, subject_names: frozenset[str] = frozenset(), source: str = "") -> str | None:
+    """Why the question cannot stand without its source, or None.
+
+    A generic noun that opens a term of the source names it: "the purpose of documentation
+    comments" is about the source's "documentation comments", not about some documentation.
+    """
     text = normalize(question)
     for phrase, pattern in context_phrases():
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
     references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
     if not references:
+        return None
+    if any(_opens_source_term(question, m, source) for m in references):
         return None
     rest = _DEMONSTRATIVE.sub(" ", _reference_pattern().sub(" ", question))
     if _names_something(rest, subject_names):
@@ -242,6 +252,17 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         if _names_something(f"a {word}", subject_names):  # "the `calc_excess_blob_gas` function"
             return None
     return f"question refers to {references[0].group(0)!r} without naming it"
+
+
+def _opens_source_term(question: str, reference: re.Match[str], source: str) -> bool:
+    """The reference's last word and the word after it make a term the source uses again and again
+    ("documentation comments"), not once in passing as a noun and its verb ("the function returns")."""
+    following = _NEXT_WORD.match(question, reference.end())
+    if not following or following.group(1).lower() in ENGLISH_STOP_WORDS:
+        return False
+    head = re.sub(r"(?<=\w{3})(?:es|s)$", "", following.group(1).lower())  # either number: "comment(s)"
+    term = rf"(?<!\w){re.escape(reference.group(0).split()[-1].lower())}\s+{re.escape(head)}(?:s|es)?(?!\w)"
+    return len(re.findall(term, source.lower())) >= MIN_TERM_USES
 
 
 def subject_names(outcome: RequestOutcome) -> frozenset[str]:
@@ -449,7 +470,7 @@ def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
 
 
 def _self_contained(c: Candidate) -> Verdict:
-    problem = check_self_contained(c.pair.question, c.names)
+    problem = check_self_contained(c.pair.question, c.names, " ".join(c.request.context))
     if problem:
         return Verdict(problem)
     for name in ("question", "answer"):
@@ -594,7 +615,8 @@ def apply_gates(
 def _copy_in_request(gated: GatedPair, kept: list[GatedPair], threshold: float) -> str | None:
     """A near copy of an earlier kept pair of the same reply (``kept``): its answer or its question."""
     for other in kept:
-        for name in ("answer", "question"):
+        # a short answer ("True", "8192") is shared by different questions: only its question can be a copy
+        for name in ("question",) if short_answer(gated.pair.answer) else ("answer", "question"):
             mine, theirs = normalize(getattr(gated.pair, name)), normalize(getattr(other.pair, name))
             score = fuzz.token_sort_ratio(mine, theirs)
             if score >= threshold * 100:
@@ -635,7 +657,7 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
                 continue
         answer_key = (gated.outcome.request.planned.question_type, normalize(gated.pair.answer))
         earlier = answers_seen.get(answer_key)
-        if earlier is not None and earlier != questions[i]:
+        if earlier is not None and earlier != questions[i] and not short_answer(gated.pair.answer):
             gated.gate, gated.detail = DUPLICATE, "the same answer was kept for another question of this type"
             rejected.append(gated)
             continue

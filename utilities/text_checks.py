@@ -38,6 +38,9 @@ _TRANSLATE = str.maketrans(
 _EMPHASIS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*[a-z0-9]|[a-z0-9]")
+BLANK = re.compile(r"_{3,}")  # the blank of a fill-in-the-blank sentence
+_VERDICT = re.compile(r"\W*(?:true|false)\W*", re.IGNORECASE)
+MAX_TERM_WORDS = 6  # a term that fills a blank; a longer answer is a sentence and must end like one
 _ENDS_SENTENCE = re.compile(r"""[.!?:;)\]"'`>*]\s*$""")
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|<!--.*?-->", re.DOTALL)
 # Code outside backticks: an indented line, a line ending in ; { or }, an assignment line, an HTML tag.
@@ -60,6 +63,7 @@ DUP_SENTENCE_FRACTION = 0.2  # ... when its repeats make this share of the text 
 RESTATE_SHARE = 0.8  # this share of the answer's words are the question's words, in order, and it adds no
 # content word ("rg" has two letters: "The name of the installed binary is `rg`." adds none)
 MIN_RESTATE_WORDS = 4
+_VALUE = re.compile(r"`[^`\n]+`|\d+(?:[.,]\d+)*")
 # Scripts an English technical answer never needs unless its source uses them. Greek is
 # left out: α, β, λ and π stand in formulas whatever the source spelled.
 FOREIGN_SCRIPTS = (
@@ -118,9 +122,28 @@ def content_stems(text: str) -> set[str]:
     return {stem(w) for w in content_words(text)}
 
 
-def cut_off(answer: str) -> bool:
-    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark."""
-    return not _ENDS_SENTENCE.search(answer.strip())
+def cut_off(answer: str, question: str = "") -> bool:
+    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark.
+
+    A bare verdict ("True", "False") and a short term that fills the question's blank are whole
+    answers, not sentences cut short (a small model often answers a true-or-false item so).
+
+    >>> cut_off("The blob base fee falls until it")
+    True
+    >>> cut_off("True"), cut_off("true and the"), cut_off("0.0000001%", "It shifts the cost by just ___.")
+    (False, True, False)
+    >>> cut_off("0.0000001% of the total cost because the", "It shifts the cost by just ___.")
+    True
+    """
+    text = answer.strip()
+    if _VERDICT.fullmatch(text) or (BLANK.search(question) and len(text.split()) <= MAX_TERM_WORDS):
+        return False
+    return not _ENDS_SENTENCE.search(text)
+
+
+def short_answer(answer: str) -> bool:
+    """A verdict or a term ("True", "8192", "`cargo doc --open`"), which different questions may share."""
+    return len(answer.split()) <= MAX_TERM_WORDS
 
 
 def _prose(text: str) -> str:
@@ -185,6 +208,8 @@ def restates_question(answer: str, question: str) -> bool:
     False
     >>> restates_question("True. Cargo has two main profiles.", "True or false: Cargo has two main profiles?")
     False
+    >>> restates_question("The default opt-level of dev is `0`.", "What is the default opt-level of dev?")
+    False
     """
     a, q = _PROSE_WORD.findall(normalize(answer)), _PROSE_WORD.findall(normalize(question))
     if a[:1] in (["true"], ["false"]) and "true or false" in normalize(question):
@@ -192,8 +217,13 @@ def restates_question(answer: str, question: str) -> bool:
     if len(a) < MIN_RESTATE_WORDS:
         return False
     matched = sum(block.size for block in SequenceMatcher(None, a, q, autojunk=False).get_matching_blocks())
-    new = content_words(answer) - content_words(question)
+    new = (content_words(answer) - content_words(question)) | (_values(answer) - _values(question))
     return matched / len(a) >= RESTATE_SHARE and not new
+
+
+def _values(text: str) -> set[str]:
+    """Numbers and code spans: what a look-up answer adds to a restated question ("... is `0`.")."""
+    return set(_VALUE.findall(text))
 
 
 def _script(char: str) -> str | None:
@@ -258,6 +288,6 @@ def sampling_accident(question: str, answer: str, source: str = "") -> str | Non
     reason = degenerate_reason(answer, question, source)
     if reason:
         return reason
-    if cut_off(answer):
+    if cut_off(answer, question):
         return "answer is cut off mid-sentence"
     return None

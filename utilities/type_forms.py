@@ -33,9 +33,8 @@ from __future__ import annotations
 import re
 
 from models.question_types import QuestionType
-from utilities.text_checks import content_stems, normalize
+from utilities.text_checks import BLANK, content_stems, normalize
 
-BLANK = re.compile(r"_{3,}")
 _TRUE_FALSE_QUESTION = re.compile(r"^(?:true or false|is it true|true/false)\b|\btrue or false\??$")
 _TRUE_FALSE_ANSWER = re.compile(r"^\W*(?:true|false)\b")
 _COMPARISON = re.compile(
