@@ -255,6 +255,35 @@ def test_when_its_own_quotes_miss_the_sentence_shown_that_supports_the_answer_is
     assert reason == "evidence_support" and "no sentence shown supports it" in detail
 
 
+def test_found_evidence_includes_a_sentence_about_what_is_asked(gate):
+    """The answer's words are in one sentence and the question's in another: both are cited."""
+    shown = (
+        "Nodes must verify KZG proofs, which is computationally expensive.",
+        "This EIP introduces an `if`-clause in `calc_excess_blob_gas()`.",
+        "Validators vote on gas targets.",
+    )
+    pair = dataclasses.replace(
+        GOOD,
+        question="Why does `calc_excess_blob_gas()` gain an `if`-clause?",
+        answer="Because nodes must verify KZG proofs, which is computationally expensive.",
+        evidence=(shown[2],),
+    )
+    (kept,) = gate(pair, context=(" ".join(shown),), shown=shown).accepted
+    assert kept.evidence == shown[:2] and kept.evidence_from == "found"
+    # Near miss: no sentence shown is about what is asked, so the answer's sentence alone does not do.
+    reason, detail = only(gate(pair, context=(" ".join(shown),), shown=(shown[0], shown[2])))
+    assert reason == "evidence_support" and detail.startswith("the question shares no content word"), detail
+
+
+def test_an_answer_that_asks_instead_of_answering_fails_and_one_quoting_a_question_passes(gate):
+    asking = dataclasses.replace(GOOD, answer="Is it the reserve price? Or BLOB_BASE_COST times the base fee?")
+    assert only(gate(asking)) == ("degenerate", "the answer asks a question instead of answering")
+    quoting = dataclasses.replace(
+        GOOD, answer='Asked "what bounds it?", the reserve price does: BLOB_BASE_COST times the execution base fee.'
+    )
+    assert only(gate(quoting))[0] in after("degenerate")
+
+
 def test_an_answer_no_sentence_shown_supports_stays_rejected(gate):
     invented = dataclasses.replace(GOOD, answer="The reserve price doubles every epoch under validator governance.")
     reason, detail = only(gate(invented))

@@ -83,6 +83,7 @@ from models.schemas import ReplyLimits
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
 from utilities.text_checks import (
+    asks_only,
     content_stems,
     content_words,
     cut_off,
@@ -391,6 +392,23 @@ def choose_evidence(
     return tuple(chosen)
 
 
+def anchor_on_question(question: str, chosen: tuple[str, ...], quotes: tuple[str, ...]) -> tuple[str, ...]:
+    """``chosen`` as it is when it shares a content word with the question; else with the shown sentence
+    that shares the most (the first of equals) in place of its last one when it is full, so that the
+    evidence is about what is asked as well as what is answered.
+
+    >>> anchor_on_question("What does the `if`-clause change?", ("Fees rise.",), ("Fees rise.", "An `if`-clause."))
+    ('Fees rise.', 'An `if`-clause.')
+    """
+    asked = content_stems(question)
+    if not chosen or not asked or any(content_stems(q) & asked for q in chosen):
+        return chosen
+    best = max(quotes, key=lambda q: len(content_stems(q) & asked), default="")
+    if not content_stems(best) & asked:
+        return chosen
+    return (*chosen[: MAX_FOUND_QUOTES - 1], best)
+
+
 MAX_FOUND_QUOTES = ReplyLimits.model_fields["max_evidence"].default  # as many sentences as a reply may cite
 
 
@@ -427,7 +445,11 @@ class Candidate:
         if problem is None:
             return Verdict(support=support, evidence=tuple(self.quotes), evidence_from="model")
         new_words = " ".join(sorted(content_stems(self.pair.answer) - content_stems(self.pair.question)))
-        found = choose_evidence(new_words, self.request.quotes, MAX_FOUND_QUOTES, content_stems)
+        found = anchor_on_question(
+            self.pair.question,
+            choose_evidence(new_words, self.request.quotes, MAX_FOUND_QUOTES, content_stems),
+            self.request.quotes,
+        )
         if found:
             found_support, found_problem = check_evidence_support(self.pair, list(found), floor)
             if found_problem is None:
@@ -452,6 +474,8 @@ def _type_form(c: Candidate) -> Verdict:
 
 
 def _degenerate(c: Candidate) -> Verdict:
+    if asks_only(c.pair.answer):
+        return Verdict("the answer asks a question instead of answering")
     return Verdict(degenerate_reason(c.pair.answer, c.pair.question, " ".join(c.request.context)))
 
 

@@ -263,6 +263,17 @@ def json_debris(answer: str, source: str = "") -> str | None:
     return None
 
 
+def asks_only(answer: str) -> bool:
+    """Every sentence of the answer is a question: it asks instead of answering. (Not a sampling
+    accident: a document's own paragraph may be a question, "How do we do it?", but an answer may not.)
+
+    >>> asks_only("Overexposed? A person we did not notice?"), asks_only("Why does it matter? It bounds the fee.")
+    (True, False)
+    """
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer.strip().rstrip(" *_`'\"")) if s.strip()]
+    return bool(sentences) and all(s.endswith("?") for s in sentences)
+
+
 def degenerate_reason(answer: str, question: str, source: str = "") -> str | None:
     """Why the answer is a sampling accident rather than an answer, or None.
 
