@@ -275,6 +275,25 @@ def test_found_evidence_includes_a_sentence_about_what_is_asked(gate):
     assert reason == "evidence_support" and detail.startswith("the question shares no content word"), detail
 
 
+def test_found_evidence_covers_the_answers_number(gate):
+    """A value the answer states must be in its evidence: the search for it counts numbers as well as words."""
+    shown = (
+        "The `opt-level` setting controls how many optimizations Rust applies, with a range of 0 to 3.",
+        "The `opt-level` setting of the dev profile trades speed of the code for speed of compiling.",
+    )
+    pair = dataclasses.replace(
+        GOOD,
+        question="What is the lowest `opt-level` setting of the dev profile?",
+        answer="It is 0.",
+        evidence=(shown[1],),
+    )
+    (kept,) = gate(pair, context=(" ".join(shown),), shown=shown).accepted
+    assert kept.evidence == (shown[0],) and kept.evidence_from == "found"
+    # Near miss: no sentence shown holds the number, so the answer's value is unsupported.
+    reason, detail = only(gate(dataclasses.replace(pair, answer="It is 7."), context=(" ".join(shown),), shown=shown))
+    assert reason == "evidence_support" and "number 7" in detail, detail
+
+
 def test_an_answer_that_asks_instead_of_answering_fails_and_one_quoting_a_question_passes(gate):
     asking = dataclasses.replace(GOOD, answer="Is it the reserve price? Or BLOB_BASE_COST times the base fee?")
     assert only(gate(asking)) == ("degenerate", "the answer asks a question instead of answering")

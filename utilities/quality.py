@@ -338,6 +338,15 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+def evidence_terms(text: str) -> set[str]:
+    """What evidence must cover of an answer: its content words (stemmed) and its numbers.
+
+    >>> sorted(evidence_terms("The range of `opt-level` is 0 to 3."))
+    ['0', '3', 'opt-level', 'rang']
+    """
+    return content_stems(text) | _numbers(text)
+
+
 def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float:
     """Share of the answer's content words not in its question that occur in its quotes (stemmed; a number
     also as its quote's worked-out power); 1.0 when none."""
@@ -444,10 +453,11 @@ class Candidate:
         support, problem = check_evidence_support(self.pair, self.quotes, floor)
         if problem is None:
             return Verdict(support=support, evidence=tuple(self.quotes), evidence_from="model")
-        new_words = " ".join(sorted(content_stems(self.pair.answer) - content_stems(self.pair.question)))
+        question, answer = self.pair.question, self.pair.answer
+        new = (content_stems(answer) - content_stems(question)) | (_numbers(answer) - _numbers(question))
         found = anchor_on_question(
-            self.pair.question,
-            choose_evidence(new_words, self.request.quotes, MAX_FOUND_QUOTES, content_stems),
+            question,
+            choose_evidence(" ".join(sorted(new)), self.request.quotes, MAX_FOUND_QUOTES, evidence_terms),
             self.request.quotes,
         )
         if found:
