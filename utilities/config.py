@@ -170,6 +170,12 @@ class GateSettings(SettingsModel):
     evidence_support_floor: Float = setting(
         "0.5", "share of an answer's content words that must occur in its own cited evidence", ge=0.0, le=1.0
     )
+    unsourced_ceiling: Float = setting(
+        "0.35",
+        "share of an answer's content words not in its question that may be in no source shown; 1 turns it off",
+        ge=0.0,
+        le=1.0,
+    )
     dedup_threshold: Float = setting(
         "0.9", "TF-IDF cosine at which a question is a near-duplicate of an earlier one", ge=0.0, le=1.0
     )

@@ -44,9 +44,15 @@ Gates, in order (a pair is rejected by the first it fails):
    question, the share found in the quotes (stemmed: "fees" matches "fee") is
    at least ``evidence_support_floor``. The question's words are left out
    because they cannot show that what the answer adds is supported.
-7. ``images``: every figure a pair names was attached to its request and its file
+7. ``unsourced``: the answer adds little the sources never say: of its content
+   words not in the question, no more than the share ``unsourced_ceiling``, or
+   fewer than ``MIN_UNSOURCED_WORDS``, occur in none of the texts its request
+   showed, their titles, or the words inside their identifiers (``excess_blob_gas`` holds
+   "excess", "blob", "gas"). A pair that carries a figure is not tested: its
+   words may describe the image.
+8. ``images``: every figure a pair names was attached to its request and its file
    exists.
-8. ``duplicate``: within one request, a pair whose answer or question is a near
+9. ``duplicate``: within one request, a pair whose answer or question is a near
    copy of an earlier kept pair's (rapidfuzz ``token_sort_ratio`` on normalized
    text >= ``dedup_threshold`` x 100) is dropped; within a document, a question
    whose TF-IDF cosine similarity to an earlier kept question reaches
@@ -338,13 +344,27 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+MIN_UNSOURCED_WORDS = 2  # one new word may be a paraphrase ("crucial"); two or more that are a share are inventions
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def source_vocabulary(texts: Iterable[str]) -> set[str]:
+    """The content words (stemmed) of ``texts``, and of the words inside their identifiers.
+
+    >>> sorted(source_vocabulary(["Set `baseFeeUpdateFraction` from excess_blob_gas."]) - {"set"})
+    ['base', 'basefeeupdatefraction', 'blob', 'excess', 'excess_blob_ga', 'fee', 'fraction', 'gas', 'updat']
+    """
+    text = " ".join(texts)
+    return content_stems(text) | content_stems(_CAMEL.sub(" ", text).replace("_", " "))
+
+
 def evidence_terms(text: str) -> set[str]:
     """What evidence must cover of an answer: its content words (stemmed) and its numbers.
 
     >>> sorted(evidence_terms("The range of `opt-level` is 0 to 3."))
     ['0', '3', 'opt-level', 'rang']
     """
-    return content_stems(text) | _numbers(text)
+    return source_vocabulary([text]) | _numbers(text)
 
 
 def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float:
@@ -353,12 +373,12 @@ def evidence_support(question: str, answer: str, quotes: Iterable[str]) -> float
     new = content_stems(answer) - content_stems(question)
     if not new:
         return 1.0
-    cited = set().union(*(content_stems(q) | _numbers(q) for q in quotes))
+    cited = set().union(*(evidence_terms(q) for q in quotes))
     return len(new & cited) / len(new)
 
 
 def check_evidence_support(pair: ParsedPair, quotes: list[str], floor: float) -> tuple[float, str | None]:
-    cited = set().union(*(content_stems(q) for q in quotes))
+    cited = set().union(*(source_vocabulary([q]) for q in quotes))
     if not content_stems(pair.question) & cited:
         return 0.0, "the question shares no content word with its quotes"
     invented = _numbers(pair.answer) - set().union(_numbers(pair.question), *(_numbers(q) for q in quotes))
@@ -368,6 +388,13 @@ def check_evidence_support(pair: ParsedPair, quotes: list[str], floor: float) ->
     if support < floor:
         return support, f"{support:.0%} of the answer's new content words are in its quotes"
     return support, None
+
+
+def unsourced_words(question: str, answer: str, vocabulary: set[str]) -> tuple[set[str], set[str]]:
+    """(the answer's new content words that are in no source, its new content words): new means not in
+    the question, whose words cannot show what the answer adds."""
+    new = content_stems(answer) - content_stems(question)
+    return new - vocabulary, new
 
 
 def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
@@ -533,6 +560,19 @@ def _evidence_support(c: Candidate) -> Verdict:
     return c.support
 
 
+def _unsourced(c: Candidate) -> Verdict:
+    """The answer does not add what no source says ("digital sensors" in an answer about film photographs)."""
+    if c.pair.figures:
+        return Verdict()
+    request = c.request
+    titles = (*request.section_titles, *([request.document_title] if request.document_title else []))
+    unsourced, new = unsourced_words(c.pair.question, c.pair.answer, source_vocabulary((*request.context, *titles)))
+    if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
+        return Verdict()
+    words = ", ".join(sorted(unsourced)[:6])
+    return Verdict(f"{len(unsourced)} of the answer's {len(new)} new content words are in no source shown ({words})")
+
+
 def _sources(c: Candidate) -> Verdict:
     """A MULTI_HOP_REASONING pair's evidence holds a sentence of its section and one of a related section."""
     if c.request.planned.question_type is not QuestionType.MULTI_HOP_REASONING or len(c.request.context) < 2:
@@ -583,6 +623,7 @@ PAIR_GATES = (
     Gate("tautology", _tautology),
     Gate("grounding", _grounding),
     Gate("evidence_support", _evidence_support),
+    Gate("unsourced", _unsourced),
     Gate("sources", _sources),
     Gate("polarity", _polarity),
     Gate("images", _images),
