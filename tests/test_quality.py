@@ -397,6 +397,25 @@ def test_evidence_support_floor_is_a_setting(gate):
 
 
 @pytest.mark.parametrize(
+    "answer, leans",
+    [
+        ("According to the passage, a reserve price: BLOB_BASE_COST times the execution base fee.", True),
+        ("A reserve price, as stated in the text: BLOB_BASE_COST times the execution base fee.", True),
+        ("The section explicitly describes a reserve price of BLOB_BASE_COST times the execution base fee.", True),
+        # near misses: "the text" and "the document" as the subject's own words, not the source's
+        ("A reserve price: BLOB_BASE_COST times the execution base fee, shown in the text of each block.", False),
+        ("A reserve price, which the document format of a block states as BLOB_BASE_COST times the fee.", False),
+    ],
+)
+def test_an_answer_that_talks_about_its_source_is_not_self_contained(gate, answer, leans):
+    reason, detail = only(gate(dataclasses.replace(GOOD, answer=answer), settings=GateSettings()))
+    if leans:
+        assert reason == "self_contained" and detail.startswith("the answer leans on its source"), detail
+    else:
+        assert reason in after("self_contained"), detail
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "According to the text, what bounds the blob base fee?",

@@ -26,7 +26,8 @@ Gates, in order (a pair is rejected by the first it fails):
    only when the question also names something: an identifier (``EIP-7918``,
    ``BLOB_BASE_COST``, ``Crates.io``), a code span (`` `cargo publish` ``), a
    capitalized name after its first word, or a name from its document's or
-   sections' titles.
+   sections' titles. Nor does the answer talk about its source ("according to
+   the passage", "as stated in the text", "the document mentions").
 4. ``tautology``: the answer is not already in its question: its normalized text
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
@@ -155,6 +156,17 @@ _DEMONSTRATIVE = re.compile(
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
+# An answer that talks about its source instead of its subject: a model trained on it learns to cite a passage
+# it will not have ("According to the passage, ...", "as stated in the text", "This is stated in the sentence").
+_SOURCE_NOUN = r"(?:passage|text|document|section|source|excerpt|article|paragraph|sentence|chapter)s?"
+_SOURCE_TALK = re.compile(
+    rf"\baccording to (?:the|this|these) {_SOURCE_NOUN}\b"
+    rf"|\b(?:as|is|are|was|were) (?:\w+ly )?(?:stated|mentioned|described|explained|noted|said|given) in (?:the|this) "
+    rf"{_SOURCE_NOUN}\b"
+    rf"|\b(?:the|this) {_SOURCE_NOUN} (?:\w+ly )?"
+    r"(?:states|says|mentions|describes|explains|notes|suggests|indicates|lists)\b",
+    re.IGNORECASE,
+)
 MIN_TERM_USES = 2  # a term of the source: two words it uses together at least this often
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][\w-]*)")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
@@ -534,6 +546,9 @@ def _self_contained(c: Candidate) -> Verdict:
     problem = check_self_contained(c.pair.question, c.names, " ".join(c.request.context))
     if problem:
         return Verdict(problem)
+    talk = _SOURCE_TALK.search(normalize(c.pair.answer))
+    if talk:
+        return Verdict(f"the answer leans on its source: {talk.group(0)!r}")
     for name in ("question", "answer"):
         part = unseen_parts(getattr(c.pair, name), c.pair.figures)
         if part:
