@@ -21,7 +21,7 @@ def rows(path=SET) -> list[dict]:
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
 def test_every_pair_has_two_readings_and_the_final_label_is_their_verdict(path):
     data = rows(path)
-    assert len({r["id"] for r in data}) == len(data) >= 100
+    assert len({r["id"] for r in data}) == len(data) >= 36  # the smallest: every pair of the first command
     for row in data:
         first, second = (reading["label"] for reading in row["readers"])
         assert {first, second} <= {"good", "bad"}
@@ -33,14 +33,17 @@ def test_every_pair_has_two_readings_and_the_final_label_is_their_verdict(path):
 
 
 # Good pairs the gates keep on each set, measured (python benchmarks/bench_labelled_pairs.py), minus a margin
-# of two. Before the verdict, blank-term, source-term, short-answer, question-anchored evidence and
+# of one or two. Before the verdict, blank-term, source-term, short-answer, question-anchored evidence and
 # asks-only changes: 7/19, 5/24 and 8/23 kept pairs good; after: 14/29, 16/40 and 11/27 (precision 48%, 40%,
 # 41%; recall 52%, 57%, 42%). With numbers in found evidence, identifier words and the unsourced gate:
-# 15/30, 17/37 and 12/28.
+# 15/30, 17/37 and 12/28; with answers that talk about their source rejected: 15/29, 17/34 and 12/27. The
+# README's first command on the sample (two and four pairs per request): 7/16 and 9/26.
 KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_t07.jsonl": 14,
     "labelled_qwen1.5b_t02.jsonl": 16,
     "labelled_qwen1.5b.jsonl": 11,
+    "labelled_qwen1.5b_sample_q2.jsonl": 6,
+    "labelled_qwen1.5b_sample_q4.jsonl": 8,
 }
 
 
