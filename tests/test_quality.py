@@ -452,6 +452,7 @@ def test_whole_word_near_misses_pass_self_containment(gate, question):
         "What is the purpose of this operational guidance document?",  # two modifiers before the noun
         "What does the publication recommend as a reserve price?",
         "Which reserve price does this guide recommend?",
+        "In March 2025, how high was the reserve price the proposal applied?",  # a date names no subject
     ],
 )
 def test_definite_references_to_unnamed_things_fail(gate, question):
@@ -472,6 +473,7 @@ def test_definite_references_to_unnamed_things_fail(gate, question):
         "What does the Ethereum proposal assign as the reserve price?",
         "What does the Ethereum operational guidance document say about the reserve price?",  # named
         "How does the page cache keep the reserve price?",  # "page" alone points at nothing of the source
+        "In March 2025, what did the EIP-7918 proposal set as the reserve price?",  # a date beside a name
     ],
 )
 def test_questions_that_name_their_subject_pass(gate, question):
@@ -791,6 +793,30 @@ def test_an_answer_that_drops_its_evidence_negation_fails(gate, answer, ok):
     assert (reason is None) is ok, detail
     if not ok:
         assert reason == "polarity" and "drops the negation" in detail
+
+
+HEDGED = "A change in the blob base fee of 10% may under such circumstances shift the total cost by just 0.0000001%."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "ok"),
+    [
+        ("What does a 10% change in the blob base fee do to the total cost?",
+         "A change in the blob base fee of 10% shifts the total cost by just 0.0000001%.", False),  # hedge dropped
+        ("What does a 10% change in the blob base fee do to the total cost?",
+         "A change in the blob base fee of 10% may shift the total cost by just 0.0000001%.", True),
+        ("What does a 10% change in the blob base fee possibly do to the total cost?",  # hedged in the question
+         "A change in the blob base fee of 10% shifts the total cost by just 0.0000001%.", True),
+        ("What does a 10% change in the blob base fee do to the total cost?",
+         "It could shift the total cost of blobspace by just 0.0000001%.", True),  # hedged in other words
+    ],
+)  # fmt: skip
+def test_an_answer_that_drops_its_evidence_hedge_fails(gate, question, answer, ok):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(HEDGED,))
+    reason, detail = only(gate(pair, context=(HEDGED,)))
+    assert (reason is None) is ok, detail
+    if not ok:
+        assert reason == "polarity" and "drops the hedge" in detail
 
 
 def test_a_negated_quote_the_answer_does_not_rest_on_is_no_polarity_problem(gate):

@@ -25,7 +25,7 @@ Gates, in order (a pair is rejected by the first it fails):
    proposal", "this change", "the two curves", "the `if` clause") is allowed
    only when the question also names something: an identifier (``EIP-7918``,
    ``BLOB_BASE_COST``, ``Crates.io``), a code span (`` `cargo publish` ``), a
-   capitalized name after its first word, or a name from its document's or
+   capitalized name after its first word (not a month or weekday), or a name from its document's or
    sections' titles. Nor does the answer talk about its source ("according to
    the passage", "as stated in the text", "the document mentions").
 4. ``tautology``: the answer is not already in its question: its normalized text
@@ -167,6 +167,11 @@ _SOURCE_TALK = re.compile(
     r"(?:states|says|mentions|describes|explains|notes|suggests|indicates|lists)\b",
     re.IGNORECASE,
 )
+# a date names when, not what: "In March 2025, the proposed fee ..." still leans on an unnamed proposal
+CALENDAR_NAMES = frozenset({
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+})  # fmt: skip
 MIN_TERM_USES = 2  # a term of the source: two words it uses together at least this often
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][\w-]*)")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
@@ -238,7 +243,7 @@ def _names_something(text: str, subject_names: frozenset[str]) -> str | None:
     for pattern in (_IDENTIFIER, _CAPITALIZED):
         for match in pattern.finditer(prose.strip()):
             word = match.group(0)
-            if not (pattern is _CAPITALIZED and stem(word.lower()) in _generic_nouns()):
+            if not (pattern is _CAPITALIZED and (stem(word.lower()) in _generic_nouns() or word in CALENDAR_NAMES)):
                 return word
     words = {stem(w) for w in re.findall(r"[\w.-]+", prose.lower())}
     return next(iter(sorted(words & subject_names)), None)
@@ -603,20 +608,24 @@ def _sources(c: Candidate) -> Verdict:
 
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nor|neither|cannot|without|nothing|nobody|no longer)\b|n['’]t\b", re.I)
+_HEDGE = re.compile(r"\b(?:may|might|could|arguably|likely|possibly|perhaps|probably|potentially)\b", re.I)
 POLARITY_OVERLAP = 0.5  # share of an answer sentence's content words in a quote that make it that quote's claim
 
 
 def _polarity(c: Candidate) -> Verdict:
-    """The answer keeps its evidence's negations: "Cate doesn't exactly live in Colombia" does not support
-    "Cate lives in Colombia". Checked when the answer has no negation at all and one of its sentences
-    rests on a negated quote (half its content words are the quote's)."""
-    if _NEGATION.search(c.pair.answer):
-        return Verdict()
-    for sentence in re.split(r"(?<=[.!?])\s+", c.pair.answer):
-        words = content_stems(sentence)
-        for quote in c.support.evidence:
-            if words and _NEGATION.search(quote) and len(words & content_stems(quote)) >= POLARITY_OVERLAP * len(words):
-                return Verdict(f"the answer drops the negation of its evidence: {quote[:100]!r}")
+    """The answer keeps its evidence's negations and hedges: "Cate doesn't exactly live in Colombia" does not
+    support "Cate lives in Colombia", nor "a 10% change may shift the cost by 0.0000001%" an answer that says
+    it does. Checked for each of the two when neither the question nor the answer has one and a sentence of
+    the answer rests on a quote that has (half its content words are the quote's)."""
+    for kind, pattern in (("negation", _NEGATION), ("hedge", _HEDGE)):
+        if pattern.search(c.pair.answer) or (kind == "hedge" and pattern.search(c.pair.question)):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", c.pair.answer):
+            words = content_stems(sentence)
+            for quote in c.support.evidence:
+                rests = words and len(words & content_stems(quote)) >= POLARITY_OVERLAP * len(words)
+                if rests and pattern.search(quote):
+                    return Verdict(f"the answer drops the {kind} of its evidence: {quote[:100]!r}")
     return Verdict()
 
 
