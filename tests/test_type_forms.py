@@ -23,6 +23,8 @@ PROC = QuestionType.PROCESS_WORKFLOW
         ("The reserve price equals BLOB_BASE_COST times the execution base fee. True or false?", "**False** - it..."),
         ("The blob base fee is bounded below by a ____.", "reserve price, which scales the execution base fee."),
         ("Fill in the blank: the reserve price equals ______ times the base fee.", "BLOB_BASE_COST"),
+        ("Fill in the blank: `BLOB_BASE_COST` is __ relative to the compute costs of blobs?", "relatively moderate"),
+        ("Fill in the blank: a fee of __.", "1 wei"),  # three words around the blank
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -36,6 +38,9 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("True or false: the reserve price scales the base fee?", "It scales the base fee.", "not answered True"),
         ("The fee is bounded by a ____.", "a ____ price", "still has a blank"),
         ("Is the statement true that fees fall?", "Yes.", "neither"),  # a yes/no question is not the form
+        ("What is the purpose of verifying KZG proofs? True or false: __?", "True", "no sentence around it"),
+        ("Fill in the blank: fee ____.", "1 wei", "no sentence around it"),  # two words: a near miss of three
+        ("What does `__init__` return for a crate?", "True", "neither"),  # a dunder name is not a blank
     ],
 )
 def test_true_false_and_fill_blank_near_misses_fail(question, answer, detail):

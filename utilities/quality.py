@@ -90,6 +90,7 @@ from models.schemas import ReplyLimits
 from utilities.config import GateSettings
 from utilities.figures import strip_placeholders
 from utilities.text_checks import (
+    BLANK,
     asks_only,
     content_stems,
     content_words,
@@ -222,7 +223,7 @@ def check_form(pair: ParsedPair, question_type: QuestionType, source_words: int 
     question = normalize(pair.question)
     if len(question.split()) < MIN_QUESTION_WORDS:
         return f"question shorter than {MIN_QUESTION_WORDS} words cannot stand on its own"
-    if not (question.endswith("?") or question.startswith(INSTRUCTION_STARTS) or "____" in pair.question):
+    if not (question.endswith("?") or question.startswith(INSTRUCTION_STARTS) or BLANK.search(pair.question)):
         return "question has no question form (no '?' and no instruction such as 'Explain')"
     min_words = QUESTION_TYPE_SPECS[question_type].answer.min_words
     if source_words is not None:
@@ -265,6 +266,7 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
     references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
+    references = [m for m in references if not _refers_back(question, m)]
     if not references:
         return None
     if any(_opens_source_term(question, m, source) for m in references):
@@ -276,6 +278,13 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         if _names_something(f"a {word}", subject_names):  # "the `calc_excess_blob_gas` function"
             return None
     return f"question refers to {references[0].group(0)!r} without naming it"
+
+
+def _refers_back(question: str, reference: re.Match[str]) -> bool:
+    """The reference's noun is one the question already used: "the equilibrium blob base fee rises once demand
+    at this fee is above target" points at its own "blob base fee", not at the source."""
+    head = re.sub(r"(?<=\w{3})(?:es|s)$", "", reference.group(0).split()[-1].strip("`").lower())
+    return bool(re.search(rf"(?<!\w){re.escape(head)}", question[: reference.start()], re.IGNORECASE))
 
 
 def _opens_source_term(question: str, reference: re.Match[str], source: str) -> bool:
@@ -411,7 +420,14 @@ def unsourced_words(question: str, answer: str, vocabulary: set[str]) -> tuple[s
     """(the answer's new content words that are in no source, its new content words): new means not in
     the question, whose words cannot show what the answer adds."""
     new = content_stems(answer) - content_stems(question)
-    return new - vocabulary, new
+    return {w for w in new if w not in vocabulary and not _identifier_parts(w) <= vocabulary}, new
+
+
+def _identifier_parts(word: str) -> set[str]:
+    """The stemmed words inside an identifier ("base_fee_per_blob" -> base, fee, blob); empty for a plain word."""
+    if "_" not in word.strip("_"):
+        return {word}
+    return content_stems(word.replace("_", " ")) or {word}
 
 
 def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
@@ -499,6 +515,8 @@ class Candidate:
             return Verdict(support=support, evidence=tuple(self.quotes), evidence_from="model")
         question, answer = self.pair.question, self.pair.answer
         new = (content_stems(answer) - content_stems(question)) | (_numbers(answer) - _numbers(question))
+        if not new:  # a verdict ("True") or a term the question holds: the statement judged is the question's
+            new = content_stems(question) | _numbers(question)
         found = anchor_on_question(
             question,
             choose_evidence(" ".join(sorted(new)), self.request.quotes, MAX_FOUND_QUOTES, evidence_terms),

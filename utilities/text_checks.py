@@ -38,7 +38,7 @@ _TRANSLATE = str.maketrans(
 _EMPHASIS = re.compile(r"\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)|`")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*[a-z0-9]|[a-z0-9]")
-BLANK = re.compile(r"_{3,}")  # the blank of a fill-in-the-blank sentence
+BLANK = re.compile(r"(?<![\w`])_{2,}(?![\w`])")  # the blank of a fill-in-the-blank sentence, not `__init__`
 _VERDICT = re.compile(r"\W*(?:true|false)\W*", re.IGNORECASE)
 MAX_TERM_WORDS = 6  # a term that fills a blank; a longer answer is a sentence and must end like one
 _ENDS_SENTENCE = re.compile(r"""[.!?:;)\]"'`>*]\s*$""")

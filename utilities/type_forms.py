@@ -70,9 +70,25 @@ _CRITICAL = re.compile(
 )
 
 
+MIN_BLANK_SENTENCE_WORDS = 3  # words around a blank, its sentence's: "True or false: ____?" gives nothing to fill
+_ITEM_LABEL = re.compile(r"^\W*(?:true or false|true/false|fill[- ]in[- ]the[- ]blanks?(?: sentence)?)\W*", re.I)
+
+
+def _blank_context(question: str) -> int:
+    """Words of the sentence that holds the question's blank, its item label ("Fill in the blank:") aside."""
+    blank = BLANK.search(question)
+    assert blank is not None
+    start = max(question.rfind(end, 0, blank.start()) for end in ("? ", ". ", "! ", ": "))
+    start = 0 if start < 0 or _ITEM_LABEL.fullmatch(question[: start + 2]) else start + 2
+    end = min((i for i in (question.find(e, blank.end()) for e in ("? ", ". ", "! ")) if i >= 0), default=len(question))
+    return len(re.findall(r"\w+", BLANK.sub(" ", _ITEM_LABEL.sub("", question[start:end]))))
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     if BLANK.search(question):
+        if _blank_context(question) < MIN_BLANK_SENTENCE_WORDS:
+            return "a blank with no sentence around it to fill"
         return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
     if _TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q):
         return None if _TRUE_FALSE_ANSWER.search(a) else "a true-or-false statement not answered True or False"
