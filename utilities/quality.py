@@ -381,7 +381,12 @@ def source_vocabulary(texts: Iterable[str]) -> set[str]:
     ['base', 'basefeeupdatefraction', 'blob', 'excess', 'excess_blob_ga', 'fee', 'fraction', 'gas', 'updat']
     """
     text = " ".join(texts)
-    return content_stems(text) | content_stems(_CAMEL.sub(" ", text).replace("_", " "))
+    return content_stems(text) | content_stems(_identifier_words(text))
+
+
+def _identifier_words(text: str) -> str:
+    """``text`` with each identifier split into its words: baseFeeUpdateFraction, excess_blob_gas."""
+    return _CAMEL.sub(" ", text).replace("_", " ")
 
 
 def evidence_terms(text: str) -> set[str]:
@@ -424,10 +429,10 @@ def unsourced_words(question: str, answer: str, vocabulary: set[str]) -> tuple[s
 
 
 def _identifier_parts(word: str) -> set[str]:
-    """The stemmed words inside an identifier ("base_fee_per_blob" -> base, fee, blob); empty for a plain word."""
+    """The stemmed words inside an identifier ("base_fee_per_blob" -> base, fee, blob); a plain word itself."""
     if "_" not in word.strip("_"):
         return {word}
-    return content_stems(word.replace("_", " ")) or {word}
+    return content_stems(_identifier_words(word)) or {word}
 
 
 def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
