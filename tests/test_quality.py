@@ -920,3 +920,13 @@ def test_a_pair_pointing_at_a_figure_or_table_it_does_not_carry_fails(gate, ques
         assert reason in after("self_contained"), detail
     else:
         assert reason == "self_contained" and "which the pair does not carry" in detail
+
+
+def test_the_module_and_the_readme_describe_every_gate_in_order():
+    import utilities.quality as quality
+
+    listed = re.findall(r"(?m)^\d+\. ``(\w+)``", quality.__doc__)
+    assert tuple(listed) == GATES
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    rows = re.findall(r"(?m)^\| `(\w+)` \|", readme[readme.index("| gate | a pair is rejected when |") :])
+    assert tuple(rows[: len(GATES)]) == GATES

@@ -8,7 +8,10 @@ Gates, in order (a pair is rejected by the first it fails):
    ``AnswerBudget.min_words`` words (one for a fact: "Ride." answers "Which
    company ...?"; fifteen for an explanation), or half its section's words when
    that is fewer, and does not stop mid-sentence.
-2. ``degenerate``: the answer is not a sampling accident
+2. ``type_form``: the pair has its question type's form
+   (``utilities/type_forms.py``): a true-or-false statement or a sentence with a
+   blank, a comparison of two named things, ordered steps, ...
+3. ``degenerate``: the answer is not a sampling accident
    (``utilities/text_checks.py``): no JSON debris (``\\"``, ``"answer":``, a
    closing ``"]}``) unless its source has the same construct; no letters of a
    script its source and question never use (CJK, Cyrillic, ...); no loop (a
@@ -18,7 +21,7 @@ Gates, in order (a pair is rejected by the first it fails):
    with thresholds above every paragraph of the shared documents; code is left
    out of the count); and not a restatement of its question (80% of its words
    are the question's, in order, with at most one new content word).
-3. ``self_contained``: the question uses none of the phrases in
+4. ``self_contained``: the question uses none of the phrases in
    ``models/data/context_phrases.txt`` ("the document", "this section", ...),
    and makes no definite reference to an unnamed thing of its source: a noun of
    ``models/data/generic_references.txt`` after "the"/"this"/"these"/... ("the
@@ -28,16 +31,16 @@ Gates, in order (a pair is rejected by the first it fails):
    capitalized name after its first word (not a month or weekday), or a name from its document's or
    sections' titles. Nor does the answer talk about its source ("according to
    the passage", "as stated in the text", "the document mentions").
-4. ``tautology``: the answer is not already in its question: its normalized text
+5. ``tautology``: the answer is not already in its question: its normalized text
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
    and answers to either-or questions, are not tested.
-5. ``grounding``: at least one evidence quote, and every distinct quote is found
+6. ``grounding``: at least one evidence quote, and every distinct quote is found
    in the request's context (its sections and facts) by fuzzy partial matching
    on normalized text (case, whitespace, curly quotes, dashes, emphasis
    markers), score >= ``grounding_threshold``. A quote found nowhere is a
    hallucination. A quote cited twice counts once.
-6. ``evidence_support``: the answer rests on its own quotes, not on the whole
+7. ``evidence_support``: the answer rests on its own quotes, not on the whole
    section: (a) the question shares a content word with the quotes (it asks
    about what they say); (b) every number in the answer (``8``, ``0.5``,
    ``2**13``; not list markers) is in the quotes or the question, else it is an
@@ -45,15 +48,19 @@ Gates, in order (a pair is rejected by the first it fails):
    question, the share found in the quotes (stemmed: "fees" matches "fee") is
    at least ``evidence_support_floor``. The question's words are left out
    because they cannot show that what the answer adds is supported.
-7. ``unsourced``: the answer adds little the sources never say: of its content
+8. ``unsourced``: the answer adds little the sources never say: of its content
    words not in the question, no more than the share ``unsourced_ceiling``, or
    fewer than ``MIN_UNSOURCED_WORDS``, occur in none of the texts its request
    showed, their titles, or the words inside their identifiers (``excess_blob_gas`` holds
    "excess", "blob", "gas"). A pair that carries a figure is not tested: its
    words may describe the image.
-8. ``images``: every figure a pair names was attached to its request and its file
+9. ``sources``: a ``MULTI_HOP_REASONING`` answer's evidence holds a sentence of
+   its section and one of a related section.
+10. ``polarity``: the answer keeps the negations and hedges ("may", "arguably")
+   of the quotes it rests on.
+11. ``images``: every figure a pair names was attached to its request and its file
    exists.
-9. ``duplicate``: within one request, a pair whose answer or question is a near
+12. ``duplicate``: within one request, a pair whose answer or question is a near
    copy of an earlier kept pair's (rapidfuzz ``token_sort_ratio`` on normalized
    text >= ``dedup_threshold`` x 100) is dropped; within a document, a question
    whose TF-IDF cosine similarity to an earlier kept question reaches
