@@ -796,6 +796,16 @@ def test_steps_that_say_nothing_about_the_source_are_dropped(gate):
     assert empty.steps == ()  # kept, written without its <think> block
 
 
+def test_steps_that_talk_about_the_source_are_dropped(gate):
+    steps = (
+        "The text explicitly states that the reserve price scales the execution base fee.",
+        "The reserve price, as stated in the abstract, scales the execution base fee.",
+        "The reserve price scales the execution base fee stated in each block.",  # near miss: no source talk
+    )
+    (kept,) = gate(dataclasses.replace(GOOD, reasoning_steps=steps)).accepted
+    assert kept.steps == steps[2:]
+
+
 def test_every_pair_is_accepted_or_rejected_exactly_once(gate):
     pairs = [
         GOOD,

@@ -72,7 +72,8 @@ Gates, in order (a pair is rejected by the first it fails):
 A kept pair's reasoning steps are filtered, not gated: a step that shares no
 content word with its question, evidence or source, once filler words
 (``models/data/step_filler_words.txt``: "identify", "problem", "process", ...)
-are set aside, is dropped ("Identify the problem."); a pair left with no step is
+are set aside, is dropped ("Identify the problem."), as is one that talks about
+its source ("The text states that ..."); a pair left with no step is
 written without its ``<think>`` block.
 
 Deliberately no model: these gates are cheap and deterministic. They cannot tell
@@ -166,7 +167,7 @@ _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equatio
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 # An answer that talks about its source instead of its subject: a model trained on it learns to cite a passage
 # it will not have ("According to the passage, ...", "as stated in the text", "This is stated in the sentence").
-_SOURCE_NOUN = r"(?:passage|text|document|section|source|excerpt|article|paragraph|sentence|chapter)s?"
+_SOURCE_NOUN = r"(?:passage|text|document|section|source|excerpt|article|paragraph|sentence|chapter|abstract)s?"
 _SOURCE_TALK = re.compile(
     rf"\baccording to (?:the|this|these) {_SOURCE_NOUN}\b"
     rf"|\b(?:as|is|are|was|were) (?:\w+ly )?(?:stated|mentioned|described|explained|noted|said|given) in (?:the|this) "
@@ -443,10 +444,14 @@ def _identifier_parts(word: str) -> set[str]:
 
 
 def useful_steps(pair: ParsedPair, contexts: Iterable[str]) -> tuple[str, ...]:
-    """The reasoning steps that share a content word (not a filler word) with the question, evidence or source."""
+    """The reasoning steps that share a content word (not a filler word) with the question, evidence or source,
+    and do not talk about the source ("The text states that ..."): a model trained on them would reason from a
+    text it will not have."""
     known = set().union(*(content_stems(t) for t in (pair.question, *pair.evidence, *contexts)))
     filler = _filler_words()
-    return tuple(s for s in pair.reasoning_steps if (content_stems(s) - filler) & known)
+    return tuple(
+        s for s in pair.reasoning_steps if (content_stems(s) - filler) & known and not _SOURCE_TALK.search(normalize(s))
+    )
 
 
 def choose_evidence(
