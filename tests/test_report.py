@@ -9,7 +9,7 @@ import pytest
 from generate_synthetic_data import main
 from utilities.check_image_urls import check_all_output_files
 from utilities.engines.base import EngineRequest
-from utilities.report import STAGES
+from utilities.report import MIN_VERDICTS, STAGES, format_markdown, format_table, lopsided_verdicts
 
 from .conftest import PROJECT_ROOT
 from .helpers import smollm2_gguf, valid_reply, write_small_doc
@@ -22,6 +22,7 @@ ROW_KEYS = {
     "pairs_accepted",
     "pair_rejections",
     "difficulty",
+    "verdicts",
     "images_attached",
     "prompt_tokens",
     "prompt_tokens_cached",
@@ -143,3 +144,30 @@ def test_three_shared_documents_with_the_embedded_model(corpus_copy, tmp_path):
     assert len(kept) + sum(r["kind"] == "pair" for r in rejects) == totals["pairs_generated"]
     assert code == (0 if totals["pairs_accepted"] else 1)
     assert check_all_output_files(out, corpus_copy, verbose=False).ok
+
+
+def test_kept_true_or_false_verdicts_are_counted_and_a_lopsided_balance_is_warned(docs_dir, tmp_path, fake_backend):
+    write_small_doc(docs_dir)
+    out = tmp_path / "out"
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake"]
+    assert main([*args, "--question-types", "TRUE_FALSE_FILL_BLANK,FACTUAL_RECALL"]) == 0
+    report = json.loads(next(out.glob("report-*.json")).read_text())
+    kept = report["question_types"]["TRUE_FALSE_FILL_BLANK"]["pairs_accepted"]
+    assert kept > 0 and report["totals"]["verdicts"] == {"True": kept}  # the fake engine answers every item True
+    assert report["question_types"]["FACTUAL_RECALL"]["verdicts"] == {}
+    assert kept < MIN_VERDICTS and lopsided_verdicts(report) is None
+    for verdicts, warned in (
+        ({"True": 9, "False": 1}, True),  # 90%
+        ({"True": 8, "False": 2}, False),  # near miss: 80%
+        ({"True": 5}, False),  # near miss: five, below MIN_VERDICTS
+        ({"True": 6}, True),
+        ({"False": 12}, True),
+    ):
+        report["totals"]["verdicts"] = verdicts
+        warning = lopsided_verdicts(report)
+        assert (warning is not None) is warned, verdicts
+        if warned:
+            answer = max(verdicts, key=verdicts.get)
+            assert f"{verdicts[answer]} of the {sum(verdicts.values())} kept" in warning
+            assert f"answered {answer}" in warning
+            assert warning in format_table(report) and warning in format_markdown(report)

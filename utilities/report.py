@@ -17,6 +17,7 @@ from models.question_types import QUESTION_TYPE_SPECS
 from models.records import GatedPair, GateResult, RequestOutcome
 from utilities.generation import RunStats
 from utilities.quality import GATES
+from utilities.type_forms import verdict
 from utilities.verify import REJECTIONS as VERIFY_REJECTIONS
 from utilities.verify import VerifyStats
 
@@ -34,6 +35,7 @@ def _empty_row() -> dict[str, Any]:
         "pair_rejections": Counter({stage: 0 for stage in STAGES}),
         "grounding_sum": 0.0,
         "difficulty": Counter(),
+        "verdicts": Counter(),
         "images_attached": 0,
         "prompt_tokens": 0,
         "prompt_tokens_cached": 0,
@@ -47,6 +49,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     out["requests_rejected"] = dict(sorted(row["requests_rejected"].items()))
     out["pair_rejections"] = dict(row["pair_rejections"])
     out["difficulty"] = dict(sorted(row["difficulty"].items()))
+    out["verdicts"] = dict(sorted(row["verdicts"].items()))
     out["mean_grounding"] = round(row["grounding_sum"] / accepted, 1) if accepted else None
     completion = row["completion_tokens"]
     out["accepted_pairs_per_1k_completion_tokens"] = round(1000 * accepted / completion, 2) if completion else None
@@ -100,6 +103,9 @@ class Tally:
                 row["pairs_accepted"] += 1
                 row["grounding_sum"] += gated.grounding
                 row["difficulty"][spec.difficulty.value] += 1
+                judged = verdict(gated.pair.question, gated.pair.answer)
+                if judged:
+                    row["verdicts"][judged] += 1
                 row["images_attached"] += len(gated.pair.figures)
             else:
                 row["pair_rejections"][gated.gate] += 1
@@ -234,8 +240,30 @@ def _summary(report: dict[str, Any]) -> str:
     )
 
 
+MIN_VERDICTS = 6  # kept true-or-false verdicts before their balance is worth a warning (6 of 6 alike: 3% by chance)
+LOPSIDED_SHARE = 0.9  # ... when one verdict is at least this share of them
+
+
+def lopsided_verdicts(report: dict[str, Any]) -> str | None:
+    """A warning when the kept true-or-false items nearly all have one answer: a model trained on them learns
+    that answer, not the statements (a small model copies a sentence of its source and answers True)."""
+    verdicts = report["totals"]["verdicts"]
+    total = sum(verdicts.values())
+    if total < MIN_VERDICTS:
+        return None
+    answer, count = max(verdicts.items(), key=lambda item: item[1])
+    if count < LOPSIDED_SHARE * total:
+        return None
+    return (
+        f"{count} of the {total} kept true-or-false items are answered {answer}: a model trained on them learns to "
+        f"answer {answer}; balance them with a model that writes false statements, or leave out "
+        "TRUE_FALSE_FILL_BLANK"
+    )
+
+
 def format_table(report: dict[str, Any]) -> str:
-    return "\n".join([*_table(report, markdown=False), _summary(report)])
+    warning = lopsided_verdicts(report)
+    return "\n".join([*_table(report, markdown=False), _summary(report), *([f"warning: {warning}"] if warning else [])])
 
 
 def format_markdown(report: dict[str, Any]) -> str:
@@ -246,6 +274,7 @@ def format_markdown(report: dict[str, Any]) -> str:
             f"# Run report {report['created']}",
             "",
             _summary(report),
+            *([f"\n**Warning:** {warning}"] if (warning := lopsided_verdicts(report)) else []),
             "",
             "Rows: documents, then question types, then the total. `req rej`: requests rejected after every retry;",
             "`pairs`: pairs in accepted replies; `kept`: pairs that passed every gate and verifier; gate and",

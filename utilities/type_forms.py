@@ -84,6 +84,18 @@ def _blank_context(question: str) -> int:
     return len(re.findall(r"\w+", BLANK.sub(" ", _ITEM_LABEL.sub("", question[start:end]))))
 
 
+def verdict(question: str, answer: str) -> str | None:
+    """The verdict of a true-or-false statement's answer, "True" or "False"; None for any other pair.
+
+    >>> verdict("True or false: fees fall?", "**False**: they rise."), verdict("What falls?", "True fees.")
+    ('False', None)
+    """
+    found = _TRUE_FALSE_ANSWER.search(normalize(answer))
+    if found is None or not _TRUE_FALSE_QUESTION.search(normalize(question).rstrip(" ?.:")):
+        return None
+    return found.group(0).strip(" *_`'\"").capitalize()
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     if BLANK.search(question):
