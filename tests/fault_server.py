@@ -235,7 +235,7 @@ def reply_from_prompt(text: str) -> str:
             "evidence": [c for c, _ in chosen],
             "figures": figures[:1],
             "question": question_about(f"{text}|{i}", chosen[0][1]),
-            "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
+            "reasoning_steps": [f"Recall: {chosen[0][1]}"[:step_max]],
             "answer": " ".join(sentence for _, sentence in chosen)[:answer_max],
         }
         pairs.append({name: values.get(name, "") for name, _ in fields})

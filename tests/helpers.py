@@ -159,7 +159,7 @@ def valid_reply(request: EngineRequest) -> str:
                 "evidence": [c for c, _ in chosen],
                 "figures": figures,
                 "question": question,
-                "reasoning_steps": [f"The source states: {chosen[0][1]}"[:step_max]],
+                "reasoning_steps": [f"Recall: {chosen[0][1]}"[:step_max]],
                 "answer": answer[:answer_max],
             }
         )

@@ -199,7 +199,7 @@ def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_pat
         for part in user["content"][1:]:
             assert part == {"type": "image_url", "image_url": {"url": "notes/FIGURE_1.1.png", "detail": "auto"}}
         steps, answer = assistant["content"].split("\n</think>\n\n")
-        assert steps.startswith("<think>\nStep 1: The source states: ") and steps[35:] in answer
+        assert steps.startswith("<think>\nStep 1: Recall: ") and steps[24:] in answer
         assert record["metadata"]["document"] == "notes" and record["metadata"]["evidence"]
     from utilities.check_image_urls import check_all_output_files
 
