@@ -94,6 +94,12 @@ def only(result) -> tuple[str | None, str]:
     return gated.gate, gated.detail
 
 
+def gate_over(gate, pair: ParsedPair, shown: tuple[str, ...], offered: tuple[str, ...] | None = None, **kwargs):
+    """Gate ``pair`` of a request whose context is the sentences ``shown``, of which ``offered`` (by default all)
+    were offered for citing."""
+    return gate(pair, context=(" ".join(shown),), shown=shown if offered is None else offered, **kwargs)
+
+
 def after(name: str) -> tuple[str | None, ...]:
     """The outcomes of a pair that passed gate ``name``: kept (None), or rejected by a gate that runs after it.
     A pair an earlier gate rejects never reached ``name``, so it proves nothing about it."""
@@ -268,10 +274,10 @@ def test_found_evidence_includes_a_sentence_about_what_is_asked(gate):
         answer="Because nodes must verify KZG proofs, which is computationally expensive.",
         evidence=(shown[2],),
     )
-    (kept,) = gate(pair, context=(" ".join(shown),), shown=shown).accepted
+    (kept,) = gate_over(gate, pair, shown).accepted
     assert kept.evidence == shown[:2] and kept.evidence_from == "found"
     # Near miss: no sentence shown is about what is asked, so the answer's sentence alone does not do.
-    reason, detail = only(gate(pair, context=(" ".join(shown),), shown=(shown[0], shown[2])))
+    reason, detail = only(gate_over(gate, pair, shown, offered=(shown[0], shown[2])))
     assert reason == "evidence_support" and detail.startswith("the question shares no content word"), detail
 
 
@@ -287,10 +293,10 @@ def test_found_evidence_covers_the_answers_number(gate):
         answer="It is 0.",
         evidence=(shown[1],),
     )
-    (kept,) = gate(pair, context=(" ".join(shown),), shown=shown).accepted
+    (kept,) = gate_over(gate, pair, shown).accepted
     assert kept.evidence == (shown[0],) and kept.evidence_from == "found"
     # Near miss: no sentence shown holds the number, so the answer's value is unsupported.
-    reason, detail = only(gate(dataclasses.replace(pair, answer="It is 7."), context=(" ".join(shown),), shown=shown))
+    reason, detail = only(gate_over(gate, dataclasses.replace(pair, answer="It is 7."), shown))
     assert reason == "evidence_support" and "number 7" in detail, detail
 
 
@@ -344,11 +350,11 @@ def test_a_verdict_finds_the_sentence_its_statement_rests_on(gate):
         answer="True",
         evidence=(shown[0],),
     )
-    result = gate(pair, question_type=QuestionType.TRUE_FALSE_FILL_BLANK, context=(" ".join(shown),), shown=shown)
+    result = gate_over(gate, pair, shown, question_type=QuestionType.TRUE_FALSE_FILL_BLANK)
     (kept,) = result.accepted
     assert kept.evidence == (shown[1],) and kept.evidence_from == "found"
     # Near miss: no sentence shown is about the statement.
-    result = gate(pair, question_type=QuestionType.TRUE_FALSE_FILL_BLANK, context=(" ".join(shown),), shown=shown[:1])
+    result = gate_over(gate, pair, shown, offered=shown[:1], question_type=QuestionType.TRUE_FALSE_FILL_BLANK)
     assert only(result)[0] == "evidence_support"
 
 

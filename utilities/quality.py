@@ -288,10 +288,15 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
     return f"question refers to {references[0].group(0)!r} without naming it"
 
 
+def _singular(word: str) -> str:
+    """A noun in either number, for matching: "comments" and "comment" -> "comment"."""
+    return re.sub(r"(?<=\w{3})(?:es|s)$", "", word.lower())
+
+
 def _refers_back(question: str, reference: re.Match[str]) -> bool:
     """The reference's noun is one the question already used: "the equilibrium blob base fee rises once demand
     at this fee is above target" points at its own "blob base fee", not at the source."""
-    head = re.sub(r"(?<=\w{3})(?:es|s)$", "", reference.group(0).split()[-1].strip("`").lower())
+    head = _singular(reference.group(0).split()[-1].strip("`"))
     return bool(re.search(rf"(?<!\w){re.escape(head)}", question[: reference.start()], re.IGNORECASE))
 
 
@@ -301,7 +306,7 @@ def _opens_source_term(question: str, reference: re.Match[str], source: str) -> 
     following = _NEXT_WORD.match(question, reference.end())
     if not following or following.group(1).lower() in ENGLISH_STOP_WORDS:
         return False
-    head = re.sub(r"(?<=\w{3})(?:es|s)$", "", following.group(1).lower())  # either number: "comment(s)"
+    head = _singular(following.group(1))
     term = rf"(?<!\w){re.escape(reference.group(0).split()[-1].lower())}\s+{re.escape(head)}(?:s|es)?(?!\w)"
     return len(re.findall(term, source.lower())) >= MIN_TERM_USES
 
@@ -392,6 +397,12 @@ def source_vocabulary(texts: Iterable[str]) -> set[str]:
     return content_stems(text) | content_stems(_identifier_words(text))
 
 
+@lru_cache(maxsize=16)
+def _request_vocabulary(texts: tuple[str, ...]) -> frozenset[str]:
+    """``source_vocabulary`` of a request's texts, once for all the pairs of its reply."""
+    return frozenset(source_vocabulary(texts))
+
+
 def _identifier_words(text: str) -> str:
     """``text`` with each identifier split into its words: baseFeeUpdateFraction, excess_blob_gas."""
     return _CAMEL.sub(" ", text).replace("_", " ")
@@ -429,7 +440,7 @@ def check_evidence_support(pair: ParsedPair, quotes: list[str], floor: float) ->
     return support, None
 
 
-def unsourced_words(question: str, answer: str, vocabulary: set[str]) -> tuple[set[str], set[str]]:
+def unsourced_words(question: str, answer: str, vocabulary: frozenset[str]) -> tuple[set[str], set[str]]:
     """(the answer's new content words that are in no source, its new content words): new means not in
     the question, whose words cannot show what the answer adds."""
     new = content_stems(answer) - content_stems(question)
@@ -621,7 +632,7 @@ def _unsourced(c: Candidate) -> Verdict:
         return Verdict()
     request = c.request
     titles = (*request.section_titles, *([request.document_title] if request.document_title else []))
-    unsourced, new = unsourced_words(c.pair.question, c.pair.answer, source_vocabulary((*request.context, *titles)))
+    unsourced, new = unsourced_words(c.pair.question, c.pair.answer, _request_vocabulary((*request.context, *titles)))
     if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
         return Verdict()
     words = ", ".join(sorted(unsourced)[:6])

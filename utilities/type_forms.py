@@ -74,10 +74,8 @@ MIN_BLANK_SENTENCE_WORDS = 3  # words around a blank, its sentence's: "True or f
 _ITEM_LABEL = re.compile(r"^\W*(?:true or false|true/false|fill[- ]in[- ]the[- ]blanks?(?: sentence)?)\W*", re.I)
 
 
-def _blank_context(question: str) -> int:
-    """Words of the sentence that holds the question's blank, its item label ("Fill in the blank:") aside."""
-    blank = BLANK.search(question)
-    assert blank is not None
+def _blank_context(question: str, blank: re.Match[str]) -> int:
+    """Words of the sentence that holds the question's ``blank``, its item label ("Fill in the blank:") aside."""
     start = max(question.rfind(end, 0, blank.start()) for end in ("? ", ". ", "! ", ": "))
     start = 0 if start < 0 or _ITEM_LABEL.fullmatch(question[: start + 2]) else start + 2
     end = min((i for i in (question.find(e, blank.end()) for e in ("? ", ". ", "! ")) if i >= 0), default=len(question))
@@ -91,18 +89,24 @@ def verdict(question: str, answer: str) -> str | None:
     ('False', None)
     """
     found = _TRUE_FALSE_ANSWER.search(normalize(answer))
-    if found is None or not _TRUE_FALSE_QUESTION.search(normalize(question).rstrip(" ?.:")):
+    if found is None or not _states_true_or_false(normalize(question)):
         return None
     return found.group(0).strip(" *_`'\"").capitalize()
 
 
+def _states_true_or_false(q: str) -> bool:
+    """The normalized question ``q`` is a statement to judge: "True or false: ...", "... True or false?"."""
+    return bool(_TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q))
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
-    if BLANK.search(question):
-        if _blank_context(question) < MIN_BLANK_SENTENCE_WORDS:
+    blank = BLANK.search(question)
+    if blank:
+        if _blank_context(question, blank) < MIN_BLANK_SENTENCE_WORDS:
             return "a blank with no sentence around it to fill"
         return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
-    if _TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q):
+    if _states_true_or_false(q):
         return None if _TRUE_FALSE_ANSWER.search(a) else "a true-or-false statement not answered True or False"
     return "neither a true-or-false statement nor a sentence with a blank (____)"
 
