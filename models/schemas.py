@@ -9,7 +9,8 @@ they cannot drift apart.
 
 Fields are in decoding order: ``evidence`` first, then ``figures``, then the
 ``question``, the ``reasoning_steps`` and last the ``answer``, so the answer is
-decoded after, and conditioned on, what it rests on. Every string is
+decoded after, and conditioned on, what it rests on. Recall types have no
+``reasoning_steps`` (their ``PairForm``): steps there only restate the evidence. Every string is
 length-bounded (the answer by its question type's ``AnswerBudget``): small
 models otherwise loop inside a string until the token cap. ``figures`` is an
 enum of the ids attached to this request, so a model cannot invent a path.
@@ -118,6 +119,16 @@ def _reply_model(
         quote = Annotated[str, Field(min_length=1, max_length=limits.max_evidence_chars)]
         evidence_text = "quotes copied word for word from the source that state what the answer says"
     max_answer = min(answer.max_chars, limits.max_answer_chars)
+    steps_field: dict[str, Any] = {}
+    if form.reasoning:
+        steps_field["reasoning_steps"] = (
+            list[step],
+            Field(
+                min_length=1,
+                max_length=limits.max_steps,
+                description="short steps from the evidence to the answer, each naming the fact it uses",
+            ),
+        )
     pair_model = create_model(
         "QAPair",
         __config__=ConfigDict(extra="forbid"),
@@ -131,14 +142,7 @@ def _reply_model(
                 description=form.question,
             ),
         ),
-        reasoning_steps=(
-            list[step],
-            Field(
-                min_length=1,
-                max_length=limits.max_steps,
-                description="short steps from the evidence to the answer, each naming the fact it uses",
-            ),
-        ),
+        **steps_field,
         answer=(
             str,
             Field(

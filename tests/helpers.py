@@ -163,6 +163,8 @@ def valid_reply(request: EngineRequest) -> str:
                 "answer": answer[:answer_max],
             }
         )
+        if "reasoning_steps" not in fields:
+            del pairs[-1]["reasoning_steps"]
     return json.dumps({"pairs": pairs})
 
 

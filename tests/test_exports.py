@@ -28,7 +28,7 @@ import datasets
 from PIL import Image
 
 from generate_synthetic_data import main
-from models.question_types import Split
+from models.question_types import QUESTION_TYPE_SPECS, Split
 from models.records import Example
 from utilities.check_image_urls import check_all_output_files, check_files
 from utilities.outputs.files import json_array_chunks, write_new_file
@@ -211,10 +211,13 @@ def test_hf_folder_loads_with_train_and_eval_splits_and_images_decode(generated,
     phi = phi_records(out)
     assert loaded["train"].num_rows + loaded["eval"].num_rows == len(phi)
     assert set(loaded["eval"]["question_type"]) == {"SECTION_SUMMARY"}
-    row = next(r for r in loaded["train"] if len(r["images"]) == 2)
+    reasons = {qt.value for qt, spec in QUESTION_TYPE_SPECS.items() if spec.form.reasoning}
+    row = next(r for r in loaded["train"] if len(r["images"]) == 2 and r["question_type"] in reasons)
     user, assistant = row["messages"]
     assert [p["type"] for p in user["content"]] == ["image", "image", "text"]
     assert assistant["content"][0]["text"].startswith("<think>")
+    recall = next(r for r in loaded["train"] if r["question_type"] not in reasons)
+    assert not recall["messages"][1]["content"][0]["text"].startswith("<think>"), "recall pairs have no steps"
     absolute = loaded["train"].map(lambda r: {"images": [str(out / p) for p in r["images"]]})
     decoded = absolute.cast_column("images", datasets.Sequence(datasets.Image()))
     assert all(image.size in ((40, 90), (90, 40), (120, 80)) for r in decoded for image in r["images"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from generate_synthetic_data import main
-from models.question_types import QuestionType
+from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.schemas import ReplyLimits
 from utilities import generation
 from utilities.engines.base import EngineRequest, EngineResult
@@ -198,6 +198,9 @@ def test_cli_writes_spec_format_train_and_eval_with_provenance(docs_dir, tmp_pat
         assert user["content"][0]["type"] == "text"
         for part in user["content"][1:]:
             assert part == {"type": "image_url", "image_url": {"url": "notes/FIGURE_1.1.png", "detail": "auto"}}
+        if not QUESTION_TYPE_SPECS[QuestionType(record["question_type"])].form.reasoning:
+            assert "<think>" not in assistant["content"], "a recall type's answer stands alone"
+            continue
         steps, answer = assistant["content"].split("\n</think>\n\n")
         assert steps.startswith("<think>\nStep 1: Recall: ") and steps[24:] in answer
         assert record["metadata"]["document"] == "notes" and record["metadata"]["evidence"]

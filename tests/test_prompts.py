@@ -74,10 +74,16 @@ def test_pair_types_carry_a_second_section_and_figures_are_an_enum(built):
     assert [p.figure_id for p in multi_hop.engine_request.images] == ["FIGURE_1.1"]
 
 
+def reasoning(built):
+    """The first request of a type whose pairs have reasoning steps."""
+    return next(b for b in built if QUESTION_TYPE_SPECS[b.planned.question_type].form.reasoning)
+
+
 def test_schema_bounds_every_string(built):
     pair = built[0].engine_request.schema["properties"]["pairs"]["items"]["properties"]
     assert pair["question"]["maxLength"] and pair["answer"]["maxLength"]
-    assert pair["reasoning_steps"]["items"]["maxLength"]
+    steps = reasoning(built).engine_request.schema["properties"]["pairs"]["items"]["properties"]["reasoning_steps"]
+    assert steps["items"]["maxLength"]
     choices = pair["evidence"]["items"]["enum"]
     assert choices == list(range(1, len(built[0].quotes) + 1)), "evidence cites sentence ids"
     section = built[0].context[0]
@@ -86,8 +92,28 @@ def test_schema_bounds_every_string(built):
 
 
 def test_fields_are_in_decoding_order_evidence_first_answer_last(built):
-    fields = list(built[0].engine_request.schema["properties"]["pairs"]["items"]["properties"])
+    fields = list(reasoning(built).engine_request.schema["properties"]["pairs"]["items"]["properties"])
     assert fields == ["evidence", "figures", "question", "reasoning_steps", "answer"]
+
+
+@pytest.mark.parametrize("qt", list(QuestionType))
+def test_recall_types_have_no_reasoning_steps_and_the_others_do(built, qt):
+    request = next(b for b in built if b.planned.question_type is qt)
+    fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
+    recall = qt in (QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED)
+    assert ("reasoning_steps" in fields) is not recall
+    assert ("reasoning_steps" in text_of(request.engine_request).split("# Task")[-1]) is not recall
+
+
+def test_a_recall_reply_parses_without_steps_and_one_with_steps_is_off_its_shape(built):
+    request = next(b for b in built if b.planned.question_type is QuestionType.FACTUAL_RECALL)
+    pair = {"evidence": [1], "figures": [], "question": "What bounds the blob base fee?", "answer": "A reserve price."}
+    reply = {"pairs": [pair] * request.planned.n_pairs}
+    parsed = parse_reply(request, EngineResult(text=json.dumps(reply), finish_reason="stop"))
+    assert parsed.reason is None and parsed.pairs[0].reasoning_steps == ()
+    with_steps = {"pairs": [{**pair, "reasoning_steps": ["Recall it."]}] * request.planned.n_pairs}
+    off = parse_reply(request, EngineResult(text=json.dumps(with_steps), finish_reason="stop"))
+    assert off.reason == "schema_violation"
 
 
 @pytest.mark.parametrize("qt", list(QuestionType))
@@ -129,7 +155,7 @@ def test_quotes_format_sends_sentences_and_no_marks(docs_dir):
 
 
 def test_a_reply_citing_ids_is_expanded_to_sentences_and_marks_are_stripped(built):
-    request = built[0]
+    request = reasoning(built)
     reply = {
         "pairs": [
             {

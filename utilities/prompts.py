@@ -38,7 +38,7 @@ from utilities.facts import quotable_sentences
 from utilities.settings import Float, Int, SettingsModel, setting
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = "3"  # bump when templates or prompt assembly change what is sent
+PROMPT_VERSION = "4"  # bump when templates or prompt assembly change what is sent
 
 
 @dataclass(frozen=True)

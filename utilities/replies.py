@@ -95,7 +95,7 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
         ParsedPair(
             question=strip_marks(p.question, n),
             answer=strip_marks(p.answer, n),
-            reasoning_steps=tuple(strip_marks(s, n) for s in p.reasoning_steps),
+            reasoning_steps=tuple(strip_marks(s, n) for s in getattr(p, "reasoning_steps", ())),
             evidence=tuple(dict.fromkeys(_quote(e, built.quotes) for e in p.evidence)),
             figures=tuple(getattr(f, "value", f) for f in p.figures),
         )
