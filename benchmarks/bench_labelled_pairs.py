@@ -58,17 +58,19 @@ from generate_synthetic_data import main  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 # today's prompts at the default temperature and at 0.2, then the set from before the type-form prompts, then
-# the README's first command on the sample
+# the README's first command on the sample (at 2 and 4 questions per request), then that command once recall
+# questions lost their reasoning steps (r2)
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
     "labelled_qwen1.5b.jsonl",
     "labelled_qwen1.5b_sample_q2.jsonl",
     "labelled_qwen1.5b_sample_q4.jsonl",
+    "labelled_qwen1.5b_sample_r2.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SET_DOCS = {f"labelled_qwen1.5b_sample_q{n}.jsonl": ROOT / "markdown_docs" for n in (2, 4)}
+SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in ("q2", "q4", "r2")}
 
 
 def curate_record(row: dict) -> dict:

@@ -46,6 +46,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b.jsonl": 11,
     "labelled_qwen1.5b_sample_q2.jsonl": 9,
     "labelled_qwen1.5b_sample_q4.jsonl": 12,
+    "labelled_qwen1.5b_sample_r2.jsonl": 8,
 }
 
 

@@ -871,6 +871,30 @@ def test_an_answer_that_drops_its_evidence_hedge_fails(gate, question, answer, o
         assert reason == "polarity" and "drops the hedge" in detail
 
 
+STATED = "The `blobSchedule` for referencing target and max blobs was introduced in EIP-7840."
+
+
+@pytest.mark.parametrize(
+    ("statement", "answer", "ok"),
+    [
+        ("The `blobSchedule` for referencing target and max blobs was introduced in EIP-7840", "False", False),
+        ("The `blobSchedule` for referencing target and max blobs was introduced in EIP-7840", "True", True),
+        ("The `blobSchedule` was not introduced in EIP-7840", "False", True),  # the sentence has no negation
+        ("The `blobSchedule` was not introduced in EIP-7840", "True", False),
+        # Near misses the check leaves to the other gates: a word the sentence lacks, or too few words.
+        ("The `blobSchedule` for referencing target and max blobs was introduced in EIP-4844", "False", True),
+        ("`blobSchedule` came in EIP-7840", "False", True),
+    ],
+)
+def test_a_verdict_that_a_shown_sentence_contradicts_fails(gate, statement, answer, ok):
+    pair = dataclasses.replace(GOOD, question=f"True or false: {statement}?", answer=answer, evidence=(STATED,))
+    reason, detail = only(gate_over(gate, pair, (STATED,), question_type=QuestionType.TRUE_FALSE_FILL_BLANK))
+    if ok:
+        assert reason != "polarity", detail
+    else:
+        assert reason == "polarity" and f"answered {answer}, but a shown sentence says" in detail
+
+
 def test_a_negated_quote_the_answer_does_not_rest_on_is_no_polarity_problem(gate):
     quotes = (GOOD.evidence[1], "Validators do not vote on the blob target.")
     pair = dataclasses.replace(GOOD, evidence=quotes)

@@ -113,12 +113,33 @@ def test_cause_hypothesis_and_critique_forms(question_type, question, answer, ok
     assert (type_form_reason(question_type, question, answer) is None) is ok
 
 
+@pytest.mark.parametrize(
+    ("question", "ok"),
+    [
+        ("What is the relationship between the compute time per blob and the number of blobs?", False),
+        ("How does the proposal's reserve price affect the blob base fee?", False),
+        ("How do rising execution fees relate to the blob base fee?", False),
+        # Near misses: one fact about two things, a value between two things, a question on what one thing does.
+        ("What is the ratio between the reserve price and the execution base fee?", True),
+        ("What does the reserve price of the blob base fee affect?", True),
+        ("How does `calc_excess_blob_gas` compute the excess blob gas?", True),
+    ],
+)
+@pytest.mark.parametrize("question_type", [QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED])
+def test_a_recall_question_asks_for_one_fact_not_how_two_things_relate(question_type, question, ok):
+    reason = type_form_reason(question_type, question, "The reserve price is 1/16 of the execution base fee.")
+    assert (reason is None) is ok, reason
+    if not ok:
+        assert "how two things relate" in reason
+    assert type_form_reason(QuestionType.INFERENCE, question, "It rises.") is None, "other types may ask it"
+
+
 def test_types_whose_form_is_not_checked_are_named_in_the_module_docstring():
     import utilities.type_forms as module
 
     unchecked = [t for t in QuestionType if t not in FORM_CHECKS and t is not QuestionType.MULTI_HOP_REASONING]
     assert unchecked and all(t.value in module.__doc__ for t in unchecked)
-    assert type_form_reason(QuestionType.FACTUAL_RECALL, "What is a crate?", "A package.") is None
+    assert type_form_reason(QuestionType.INFERENCE, "What is a crate?", "A package.") is None
 
 
 def test_a_pair_not_of_its_type_is_rejected_by_type_form(gate):  # noqa: F811

@@ -10,7 +10,8 @@ Gates, in order (a pair is rejected by the first it fails):
    that is fewer, and does not stop mid-sentence.
 2. ``type_form``: the pair has its question type's form
    (``utilities/type_forms.py``): a true-or-false statement or a sentence with a
-   blank, a comparison of two named things, ordered steps, ...
+   blank, a recall question asking for one fact, a comparison of two named
+   things, ordered steps, ...
 3. ``degenerate``: the answer is not a sampling accident
    (``utilities/text_checks.py``): no JSON debris (``\\"``, ``"answer":``, a
    closing ``"]}``) unless its source has the same construct; no letters of a
@@ -57,7 +58,8 @@ Gates, in order (a pair is rejected by the first it fails):
 9. ``sources``: a ``MULTI_HOP_REASONING`` answer's evidence holds a sentence of
    its section and one of a related section.
 10. ``polarity``: the answer keeps the negations and hedges ("may", "arguably")
-   of the quotes it rests on.
+   of the quotes it rests on, and a true-or-false verdict agrees with a shown
+   sentence that holds every content word of its statement.
 11. ``images``: every figure a pair names was attached to its request and its file
    exists.
 12. ``duplicate``: within one request, a pair whose answer or question is a near
@@ -96,6 +98,7 @@ from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome, RequestSources
 from models.schemas import ReplyLimits
 from utilities.config import GateSettings
+from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
 from utilities.text_checks import (
     BLANK,
@@ -108,7 +111,7 @@ from utilities.text_checks import (
     short_answer,
     stem,
 )
-from utilities.type_forms import type_form_reason
+from utilities.type_forms import judged_statement, type_form_reason, verdict
 
 __all__ = [
     "GATES",
@@ -658,11 +661,39 @@ _HEDGE = re.compile(r"\b(?:may|might|could|arguably|likely|possibly|perhaps|prob
 POLARITY_OVERLAP = 0.5  # share of an answer sentence's content words in a quote that make it that quote's claim
 
 
+MIN_JUDGED_WORDS = 4  # content words of a judged statement before a sentence holding them all settles its verdict
+
+
+def _stated_verdict(statement: str, sources: Iterable[str]) -> tuple[str, str] | None:
+    """The verdict a shown sentence gives a true-or-false ``statement`` when it holds every content word of
+    it: "True" when both or neither have a negation, else "False"; with that sentence. None when no
+    sentence holds them all (the statement rewords, joins two sentences or changes a word).
+
+    >>> _stated_verdict("The function subtracts target gas", ["The function no longer subtracts `target_gas`."])
+    ('False', 'The function no longer subtracts `target_gas`.')
+    """
+    words = content_stems(_identifier_words(statement))  # excess_blob_gas: excess, blob, gas
+    if len(words) < MIN_JUDGED_WORDS:
+        return None
+    negated = bool(_NEGATION.search(statement))
+    for text in sources:
+        for sentence in quotable_sentences(text):
+            if words <= source_vocabulary([sentence]):
+                return ("True" if bool(_NEGATION.search(sentence)) == negated else "False"), sentence
+    return None
+
+
 def _polarity(c: Candidate) -> Verdict:
     """The answer keeps its evidence's negations and hedges: "Cate doesn't exactly live in Colombia" does not
     support "Cate lives in Colombia", nor "a 10% change may shift the cost by 0.0000001%" an answer that says
     it does. Checked for each of the two when neither the question nor the answer has one and a sentence of
-    the answer rests on a quote that has (half its content words are the quote's)."""
+    the answer rests on a quote that has (half its content words are the quote's). A true-or-false verdict
+    is checked against a shown sentence that holds every content word of its statement (``_stated_verdict``):
+    the 1.5B answers a sentence of its source False when it writes no reasoning first."""
+    said, statement = verdict(c.pair.question, c.pair.answer), judged_statement(c.pair.question)
+    stated = _stated_verdict(statement, c.request.context) if said and statement else None
+    if stated is not None and stated[0] != said:
+        return Verdict(f"answered {said}, but a shown sentence says the statement is {stated[0]}: {stated[1][:100]!r}")
     for kind, pattern in (("negation", _NEGATION), ("hedge", _HEDGE)):
         if pattern.search(c.pair.answer) or (kind == "hedge" and pattern.search(c.pair.question)):
             continue

@@ -12,6 +12,8 @@ form shows in their words:
   than Y"), and the answer names something of each side.
 - PROCESS_WORKFLOW: the answer gives ordered steps: numbered ("1.", "Step 2") or
   two or more sequence words ("first", "then", "next", "finally", ...).
+- FACTUAL_RECALL, FACT_BASED: the question asks for one fact, not how two things
+  relate ("the relationship between X and Y", "how does X affect Y").
 - MULTI_HOP_REASONING: the cited evidence holds a sentence of the section and one
   of its related section (checked in the gate, which knows where each quote is).
 - CAUSE_EFFECT: the question or answer states a cause or an effect ("why",
@@ -21,8 +23,7 @@ form shows in their words:
 - CRITICAL_ANALYSIS: the question or answer weighs strengths and weaknesses
   (advantage, drawback, limitation, trade-off, risk, ...).
 
-Not checked, because their form cannot be told from their words: FACTUAL_RECALL,
-FACT_BASED (a question about a fact: the ``form`` gate covers it), INFERENCE (a
+Not checked, because their form cannot be told from their words: INFERENCE (a
 conclusion not stated outright: telling it from a look-up needs meaning),
 APPLICATION, TECHNICAL_EXPLANATION, CONTEXTUAL_AMBIGUITY, SUMMARIZATION and
 SECTION_SUMMARY (their length is the ``form`` gate's answer minimum).
@@ -94,6 +95,20 @@ def verdict(question: str, answer: str) -> str | None:
     return found.group(0).strip(" *_`'\"").capitalize()
 
 
+_STATEMENT_LABEL = re.compile(r"^\W*(?:true or false|true/false)\W*|^\W*is it true that\s+|\W*true or false\W*$", re.I)
+
+
+def judged_statement(question: str) -> str | None:
+    """The statement a true-or-false item asks to judge, its label removed; None for any other question.
+
+    >>> judged_statement("True or false: fees fall when demand falls?"), judged_statement("Why do fees fall?")
+    ('fees fall when demand falls', None)
+    """
+    if not _states_true_or_false(normalize(question)):
+        return None
+    return _STATEMENT_LABEL.sub("", question.strip()).strip(" ?.") or None
+
+
 def _states_true_or_false(q: str) -> bool:
     """The normalized question ``q`` is a statement to judge: "True or false: ...", "... True or false?"."""
     return bool(_TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q))
@@ -137,6 +152,19 @@ def _comparative(question: str, answer: str) -> str | None:
     return "the answer does not address both things compared" if missing else None
 
 
+_RELATION = re.compile(
+    r"\brelationship between\b|\bhow (?:does|do|did|would|will|can) .+? (?:affect|relate|impact|influence)"
+)
+
+
+def _recall(question: str, answer: str) -> str | None:
+    """A recall question asks for one fact; "How does X affect Y?" asks how two things relate, and the 1.5B
+    answered each such FACTUAL_RECALL question of the labelled sets with one side only."""
+    if _RELATION.search(normalize(question)):
+        return "a recall question asking how two things relate, not for one fact"
+    return None
+
+
 def _process(question: str, answer: str) -> str | None:
     if _STEP_NUMBER.search(answer) or len(_SEQUENCE.findall(normalize(answer))) >= 2:
         return None
@@ -162,6 +190,8 @@ def _critical(question: str, answer: str) -> str | None:
 
 
 FORM_CHECKS = {
+    QuestionType.FACTUAL_RECALL: _recall,
+    QuestionType.FACT_BASED: _recall,
     QuestionType.TRUE_FALSE_FILL_BLANK: _true_false_fill_blank,
     QuestionType.COMPARATIVE_ANALYSIS: _comparative,
     QuestionType.PROCESS_WORKFLOW: _process,
