@@ -59,7 +59,8 @@ from generate_synthetic_data import main  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 # today's prompts at the default temperature and at 0.2, then the set from before the type-form prompts, then
 # the README's first command on the sample (at 2 and 4 questions per request), then that command once recall
-# questions lost their reasoning steps (r2)
+# questions lost their reasoning steps (r2 and r4 at the default seed, r3 at --seed 7: llama.cpp's batching
+# makes each run's pairs differ)
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -67,10 +68,12 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_q2.jsonl",
     "labelled_qwen1.5b_sample_q4.jsonl",
     "labelled_qwen1.5b_sample_r2.jsonl",
+    "labelled_qwen1.5b_sample_r3.jsonl",
+    "labelled_qwen1.5b_sample_r4.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in ("q2", "q4", "r2")}
+SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in ("q2", "q4", "r2", "r3", "r4")}
 
 
 def curate_record(row: dict) -> dict:

@@ -47,6 +47,8 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_q2.jsonl": 9,
     "labelled_qwen1.5b_sample_q4.jsonl": 12,
     "labelled_qwen1.5b_sample_r2.jsonl": 8,
+    "labelled_qwen1.5b_sample_r3.jsonl": 6,
+    "labelled_qwen1.5b_sample_r4.jsonl": 12,
 }
 
 

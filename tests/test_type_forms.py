@@ -113,25 +113,49 @@ def test_cause_hypothesis_and_critique_forms(question_type, question, answer, ok
     assert (type_form_reason(question_type, question, answer) is None) is ok
 
 
+ANSWER = "The reserve price is 1/16 of the execution base fee."
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "detail"),
+    [
+        ("How does the proposal's reserve price affect the blob base fee?", ANSWER, "how two things relate"),
+        ("How do rising execution fees relate to the blob base fee?", ANSWER, "how two things relate"),
+        ("How does the equilibrium under the reserve price compare to the demand curve?", ANSWER, "how two things"),
+        ("What is the relationship between the ETH price per blob and the fiat value of the ETH token?",
+         "The ETH price per blob falls as Ethereum increases blob throughput.", "leaves one out"),
+        # Near misses: a relationship the answer states on both sides, one fact about two things, a question
+        # on what one thing does.
+        ("What is the relationship between the reserve price and the execution base fee?", ANSWER, None),
+        ("What is the ratio between the reserve price and the execution base fee?", ANSWER, None),
+        ("What does the reserve price of the blob base fee affect?", ANSWER, None),
+        ("How does `calc_excess_blob_gas` compute the excess blob gas?", ANSWER, None),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("question_type", [QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED])
+def test_a_recall_question_asks_for_one_fact_not_how_two_things_relate(question_type, question, answer, detail):
+    reason = type_form_reason(question_type, question, answer)
+    assert (reason is None) is (detail is None), reason
+    assert detail is None or detail in reason
+    assert type_form_reason(QuestionType.INFERENCE, question, answer) is None, "other types may ask it"
+
+
 @pytest.mark.parametrize(
     ("question", "ok"),
     [
-        ("What is the relationship between the compute time per blob and the number of blobs?", False),
-        ("How does the proposal's reserve price affect the blob base fee?", False),
-        ("How do rising execution fees relate to the blob base fee?", False),
-        # Near misses: one fact about two things, a value between two things, a question on what one thing does.
-        ("What is the ratio between the reserve price and the execution base fee?", True),
-        ("What does the reserve price of the blob base fee affect?", True),
-        ("How does `calc_excess_blob_gas` compute the excess blob gas?", True),
+        ("True or false: How much time does a full node take to verify all blobs?", False),
+        ("True or false: When the reserve price is higher than ____, the function skips the subtraction?", False),
+        ("Is it true that what the function returns is the excess blob gas?", False),
+        # Near misses: a rule led by "when", a statement with "what" inside it.
+        ("True or false: When the reserve price is above the blob price, the function skips the subtraction?", True),
+        ("True or false: The proposal changes what blob consumers pay?", True),
     ],
 )
-@pytest.mark.parametrize("question_type", [QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED])
-def test_a_recall_question_asks_for_one_fact_not_how_two_things_relate(question_type, question, ok):
-    reason = type_form_reason(question_type, question, "The reserve price is 1/16 of the execution base fee.")
+def test_a_true_or_false_statement_is_neither_a_question_nor_a_blank(question, ok):
+    reason = type_form_reason(TF, question, "True: the section says so.")
     assert (reason is None) is ok, reason
     if not ok:
-        assert "how two things relate" in reason
-    assert type_form_reason(QuestionType.INFERENCE, question, "It rises.") is None, "other types may ask it"
+        assert "two forms in one" in reason
 
 
 def test_types_whose_form_is_not_checked_are_named_in_the_module_docstring():

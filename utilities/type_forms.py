@@ -6,14 +6,16 @@ form shows in their words:
 
 - TRUE_FALSE_FILL_BLANK: a statement to judge ("True or false: ...") answered True
   or False with its reason, or a sentence with a blank (``____``) answered with the
-  missing term. An open question is neither.
+  missing term. An open question is neither, and a statement to judge that is a
+  question ("True or false: How much ...?") or holds a blank is two forms in one.
 - COMPARATIVE_ANALYSIS: the question asks for a comparison (compare, differ,
   versus, ...) of two or more things it names ("X and Y", "X or Y", "X vs Y", "X
   than Y"), and the answer names something of each side.
 - PROCESS_WORKFLOW: the answer gives ordered steps: numbered ("1.", "Step 2") or
   two or more sequence words ("first", "then", "next", "finally", ...).
 - FACTUAL_RECALL, FACT_BASED: the question asks for one fact, not how two things
-  relate ("the relationship between X and Y", "how does X affect Y").
+  relate ("how does X affect Y"); asked for "the relationship between X and Y",
+  the answer names something of each.
 - MULTI_HOP_REASONING: the cited evidence holds a sentence of the section and one
   of its related section (checked in the gate, which knows where each quote is).
 - CAUSE_EFFECT: the question or answer states a cause or an effect ("why",
@@ -95,6 +97,7 @@ def verdict(question: str, answer: str) -> str | None:
     return found.group(0).strip(" *_`'\"").capitalize()
 
 
+_WH_WORD = re.compile(r"^(?:how|what|why|which|who|whom|whose)\b")  # not "when": "When X, Y" states a rule
 _STATEMENT_LABEL = re.compile(r"^\W*(?:true or false|true/false)\W*|^\W*is it true that\s+|\W*true or false\W*$", re.I)
 
 
@@ -117,9 +120,12 @@ def _states_true_or_false(q: str) -> bool:
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     blank = BLANK.search(question)
+    if blank and _blank_context(question, blank) < MIN_BLANK_SENTENCE_WORDS:
+        return "a blank with no sentence around it to fill"
+    statement = judged_statement(question)
+    if statement is not None and (blank or _WH_WORD.match(normalize(statement))):
+        return "a true-or-false item whose statement is a question or has a blank: two forms in one"
     if blank:
-        if _blank_context(question, blank) < MIN_BLANK_SENTENCE_WORDS:
-            return "a blank with no sentence around it to fill"
         return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
     if _states_true_or_false(q):
         return None if _TRUE_FALSE_ANSWER.search(a) else "a true-or-false statement not answered True or False"
@@ -152,16 +158,21 @@ def _comparative(question: str, answer: str) -> str | None:
     return "the answer does not address both things compared" if missing else None
 
 
-_RELATION = re.compile(
-    r"\brelationship between\b|\bhow (?:does|do|did|would|will|can) .+? (?:affect|relate|impact|influence)"
-)
+_HOW_RELATED = re.compile(r"\bhow (?:does|do|did|would|will|can) .+? (?:affect|relate|impact|influence|compare)")
 
 
 def _recall(question: str, answer: str) -> str | None:
-    """A recall question asks for one fact; "How does X affect Y?" asks how two things relate, and the 1.5B
-    answered each such FACTUAL_RECALL question of the labelled sets with one side only."""
-    if _RELATION.search(normalize(question)):
+    """A recall question asks for one fact. "How does X affect Y?" asks how two things relate, and the 1.5B
+    answered each such FACTUAL_RECALL question of the labelled sets with one side only; "the relationship
+    between X and Y" is a fact (a ratio, a dependence) when the answer speaks of both."""
+    q = normalize(question)
+    if _HOW_RELATED.search(q):
         return "a recall question asking how two things relate, not for one fact"
+    sides = comparison_sides(question) if "relationship between" in q else None
+    if sides is not None:
+        said, shared = content_stems(answer), sides[0] & sides[1]
+        if any(not (side - shared) & said for side in sides):
+            return "a question on the relationship between two things whose answer leaves one out"
     return None
 
 
