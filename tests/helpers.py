@@ -154,17 +154,14 @@ def valid_reply(request: EngineRequest) -> str:
             chosen = [own[i % len(own)], other[i % len(other)]] if own and other else chosen
         seed = f"{text}|{i}"
         question, answer = shaped_pair(task, seed, [sentence for _, sentence in chosen])
-        pairs.append(
-            {
-                "evidence": [c for c, _ in chosen],
-                "figures": figures,
-                "question": question,
-                "reasoning_steps": [f"Recall: {chosen[0][1]}"[:step_max]],
-                "answer": answer[:answer_max],
-            }
-        )
-        if "reasoning_steps" not in fields:
-            del pairs[-1]["reasoning_steps"]
+        values = {
+            "evidence": [c for c, _ in chosen],
+            "figures": figures,
+            "question": question,
+            "reasoning_steps": [f"Recall: {chosen[0][1]}"[:step_max]],
+            "answer": answer[:answer_max],
+        }
+        pairs.append({name: value for name, value in values.items() if name in fields})  # the schema's fields
     return json.dumps({"pairs": pairs})
 
 

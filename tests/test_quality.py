@@ -829,46 +829,32 @@ def test_every_pair_is_accepted_or_rejected_exactly_once(gate):
 NEGATED = "The reserve price does not apply when the execution base fee is zero."
 
 
-@pytest.mark.parametrize(
-    ("answer", "ok"),
-    [
-        ("The reserve price applies when the execution base fee is zero.", False),  # the negation dropped
-        ("The reserve price does not apply when the execution base fee is zero.", True),
-        ("No: with a zero execution base fee the reserve price is not applied.", True),  # negated in other words
-        ("It can't apply when the execution base fee is zero.", True),
-    ],
-)
-def test_an_answer_that_drops_its_evidence_negation_fails(gate, answer, ok):
-    question = "When does the reserve price of the blob base fee apply?"
-    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(NEGATED,))
-    reason, detail = only(gate(pair, context=(NEGATED,)))
-    assert (reason is None) is ok, detail
-    if not ok:
-        assert reason == "polarity" and "drops the negation" in detail
-
-
 HEDGED = "A change in the blob base fee of 10% may under such circumstances shift the total cost by just 0.0000001%."
+WHEN = "When does the reserve price of the blob base fee apply?"
+TEN_PERCENT = "What does a 10% change in the blob base fee do to the total cost?"
+SHIFTS = "A change in the blob base fee of 10% {}shift{} the total cost by just 0.0000001%."
 
 
 @pytest.mark.parametrize(
-    ("question", "answer", "ok"),
+    ("quote", "question", "answer", "dropped"),
     [
-        ("What does a 10% change in the blob base fee do to the total cost?",
-         "A change in the blob base fee of 10% shifts the total cost by just 0.0000001%.", False),  # hedge dropped
-        ("What does a 10% change in the blob base fee do to the total cost?",
-         "A change in the blob base fee of 10% may shift the total cost by just 0.0000001%.", True),
-        ("What does a 10% change in the blob base fee possibly do to the total cost?",  # hedged in the question
-         "A change in the blob base fee of 10% shifts the total cost by just 0.0000001%.", True),
-        ("What does a 10% change in the blob base fee do to the total cost?",
-         "It could shift the total cost of blobspace by just 0.0000001%.", True),  # hedged in other words
+        (NEGATED, WHEN, "The reserve price applies when the execution base fee is zero.", "negation"),
+        (NEGATED, WHEN, "The reserve price does not apply when the execution base fee is zero.", None),
+        (NEGATED, WHEN, "No: with a zero execution base fee the reserve price is not applied.", None),  # other words
+        (NEGATED, WHEN, "It can't apply when the execution base fee is zero.", None),
+        (HEDGED, TEN_PERCENT, SHIFTS.format("", "s"), "hedge"),
+        (HEDGED, TEN_PERCENT, SHIFTS.format("may ", ""), None),
+        (HEDGED, "What does a 10% change in the blob base fee possibly do to the total cost?",  # hedged question
+         SHIFTS.format("", "s"), None),
+        (HEDGED, TEN_PERCENT, "It could shift the total cost of blobspace by just 0.0000001%.", None),  # other words
     ],
 )  # fmt: skip
-def test_an_answer_that_drops_its_evidence_hedge_fails(gate, question, answer, ok):
-    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(HEDGED,))
-    reason, detail = only(gate(pair, context=(HEDGED,)))
-    assert (reason is None) is ok, detail
-    if not ok:
-        assert reason == "polarity" and "drops the hedge" in detail
+def test_an_answer_that_drops_its_evidence_negation_or_hedge_fails(gate, quote, question, answer, dropped):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(quote,))
+    reason, detail = only(gate(pair, context=(quote,)))
+    assert (reason is None) is (dropped is None), detail
+    if dropped:
+        assert reason == "polarity" and f"drops the {dropped}" in detail
 
 
 STATED = "The `blobSchedule` for referencing target and max blobs was introduced in EIP-7840."

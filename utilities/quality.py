@@ -676,11 +676,16 @@ def _stated_verdict(statement: str, sources: Iterable[str]) -> tuple[str, str] |
     if len(words) < MIN_JUDGED_WORDS:
         return None
     negated = bool(_NEGATION.search(statement))
-    for text in sources:
-        for sentence in quotable_sentences(text):
-            if words <= source_vocabulary([sentence]):
-                return ("True" if bool(_NEGATION.search(sentence)) == negated else "False"), sentence
+    for sentence, vocabulary in _sentence_vocabularies(tuple(sources)):
+        if words <= vocabulary:
+            return ("True" if bool(_NEGATION.search(sentence)) == negated else "False"), sentence
     return None
+
+
+@lru_cache(maxsize=16)
+def _sentence_vocabularies(texts: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each quotable sentence of a request's texts with its ``source_vocabulary``, once for all its pairs."""
+    return tuple((s, frozenset(source_vocabulary([s]))) for text in texts for s in quotable_sentences(text))
 
 
 def _polarity(c: Candidate) -> Verdict:
@@ -690,8 +695,9 @@ def _polarity(c: Candidate) -> Verdict:
     the answer rests on a quote that has (half its content words are the quote's). A true-or-false verdict
     is checked against a shown sentence that holds every content word of its statement (``_stated_verdict``):
     the 1.5B answers a sentence of its source False when it writes no reasoning first."""
-    said, statement = verdict(c.pair.question, c.pair.answer), judged_statement(c.pair.question)
-    stated = _stated_verdict(statement, c.request.context) if said and statement else None
+    said = verdict(c.pair.question, c.pair.answer)
+    statement = judged_statement(c.pair.question) if said else None
+    stated = _stated_verdict(statement, c.request.context) if statement else None
     if stated is not None and stated[0] != said:
         return Verdict(f"answered {said}, but a shown sentence says the statement is {stated[0]}: {stated[1][:100]!r}")
     for kind, pattern in (("negation", _NEGATION), ("hedge", _HEDGE)):

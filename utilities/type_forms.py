@@ -153,9 +153,14 @@ def _comparative(question: str, answer: str) -> str | None:
     sides = comparison_sides(question)
     if sides is None:
         return "the question does not name two things to compare"
+    return "the answer does not address both things compared" if _leaves_a_side_out(sides, answer) else None
+
+
+def _leaves_a_side_out(sides: tuple[set[str], set[str]], answer: str) -> bool:
+    """The answer names nothing of one of ``sides``: none of its own words (those the other side lacks), or
+    of its words at all when it has none of its own."""
     said, shared = content_stems(answer), sides[0] & sides[1]
-    missing = [side for side in sides if not ((side - shared) or side) & said]  # its own words, else any
-    return "the answer does not address both things compared" if missing else None
+    return any(not ((side - shared) or side) & said for side in sides)
 
 
 _HOW_RELATED = re.compile(r"\bhow (?:does|do|did|would|will|can) .+? (?:affect|relate|impact|influence|compare)")
@@ -169,10 +174,8 @@ def _recall(question: str, answer: str) -> str | None:
     if _HOW_RELATED.search(q):
         return "a recall question asking how two things relate, not for one fact"
     sides = comparison_sides(question) if "relationship between" in q else None
-    if sides is not None:
-        said, shared = content_stems(answer), sides[0] & sides[1]
-        if any(not (side - shared) & said for side in sides):
-            return "a question on the relationship between two things whose answer leaves one out"
+    if sides is not None and _leaves_a_side_out(sides, answer):
+        return "a question on the relationship between two things whose answer leaves one out"
     return None
 
 
