@@ -126,6 +126,12 @@ FORMS = {
 }
 
 
+# Types whose pair is about one statement of the section: a long section gets one request per run of
+# SENTENCES_PER_REQUEST sentences, each asking about its own run (utilities/planner.py), so the pairs
+# cover the section instead of its first facts, and the requests share the section as a cached prefix.
+FOCUSED = frozenset({QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK})
+
+
 @dataclass(frozen=True)
 class QuestionTypeSpec:
     question_type: QuestionType
@@ -135,6 +141,7 @@ class QuestionTypeSpec:
     description: str
     answer: AnswerBudget
     form: PairForm = OPEN_QUESTION
+    focused: bool = False  # one request per run of the section's sentences (FOCUSED)
 
 
 _SPEC_ROWS: list[tuple[QuestionType, ContextKind, str, AnswerBudget]] = [
@@ -165,6 +172,7 @@ QUESTION_TYPE_SPECS: dict[QuestionType, QuestionTypeSpec] = {
         description=description,
         answer=answer,
         form=FORMS.get(qt, OPEN_QUESTION),
+        focused=qt in FOCUSED,
     )
     for qt, context, description, answer in _SPEC_ROWS
 }

@@ -30,6 +30,9 @@ class PlannedRequest:
     facts: tuple[int, ...]  # indices into the section's facts (FACT_BASED only)
     n_pairs: int
     figures: tuple[str, ...]  # ids of resolved figures attached as images
+    # (k, K): the request asks about the k-th (from 1) of K equal runs of its section's citable sentences;
+    # () for the whole section. A long section gets one focused request per run (``SENTENCES_PER_REQUEST``).
+    focus: tuple[int, ...] = ()
 
     @property
     def section_id(self) -> str:
@@ -80,6 +83,7 @@ class RequestSources:
             tuple(p["facts"]),
             p["n_pairs"],
             tuple(p["figures"]),
+            tuple(p.get("focus", ())),
         )
         return cls(
             planned,

@@ -2,9 +2,10 @@
 
 ``build_reply_model(n_pairs, figure_ids, limits, answer, quotes)`` returns a
 model class whose JSON schema is sent to the engine for constrained decoding,
-whose shape the prompt shows (``describe_reply``: field names, descriptions,
-order and bounds, so a server that falls back to ``json_object`` still gets the
-shape), and which validates the reply. Because the three come from one class
+whose shape the prompt shows (field names, descriptions, order and bounds, so a
+server that falls back to ``json_object`` still gets the shape: what every request
+shares once in the system prompt, ``describe_shared_fields``, and each type's own
+fields in its task, ``describe_task_fields``), and which validates the reply. Because the three come from one class
 they cannot drift apart.
 
 Fields are in decoding order: ``evidence`` first, then ``figures``, then the
@@ -59,6 +60,16 @@ class ReplyLimits(SettingsModel):
 
 
 MAX_QUOTE_CHOICES = 300
+
+# What the fields every request shares mean: stated once, in the system prompt (``describe_shared_fields``),
+# so the requests of a run share them as a cached prefix instead of repeating them after each section.
+EVIDENCE_TEXT = {
+    "ids": "numbers of the source sentences, marked [n] in the source, that state what the answer says",
+    "quotes": "sentences copied word for word from the source that state what the answer says",
+}
+FREE_QUOTES_TEXT = "quotes copied word for word from the source that state what the answer says"
+FIGURES_TEXT = "ids of the attached figures the question is about; empty when it is about none"
+STEPS_TEXT = "short steps from the evidence to the answer, each naming the fact it uses"
 DEFAULT_BUDGET = AnswerBudget(
     min_words=1, max_chars=ReplyLimits().max_answer_chars, length="as long as the question needs"
 )
@@ -76,15 +87,18 @@ def build_reply_model(
     answer: AnswerBudget = DEFAULT_BUDGET,
     quotes: tuple[str, ...] = (),
     form: PairForm = OPEN_QUESTION,
+    cite: range | None = None,
 ) -> type[BaseModel]:
-    """A model for ``{"pairs": [exactly n_pairs pair objects]}``; ``quotes``: the citable sentences.
+    """A model for ``{"pairs": [exactly n_pairs pair objects]}``; ``quotes``: the citable sentences,
+    of which a reply may cite those numbered in ``cite`` (all when None).
 
-    Models are cached: with ``ids`` a model depends on the number of citable sentences only, so
+    Models are cached: with ``ids`` a model depends on the numbers it may cite only, so
     a run of 50,000 requests builds a few hundred models rather than 50,000 (each costs
     milliseconds and tens of kilobytes).
     """
     choices = quote_choices(quotes, limits)
-    key: int | tuple[str, ...] = len(choices) if limits.evidence_format == "ids" else choices
+    cite = range(1, len(choices) + 1) if cite is None else cite
+    key: range | tuple[str, ...] = cite if limits.evidence_format == "ids" else choices[cite.start - 1 : cite.stop - 1]
     return _reply_model(n_pairs, figure_ids, limits, answer, key, form)
 
 
@@ -94,30 +108,25 @@ def _reply_model(
     figure_ids: tuple[str, ...],
     limits: ReplyLimits,
     answer: AnswerBudget,
-    choices: int | tuple[str, ...],
+    choices: range | tuple[str, ...],
     form: PairForm = OPEN_QUESTION,
 ) -> type[BaseModel]:
     if figure_ids:
         figure_enum = Enum("FigureId", {f"F{i}": fid for i, fid in enumerate(figure_ids)}, type=str)
         figures_field: Any = (
             list[figure_enum],  # type: ignore[valid-type]
-            Field(
-                max_length=len(figure_ids),
-                description="ids of the attached figures the question is about; empty when it is about none",
-            ),
+            Field(max_length=len(figure_ids), description=FIGURES_TEXT),
         )
     else:
-        figures_field = (list[str], Field(max_length=0, description="always empty: no figure is attached"))
+        figures_field = (list[str], Field(max_length=0, description=FIGURES_TEXT))
     step = Annotated[str, Field(min_length=1, max_length=limits.max_step_chars)]
-    if isinstance(choices, int) and choices:
-        quote: Any = IntEnum("SentenceId", {f"S{i}": i for i in range(1, choices + 1)})
-        evidence_text = "numbers of the source sentences, marked [n] above, that state what the answer says"
+    if isinstance(choices, range) and choices:
+        quote: Any = IntEnum("SentenceId", {f"S{i}": i for i in choices})
     elif isinstance(choices, tuple) and choices:
         quote = Enum("Quote", {f"Q{i}": q for i, q in enumerate(choices)}, type=str)
-        evidence_text = "sentences copied word for word from the source that state what the answer says"
     else:
         quote = Annotated[str, Field(min_length=1, max_length=limits.max_evidence_chars)]
-        evidence_text = "quotes copied word for word from the source that state what the answer says"
+    evidence_text = EVIDENCE_TEXT[limits.evidence_format] if choices else FREE_QUOTES_TEXT
     max_answer = min(answer.max_chars, limits.max_answer_chars)
     steps_field: dict[str, Any] = {}
     if form.reasoning:
@@ -126,7 +135,7 @@ def _reply_model(
             Field(
                 min_length=1,
                 max_length=limits.max_steps,
-                description="short steps from the evidence to the answer, each naming the fact it uses",
+                description=STEPS_TEXT,
             ),
         )
     pair_model = create_model(
@@ -206,21 +215,53 @@ def _kind(node: dict[str, Any]) -> str:
     return str(node.get("type", "a value"))
 
 
-def describe_reply(schema: dict[str, Any]) -> str:
-    """The reply's shape as the prompt states it: one line per field, in schema order.
+def describe_shared_fields(limits: ReplyLimits) -> str:
+    """The reply's shape as the system prompt states it, the same for every request of a run.
 
-    >>> print(describe_reply({"type": "object", "properties": {"pairs": {"type": "array", "minItems": 1,
-    ...     "maxItems": 1, "items": {"type": "object", "properties": {"answer": {"type": "string",
-    ...     "maxLength": 9, "description": "the answer"}}}}}}))
-    Reply with one JSON object {"pairs": [...]} holding exactly 1 pair objects, each with these fields in this order:
+    Each request's task then names its count and fields (``describe_task_fields``) and states
+    only the fields whose meaning is its own: the question and the answer of its type.
+
+    >>> print(describe_shared_fields(ReplyLimits()).splitlines()[3].split(";")[0])
+    - "evidence": a list of 1 to 3 items, each a number
+    """
+    evidence = "a number" if limits.evidence_format == "ids" else "a sentence"
+    steps = f"a list of 1 to {limits.max_steps} items, each a string of 1 to {limits.max_step_chars} characters"
+    return "\n".join(
+        [
+            "# Reply shape",
+            "",
+            'Reply with one JSON object {"pairs": [...]} holding the pair objects the task asks for, each with '
+            "the fields the task lists, in its order. The fields mean:",
+            f'- "evidence": a list of 1 to {limits.max_evidence} items, each {evidence}; '
+            f"{EVIDENCE_TEXT[limits.evidence_format]}",
+            f'- "figures": a list of figure ids; {FIGURES_TEXT}',
+            '- "question": a string; the question or item the task describes',
+            f'- "reasoning_steps", where the task lists it: {steps}; {STEPS_TEXT}',
+            '- "answer": a string; the answer the task describes',
+        ]
+    )
+
+
+def describe_task_fields(schema: dict[str, Any], shared: str) -> str:
+    """The reply's shape as a task states it: the count, the fields in order, and one line, with its
+    bounds, for each field whose description ``shared`` (the system prompt's) does not already give.
+
+    >>> print(describe_task_fields({"type": "object", "properties": {"pairs": {"type": "array", "minItems": 1,
+    ...     "maxItems": 1, "items": {"type": "object", "properties": {"evidence": {"type": "array",
+    ...     "description": "cited"}, "answer": {"type": "string", "maxLength": 9, "description": "the answer"}}}}}},
+    ...     shared="- evidence: cited"))
+    Reply with exactly 1 pair objects, each with the fields "evidence", "answer", in this order, where:
     - "answer": a string of at most 9 characters; the answer
     """
     pairs = schema["properties"]["pairs"]
     count = _bounds(pairs, "minItems", "maxItems", "pair objects")
-    lines = [f'Reply with one JSON object {{"pairs": [...]}} holding {count}, each with these fields in this order:']
-    for name, node in pairs["items"]["properties"].items():
+    fields = pairs["items"]["properties"]
+    names = ", ".join(f'"{name}"' for name in fields)
+    lines = [f"Reply with {count}, each with the fields {names}, in this order, where:"]
+    for name, node in fields.items():
         description = node.get("description", "")
-        lines.append(f'- "{name}": {_kind(node)}' + (f"; {description}" if description else ""))
+        if description and description not in shared:
+            lines.append(f'- "{name}": {_kind(node)}; {description}')
     return "\n".join(lines)
 
 

@@ -145,7 +145,7 @@ class FaultServer:
         user = body["messages"][1]["content"]
         text = user if isinstance(user, str) else "".join(p.get("text", "") for p in user if p["type"] == "text")
         if fmt["type"] != "json_schema":
-            return completion(reply_from_prompt(text), prompt_tokens=len(text) // 4)
+            return completion(reply_from_prompt(f"{body['messages'][0]['content']}\n\n{text}"), len(text) // 4)
         request = EngineRequest("x", "", (TextPart(text),), fmt["json_schema"]["schema"], 100, 0.0, 1.0, 0)
         return completion(valid_reply(request), prompt_tokens=len(text) // 4)
 
@@ -181,8 +181,23 @@ def echoed_headers(headers) -> str:
 
 
 def stated_fields(text: str) -> list[tuple[str, str]]:
-    """(name, what the prompt says of it) for each field line of the reply's stated shape, in order."""
+    """(name, what the prompt says of it) for each field line of a verify reply's stated shape, in order."""
     return re.findall(r'^- "(\w+)": (.*)$', text.split("Reply with one JSON object", 1)[-1], re.MULTILINE)
+
+
+def stated_pair_shape(text: str) -> tuple[int, list[tuple[str, str]]] | None:
+    """(count, [(name, what the prompt says of it)]) of a pairs reply: the count and the fields in the order
+    the task names them, each described by the task's own line for it or else by the system prompt's
+    reply shape; None when the prompt asks for no pairs."""
+    task = text.rsplit("# Task", 1)[-1]
+    header = re.search(r"Reply with (?:exactly )?(\d+) pair objects, each with the fields (.*), in this order", task)
+    if header is None:
+        return None
+    shared = text.split("# Reply shape", 1)[-1].split("# Source material", 1)[0]
+    said = dict(re.findall(r'^- "(\w+)"[^:\n]*: (.*)$', shared, re.MULTILINE))
+    said.update(re.findall(r'^- "(\w+)": (.*)$', task, re.MULTILINE))
+    names = re.findall(r'"(\w+)"', header.group(2))
+    return int(header.group(1)), [(name, said.get(name, "")) for name in names]
 
 
 def marked_sentences(text: str) -> dict[int, str]:
@@ -204,23 +219,19 @@ def stated_max(description: str, unit: str, default: int = 10**6) -> int:
 def reply_from_prompt(text: str) -> str:
     """A valid reply written from what the prompt says alone (json_object mode has no schema to read):
     the fields it lists, in its order, each within the bounds it states. Pairs cite sentences by the
-    numbers the prompt marks (or quote the sentences it offers) and restate them as the answer; verify
+    numbers the prompt marks (those of the run it names, if any) and restate them as the answer; verify
     replies re-answer with the sentences the prompt says were cited, and rate every criterion the top
     of the range the prompt gives. A field the prompt does not name is not written."""
-    fields = stated_fields(text)
-    if "holding" not in text.split("Reply with one JSON object", 1)[-1].split("\n", 1)[0]:
-        return json.dumps({name: verify_value(text, description) for name, description in fields})
-    count = int(re.search(r"holding (?:exactly |\d+ to )?(\d+) pair objects", text).group(1))
+    shape = stated_pair_shape(text)
+    if shape is None:
+        return json.dumps({name: verify_value(text, description) for name, description in stated_fields(text)})
+    count, fields = shape
     said = dict(fields)
     evidence, answer = said.get("evidence", ""), said.get("answer", "")
-    ids = re.search(r"each a number from (\d+) to (\d+)", evidence)
-    marked = marked_sentences(text)
-    if ids:
-        citable = [(n, marked[n]) for n in range(int(ids.group(1)), int(ids.group(2)) + 1) if n in marked]
-    else:
-        citable = [(s, s) for s in re.findall(r'"([^"]+\.)"', evidence)]
-    citable = citable or list(marked.items())  # no evidence offered: answer from the marked source anyway
-    figures = re.findall(r'"(FIGURE_[\w.-]+)"', said.get("figures", ""))[: stated_max(said.get("figures", ""), "items")]
+    citable = list(marked_sentences(text).items())  # cited by the numbers the prompt marks
+    if window := re.search(r"sentences \[(\d+)\] to \[(\d+)\]", text.rsplit("# Task", 1)[-1]):
+        citable = [c for c in citable if int(window.group(1)) <= c[0] <= int(window.group(2))]
+    figures = re.findall(r"^- (FIGURE_[\w.-]+): ", text, re.MULTILINE)  # the figures the prompt lists as attached
     wanted = re.search(r"the answer in (\w+) (?:to|or) \w+ (sentences|paragraphs)", answer)
     k = 1 if wanted is None else 99 if wanted.group(2) == "paragraphs" else SENTENCES_FOR_LENGTH.get(wanted.group(1), 1)
     k = min(k, len(citable), stated_max(evidence, "items"))

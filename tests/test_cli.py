@@ -79,8 +79,8 @@ def test_dry_run_on_shared_corpus_writes_the_documented_plan(corpus_copy, tmp_pa
 
 
 def test_min_section_words_zero_plans_every_section(corpus_copy, tmp_path):
-    assert dry_run(corpus_copy, tmp_path / "a", "--question-types", "FACTUAL_RECALL") == 0
-    assert dry_run(corpus_copy, tmp_path / "b", "--question-types", "FACTUAL_RECALL", "--min-section-words", "0") == 0
+    assert dry_run(corpus_copy, tmp_path / "a", "--question-types", "INFERENCE") == 0
+    assert dry_run(corpus_copy, tmp_path / "b", "--question-types", "INFERENCE", "--min-section-words", "0") == 0
     default, every = read_plan(tmp_path / "a"), read_plan(tmp_path / "b")
     skipped = sum(len(d["sections_skipped"]) for d in default["documents"])
     assert skipped >= 3 and all(d["sections_skipped"] == [] for d in every["documents"])

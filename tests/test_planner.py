@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from models.documents import Section
-from utilities.planner import no_substance_reason, section_words, thin_section_reason
+from models.question_types import QuestionType
+from utilities.config import load_config
+from utilities.file_utils import load_configured_documents, load_documents
+from utilities.planner import build_plan, no_substance_reason, plan_requests, section_words, thin_section_reason
+from utilities.prompts import request_key
 
 
 @pytest.mark.parametrize(
@@ -98,3 +102,36 @@ def test_sections_without_substance_are_named_by_what_they_hold(text, kind):
 )
 def test_sections_of_substance_near_those_kinds_are_planned(text):
     assert no_substance_reason(_section(text)) is None
+
+
+def _long_section_doc(docs, sentences: int):
+    """One section of ``sentences`` citable sentences: its heading and ``sentences - 1`` of prose."""
+    body = " ".join(f"Parameter P{i} of the blob fee market is set to {i * 7} units." for i in range(sentences - 1))
+    (docs / "long.md").write_text(f"# Blob fee parameters\n\n{body}\n")
+    return load_documents(docs).documents[0]
+
+
+@pytest.mark.parametrize(("sentences", "windows"), [(8, 1), (9, 2), (16, 2), (17, 3)])
+def test_a_focused_type_gets_one_request_per_run_of_sentences_and_the_others_one(docs_dir, sentences, windows):
+    document = _long_section_doc(docs_dir, sentences)
+    types = (QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK, QuestionType.INFERENCE)
+    planned = plan_requests(document, types, 2, sentences_per_request=8)
+    focuses = {qt: [p.focus for p in planned if p.question_type is qt] for qt in types}
+    expected = [(k, windows) for k in range(1, windows + 1)] if windows > 1 else [()]
+    assert focuses == {
+        QuestionType.FACTUAL_RECALL: expected,
+        QuestionType.TRUE_FALSE_FILL_BLANK: expected,
+        QuestionType.INFERENCE: [()],
+    }
+    assert len({request_key(p) for p in planned}) == len(planned)
+    assert [p.focus for p in plan_requests(document, types, 2, sentences_per_request=0)] == [(), (), ()]
+
+
+def test_quotes_evidence_plans_no_focused_runs(docs_dir, monkeypatch):
+    """Runs are named by the [n] marks, which EVIDENCE_FORMAT=quotes does not print."""
+    _long_section_doc(docs_dir, 17)
+    for fmt, count in (("ids", 3), ("quotes", 1)):
+        argv = ["--docs-dir", str(docs_dir), "--question-types", "FACTUAL_RECALL", "--evidence-format", fmt]
+        config = load_config(argv, {})
+        plan = build_plan(load_configured_documents(config), config)
+        assert len(plan.requests) == count, fmt

@@ -118,20 +118,35 @@ def test_a_recall_reply_parses_without_steps_and_one_with_steps_is_off_its_shape
 
 @pytest.mark.parametrize("qt", list(QuestionType))
 def test_prompt_states_every_field_description_and_bound_of_the_schema(built, qt):
+    """The task names every field in the schema's order; each field's meaning and bounds are on one line,
+    the task's own for its question and answer, the system prompt's reply shape for what all requests share."""
     request = next(b for b in built if b.planned.question_type is qt)
     text = text_of(request.engine_request)
     task = text[text.rindex("# Task") :]
+    system = request.engine_request.system
     fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
-    positions = []
+    header = re.search(r"Reply with exactly (\d+) pair objects, each with the fields (.*), in this order", task)
+    assert int(header.group(1)) == request.planned.n_pairs
+    assert re.findall(r'"(\w+)"', header.group(2)) == list(fields), "the fields in the schema's order"
     for name, node in fields.items():
-        assert f'"{name}"' in task and node["description"] in task, name
-        positions.append(task.index(f'"{name}"'))
+        own = re.search(rf'^- "{name}": (.*)$', task, re.MULTILINE)
+        line = own or re.search(rf'^- "{name}"[^:\n]*: (.*)$', system.split("# Reply shape")[1], re.MULTILINE)
+        assert line and node["description"] in line.group(1), name
+        assert (own is not None) is (name in ("question", "answer")), "only the type's own fields are in the task"
         for bound in ("maxLength", "maxItems"):
-            if bound in node:
-                assert str(node[bound]) in task.split(f'"{name}"')[1].split("\n")[0], (name, bound)
-    assert positions == sorted(positions), "the prompt lists the fields in the schema's order"
+            if bound in node and name != "figures":  # figures: as many as the prompt lists as attached
+                assert str(node[bound]) in line.group(1), (name, bound)
+    assert len(re.findall(r"^- FIGURE_", text, re.MULTILINE)) == fields["figures"]["maxItems"]
     budget = QUESTION_TYPE_SPECS[qt].answer
     assert budget.length in task and fields["answer"]["maxLength"] == budget.max_chars
+
+
+def test_every_request_of_a_run_has_the_same_system_prompt_with_the_reply_shape(built):
+    """What the reply fields mean is stated once, in the system prompt every request shares as its cached prefix."""
+    systems = {b.engine_request.system for b in built}
+    assert len(systems) == 1 and len({b.planned.question_type for b in built}) == len(QuestionType)
+    (system,) = systems
+    assert system.startswith(PromptLibrary.load().system) and '- "evidence":' in system.split("# Reply shape")[1]
 
 
 def test_sentence_marks_in_the_prompt_match_the_citable_quotes(built):
@@ -278,3 +293,29 @@ def test_a_table_row_is_one_citable_unit_marked_inside_its_first_cell(docs_dir):
     text = text_of(built.engine_request)
     assert "| [2] `BLOB_BASE_COST` | `2**13` |\n| [3] `GAS_PER_BLOB` | `2**17` |" in text
     assert "| Constant | Value |" in text and "[4]" not in text, "the header row is not evidence"
+
+
+def test_focused_requests_ask_about_their_own_run_of_sentences_and_may_cite_only_it(docs_dir):
+    body = " ".join(f"Parameter P{i} of the blob fee market is set to {i * 7} units." for i in range(16))
+    (docs_dir / "long.md").write_text(f"# Blob fee parameters\n\n{body}\n")
+    document = load_documents(docs_dir).documents[0]
+    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2, sentences_per_request=8)
+    library, root = PromptLibrary.load(), docs_dir.resolve()
+    built = [build_request(document, p, library, SamplingSettings(), ReplyLimits(), root) for p in planned]
+    assert [b.planned.focus for b in built] == [(1, 3), (2, 3), (3, 3)]
+    cited = []
+    for request in built:
+        evidence = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]["evidence"]
+        numbers = evidence["items"]["enum"]
+        task = text_of(request.engine_request).split("# Task")[1]
+        assert f"sentences [{numbers[0]}] to [{numbers[-1]}] of the section" in task
+        assert numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) <= 8
+        cited += numbers
+    assert cited == list(range(1, len(built[0].quotes) + 1)), "the runs cover the section's sentences once each"
+    texts = [text_of(b.engine_request) for b in built]
+    common = os.path.commonprefix(texts)  # noqa: RUF071 - a character prefix is the point
+    assert common.endswith("Ask only about sentences ["), "the runs differ only in the numbers of the run"
+    whole = build_request(
+        document, dataclasses.replace(planned[0], focus=()), library, SamplingSettings(), ReplyLimits(), root
+    )
+    assert "Ask only about sentences" not in text_of(whole.engine_request)

@@ -151,6 +151,13 @@ class PlanSettings(SettingsModel):
     questions_per_request: Int = setting(
         "2", "pairs one request asks for (FACT_BASED: facts per request)", ge=1, run_key=True
     )
+    sentences_per_request: Int = setting(
+        "8",
+        "FACTUAL_RECALL and TRUE_FALSE_FILL_BLANK: one request per this many citable sentences of a section, "
+        "each asking about its own run of them (with EVIDENCE_FORMAT=ids); 0: one request per section",
+        ge=0,
+        run_key=True,
+    )
     limit_sections: Int = setting("0", "plan only the first N sections of each document (0: all)", ge=0)
     # Not in the run key, like LIMIT_SECTIONS: it chooses which sections are planned, not what a request is.
     min_section_words: Int = setting(

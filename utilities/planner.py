@@ -8,7 +8,9 @@ from those records; ``plan_file``: the dry run's JSON with every section's text,
 keys are a user-facing contract documented in the README, ``PLAN_SCHEMA_VERSION``
 changing when they do); generation builds prompts from it.
 
-- SECTION and SECTION_WITH_RELATED types: one request per section.
+- SECTION and SECTION_WITH_RELATED types: one request per section; a FOCUSED type
+  (FACTUAL_RECALL, TRUE_FALSE_FILL_BLANK) one per run of ``sentences_per_request``
+  citable sentences, each asking about its own run (``focus_windows``).
 - SECTION_PAIR types (MULTI_HOP_REASONING, COMPARATIVE_ANALYSIS): one request
   per section that has a related section, paired with its most similar one.
 - FACTS (FACT_BASED): one request per group of ``questions_per_request`` facts,
@@ -33,7 +35,9 @@ from typing import Any
 from models.documents import Document, Section
 from models.question_types import QUESTION_TYPE_SPECS, ContextKind, QuestionType
 from models.records import PlannedRequest
+from models.schemas import ReplyLimits, quote_choices
 from utilities.config import Config
+from utilities.facts import quotable_sentences
 from utilities.file_utils import LoadResult, SkippedFile
 from utilities.outputs.files import timestamp, write_new_json
 
@@ -155,10 +159,12 @@ def plan_requests(
     questions_per_request: int,
     limit_sections: int = 0,
     min_words: int = 0,
+    sentences_per_request: int = 0,
 ) -> list[PlannedRequest]:
     """Requests for a document's sections (its first ``limit_sections`` only, when above 0).
 
     Sections with fewer than ``min_words`` words of text get none (``thin_section_reason``).
+    A focused type gets ``focus_windows(section, sentences_per_request)`` requests per section.
     """
     requests: list[PlannedRequest] = []
     sections = document.sections[:limit_sections] if limit_sections else document.sections
@@ -176,10 +182,28 @@ def plan_requests(
             if others is None:
                 continue
             figures = _attached_figures(document, [section.index, *others])
-            requests.append(
-                PlannedRequest(document.name, section.index, qt, others, (), questions_per_request, figures)
-            )
+            windows = focus_windows(section, sentences_per_request) if QUESTION_TYPE_SPECS[qt].focused else 1
+            for k in range(1, windows + 1):
+                focus = (k, windows) if windows > 1 else ()
+                requests.append(
+                    PlannedRequest(document.name, section.index, qt, others, (), questions_per_request, figures, focus)
+                )
     return requests
+
+
+def focus_windows(section: Section, sentences_per_request: int) -> int:
+    """How many runs of at most ``sentences_per_request`` citable sentences a section splits into
+    (1 when the setting is 0 or the section is that short). The prompt builder cuts the runs from
+    the sentences it marks, so a request names its run as "the k-th of K", not by sentence numbers.
+
+    >>> section = Section(0, "S", " ".join(f"Fact number {i} is stated here." for i in range(20)), 0, 0)
+    >>> focus_windows(section, 8), focus_windows(section, 20), focus_windows(section, 0)
+    (3, 1, 1)
+    """
+    if sentences_per_request <= 0:
+        return 1
+    sentences = len(quote_choices(quotable_sentences(section.text), ReplyLimits()))
+    return max(1, -(-sentences // sentences_per_request))
 
 
 def estimate_prompt_tokens(document: Document, request: PlannedRequest) -> int:
@@ -254,6 +278,7 @@ def build_plan(loaded: LoadResult, config: Config) -> RunPlan:
             config.plan.questions_per_request,
             config.plan.limit_sections,
             config.plan.min_section_words,
+            config.plan.sentences_per_request if config.limits.evidence_format == "ids" else 0,
         )
         skipped = [
             SkippedSection(s.index, s.title, reason)

@@ -4,8 +4,10 @@ Templates are files: ``prompts/system.md`` (or ``SYSTEM_PROMPT_FILE``) and one
 ``prompts/<QUESTION_TYPE>.md`` per type, filled with ``string.Template``
 (``$n_pairs``). A missing file or placeholder is an error before any request is
 sent. Prompts are ordered for prefix caching: the system prompt, then the
-section and its context, then the figures, then the type's instructions and the
-reply's shape last, so the requests of one section share a long common prefix.
+section and its context, then the figures, then the type's instructions and its
+own reply fields last, so the requests of one section share a long common prefix.
+What every reply field means is stated once, after the system prompt, so every
+request of a run shares it too.
 With ``EVIDENCE_FORMAT=ids`` each citable sentence of the source is marked
 ``[n]`` where it stands (numbered through the request, the section first, so the
 numbering of a section is the same in all its requests); the reply cites numbers.
@@ -28,7 +30,8 @@ from models.schemas import (
     MAX_QUOTE_CHOICES,
     ReplyLimits,
     build_reply_model,
-    describe_reply,
+    describe_shared_fields,
+    describe_task_fields,
     quote_choices,
     reply_json_schema,
 )
@@ -38,7 +41,7 @@ from utilities.facts import quotable_sentences
 from utilities.settings import Float, Int, SettingsModel, setting
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = "4"  # bump when templates or prompt assembly change what is sent
+PROMPT_VERSION = "5"  # bump when templates or prompt assembly change what is sent
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class SamplingSettings(SettingsModel):
 
 def request_key(planned: PlannedRequest) -> str:
     key = f"{planned.document}#{planned.section_index}:{planned.question_type.value}"
+    if planned.focus:
+        key += ":w{}of{}".format(*planned.focus)
     return key + (f":f{planned.facts[0]}" if planned.facts else "")
 
 
@@ -160,6 +165,20 @@ class _Citable:
         return marked
 
 
+def focus_range(focus: tuple[int, ...], sentences: int) -> range | None:
+    """The sentence numbers of run k of K (``PlannedRequest.focus``) of a section whose ``sentences``
+    citable sentences are numbered from 1; None for a request about the whole section.
+
+    >>> [focus_range((k, 3), 17) for k in (1, 2, 3)], focus_range((), 17), focus_range((1, 3), 2)
+    ([range(1, 6), range(6, 12), range(12, 18)], None, None)
+    """
+    if not focus:
+        return None
+    k, windows = focus
+    cite = range((k - 1) * sentences // windows + 1, k * sentences // windows + 1)
+    return cite or None
+
+
 def _section_block(heading: str, document: Document, index: int, citable: _Citable) -> str:
     section = document.sections[index]
     return f"## {heading}: {section.title}\n\n{citable.render(section.text)}\n"
@@ -183,6 +202,7 @@ def build_request(
     citable = _Citable(limits)
     # One heading for every type: the 15 requests of a section share this prefix.
     texts.append(_section_block("Section", document, planned.section_index, citable))
+    cite = focus_range(planned.focus, len(citable.quotes))
     for index in planned.related:
         texts.append("\n" + _section_block("Related section", document, index, citable))
         context.append(document.sections[index].text)
@@ -207,13 +227,16 @@ def build_request(
             parts.append(ImagePart(docs_root / ref.path, fid))
     quotes = tuple(citable.quotes)
     spec = QUESTION_TYPE_SPECS[planned.question_type]
-    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, spec.answer, quotes, spec.form)
+    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, cite)
     schema = reply_json_schema(reply_model)
     task = library.templates[planned.question_type].substitute(n_pairs=planned.n_pairs)
-    parts.append(TextPart(f"\n# Task\n\n{task}\n\n{describe_reply(schema)}\n"))
+    if cite is not None:
+        task += f" Ask only about sentences [{cite.start}] to [{cite.stop - 1}] of the section, and cite only them."
+    shared = describe_shared_fields(limits)
+    parts.append(TextPart(f"\n# Task\n\n{task}\n\n{describe_task_fields(schema, shared)}\n"))
     engine_request = EngineRequest(
         id=f"{key}@{attempt}",
-        system=library.system,
+        system=f"{library.system}\n\n{shared}",
         parts=tuple(parts),
         schema=schema,
         max_tokens=sampling.max_new_tokens,
