@@ -165,6 +165,9 @@ _DEMONSTRATIVE = re.compile(
     r"must|does|do|did|has|have|had|not|also|only|one|ones|way|case|kind|type|time|year|day)\b)[a-z][\w-]*",
     re.IGNORECASE,
 )
+# "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
+# at something its source said before, which a name elsewhere in the question does not tell.
+_BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
@@ -276,6 +279,8 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
     for phrase, pattern in context_phrases():
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
+    if bare := _BARE_DEMONSTRATIVE.search(question):
+        return f"question ends a clause on {bare.group(0).strip()!r} with nothing it points at"
     references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
     references = [m for m in references if not _refers_back(question, m)]
     if not references:
