@@ -60,7 +60,8 @@ DATA = ROOT / "benchmarks" / "data"
 # today's prompts at the default temperature and at 0.2, then the set from before the type-form prompts, then
 # the README's first command on the sample (at 2 and 4 questions per request), then that command once recall
 # questions lost their reasoning steps (r2 and r4 at the default seed, r3 at --seed 7: llama.cpp's batching
-# makes each run's pairs differ)
+# makes each run's pairs differ), then with the reply's shape in the system prompt (r5), and the same with
+# SENTENCES_PER_REQUEST=8 (r6: 76 pairs, 16 good)
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -70,10 +71,13 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r2.jsonl",
     "labelled_qwen1.5b_sample_r3.jsonl",
     "labelled_qwen1.5b_sample_r4.jsonl",
+    "labelled_qwen1.5b_sample_r5.jsonl",
+    "labelled_qwen1.5b_sample_r6.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in ("q2", "q4", "r2", "r3", "r4")}
+SAMPLE_RUNS = ("q2", "q4", "r2", "r3", "r4", "r5", "r6")
+SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 
 
 def curate_record(row: dict) -> dict:

@@ -49,6 +49,8 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r2.jsonl": 8,
     "labelled_qwen1.5b_sample_r3.jsonl": 6,
     "labelled_qwen1.5b_sample_r4.jsonl": 12,
+    "labelled_qwen1.5b_sample_r5.jsonl": 6,
+    "labelled_qwen1.5b_sample_r6.jsonl": 7,
 }
 
 

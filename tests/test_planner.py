@@ -132,6 +132,7 @@ def test_quotes_evidence_plans_no_focused_runs(docs_dir, monkeypatch):
     _long_section_doc(docs_dir, 17)
     for fmt, count in (("ids", 3), ("quotes", 1)):
         argv = ["--docs-dir", str(docs_dir), "--question-types", "FACTUAL_RECALL", "--evidence-format", fmt]
+        argv += ["--sentences-per-request", "8"]
         config = load_config(argv, {})
         plan = build_plan(load_configured_documents(config), config)
         assert len(plan.requests) == count, fmt
