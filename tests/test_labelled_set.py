@@ -51,6 +51,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r4.jsonl": 12,
     "labelled_qwen1.5b_sample_r5.jsonl": 6,
     "labelled_qwen1.5b_sample_r6.jsonl": 7,
+    "labelled_qwen1.5b_sample_r7.jsonl": 11,
 }
 
 
