@@ -193,8 +193,8 @@ def plan_requests(
 
 def focus_windows(section: Section, sentences_per_request: int) -> int:
     """How many runs of at most ``sentences_per_request`` citable sentences a section splits into
-    (1 when the setting is 0 or the section is that short). The prompt builder cuts the runs from
-    the sentences it marks, so a request names its run as "the k-th of K", not by sentence numbers.
+    (1 when the setting is 0 or the section is that short). A plan records a run as "the k-th of K";
+    the prompt builder turns that into sentence numbers (``focus_range``) from the sentences it marks.
 
     >>> section = Section(0, "S", " ".join(f"Fact number {i} is stated here." for i in range(20)), 0, 0)
     >>> focus_windows(section, 8), focus_windows(section, 20), focus_windows(section, 0)
