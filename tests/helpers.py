@@ -117,9 +117,20 @@ def question_about(seed: str, sentence: str) -> str:
     return f"What does the {_word(seed)} rule say about {_topic(sentence)} ({_word(seed + 'b')})?"
 
 
+def answer_about(seed: str, said: str) -> str:
+    """An answer to ``question_about(seed, ...)`` that names what it asks about, then says ``said``."""
+    return f"The {_word(seed)} rule ({_word(seed + 'b')}): {said}"
+
+
 def verify_reply(request: EngineRequest) -> str:
-    """An honest verifier: re-answers with the sentences the request cites; rates every pair 5."""
+    """An honest verifier: re-answers with the sentences the request cites; locates the listed sentence that
+    shares the most words with the question; rates every pair 5."""
     text = "".join(p.text for p in request.parts if isinstance(p, TextPart))
+    if "sentence" in request.schema["properties"]:
+        asked = set(re.findall(r"\w+", text.split("# Question\n\n", 1)[1].split("\n", 1)[0].lower()))
+        listed = re.findall(r"^\[(\d+)\] (.+)$", text.split("# Question", 1)[0], re.MULTILINE)
+        best = max(listed, key=lambda item: len(asked & set(re.findall(r"\w+", item[1].lower()))))
+        return json.dumps({"sentence": int(best[0])})
     if "answerable" in request.schema["properties"]:
         block = text.split("## Sentences cited for this pair", 1)[1].split("# Question", 1)[0]
         cited = " ".join(line[2:] for line in block.strip().splitlines() if line.startswith("- "))
@@ -177,16 +188,18 @@ def related_ids(request: EngineRequest) -> set[object]:
 
 def shaped_pair(task: str, seed: str, sentences: list[str]) -> tuple[str, str]:
     """A question and answer of the form the request's task asks for, from the cited sentences alone."""
-    topic, answer = _topic(sentences[0]), " ".join(sentences)
+    topic, said = _topic(sentences[0]), " ".join(sentences)
     name, tag = _word(seed), _word(seed + "b")
     if "true-or-false" in task:
-        return f"True or false: the {name} rule says {sentences[0][0].lower()}{sentences[0][1:-1]}?", f"True. {answer}"
+        return f"True or false: the {name} rule says {sentences[0][0].lower()}{sentences[0][1:-1]}?", f"True. {said}"
+    answer = answer_about(seed, said)  # it names what its question asks about (the on-target gate)
     if "comparative" in task:
         other = next((_topic(s) for s in sentences[1:] if _topic(s) != topic), None)
         if other:
             return f"How does {topic} compare with {other} in the {name} rule ({tag})?", answer
     if "process and workflow" in task:
-        return question_about(seed, sentences[0]), "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+        steps = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+        return question_about(seed, sentences[0]), answer_about(seed, f"\n{steps}")
     if "cause-and-effect" in task:
         return f"Why does the {name} rule hold for {topic} ({tag})?", answer
     if "what-if" in task:

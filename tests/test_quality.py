@@ -112,7 +112,7 @@ def test_a_good_pair_passes_every_gate(gate):
     (kept,) = result.accepted
     assert kept.grounding == 100.0 and kept.support >= DEFAULT_GATES.evidence_support_floor
     assert GATES == (
-        "form", "type_form", "degenerate", "self_contained", "tautology", "grounding", "evidence_support",
+        "form", "type_form", "degenerate", "self_contained", "tautology", "on_target", "grounding", "evidence_support",
         "unsourced", "sources", "polarity", "images", "duplicate",
     )  # fmt: skip
     assert kept.evidence == GOOD.evidence and kept.evidence_from == "model"
@@ -219,7 +219,9 @@ def test_normalize_unifies_typography():
 
 def test_answer_with_unsupported_content_fails_support(gate):
     invented = dataclasses.replace(
-        GOOD, answer="Miners negotiate tariffs quarterly through governance councils and treasury auctions."
+        GOOD,
+        answer="The blob base fee is bounded from below by miners negotiating tariffs quarterly through governance "
+        "councils and treasury auctions.",
     )
     reason, detail = only(gate(invented))
     assert reason == "evidence_support" and "new content words are in its quotes" in detail
@@ -387,7 +389,12 @@ def test_an_answer_no_sentence_shown_supports_stays_rejected(gate):
 
 
 def test_a_question_about_something_its_quotes_do_not_mention_fails(gate):
-    off = dataclasses.replace(GOOD, question="Why do validators vote on targets?", evidence=(GOOD.evidence[1],))
+    off = dataclasses.replace(
+        GOOD,
+        question="Why do validators vote on targets?",
+        answer="A reserve price bounds it.",
+        evidence=(GOOD.evidence[1],),
+    )
     reason, detail = only(gate(off))
     assert reason == "evidence_support" and detail.startswith("the question shares no content word with its quotes")
 
@@ -594,6 +601,77 @@ def test_an_answer_already_in_its_question_fails(gate, question, answer):
 def test_an_answer_that_adds_information_passes_tautology(gate, question, answer):
     reason, detail = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
     assert reason in after("tautology"), detail
+
+
+# 3b'. on target: an answer mentions the terms its question asks about
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [  # answers the 1.5B wrote (blind readers: off target), each a neighbouring sentence copied whole
+        (
+            "What is the cost of the KZG proof verification on a node?",
+            "The ability on the CL to jointly process cell proofs of a column (from all blobs) through batching "
+            "reduces the compute time spent per blob as the number of blobs increases.",
+        ),
+        (
+            "What smoothing technique is used in the Ethereum fee histogram?",
+            "A four-month period from November 2024 through March 2025 was analyzed, with thresholding applied "
+            "directly to the original data.",
+        ),
+        (
+            "What is the value of `BLOB_BASE_COST`?",
+            "According to the law of demand, the lower the price, the higher the demand, and when execution costs "
+            "dominate the real demand curve becomes inelastic.",
+        ),
+        # one term short of half (blob, fee of set, floor, blob, base, fee, ethereum)
+        (
+            "What sets the floor of the blob base fee in Ethereum?",
+            "The reserve price equals a constant times the execution gas price and bounds the blob fee from below.",
+        ),
+    ],
+)
+def test_an_answer_about_something_else_than_its_question_fails(gate, question, answer):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
+    assert reason == "on_target" and "terms its question asks about (missing: " in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "question_type"),
+    [
+        # half the asked terms is on target (blob, base, fee of set, floor, blob, base, fee, ethereum)
+        (
+            "What sets the floor of the blob base fee in Ethereum?",
+            "A reserve price equal to BLOB_BASE_COST times the execution base fee bounds the blob fee from below.",
+            QuestionType.FACTUAL_RECALL,
+        ),
+        # a direct answer names only what was asked for
+        ("What bounds the blob base fee from below in Ethereum?", "A reserve price.", QuestionType.FACTUAL_RECALL),
+        # frame words ("purpose", "main") are not terms an answer must repeat
+        (
+            "What is the main purpose of the reserve price of EIP-7918?",
+            "The reserve price keeps the blob base fee responsive, since BLOB_BASE_COST times the execution base "
+            "fee bounds it from below.",
+            QuestionType.FACTUAL_RECALL,
+        ),
+        # an answer that opens with the condition asked for
+        (
+            "When does `calc_excess_blob_gas()` skip subtracting `target_blob_gas`?",
+            "When the reserve price is higher than GAS_PER_BLOB times the base fee per blob gas of the parent block.",
+            QuestionType.FACTUAL_RECALL,
+        ),
+        # a verdict answers its statement
+        (
+            "True or false: the KZG proof verification cost of a node falls with batching?",
+            "True, because batching cell proofs of a column reduces the compute time spent per blob on the CL.",
+            QuestionType.TRUE_FALSE_FILL_BLANK,
+        ),
+    ],
+)
+def test_an_answer_mentioning_what_is_asked_passes_on_target(gate, question, answer, question_type):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer)
+    reason, detail = only(gate(pair, question_type=question_type))
+    assert reason in after("on_target"), detail
 
 
 # 3c. degenerate answers

@@ -36,12 +36,21 @@ Gates, in order (a pair is rejected by the first it fails):
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
    and answers to either-or questions, are not tested.
-6. ``grounding``: at least one evidence quote, and every distinct quote is found
+6. ``on_target``: the answer mentions at least ``ON_TARGET_SHARE`` of the terms
+   its question asks about: the question's content words (stemmed; identifiers
+   split into their words) less those that only frame it
+   (``models/data/question_frame_words.txt``: "purpose", "difference", "value").
+   A small model asked about one thing often copies a neighbouring sentence
+   about another. Not tested for true-or-false and fill-in-the-blank items, for
+   a question naming fewer than ``MIN_ASKED_TERMS`` terms, or for an answer of
+   fewer than ``MIN_JUDGED_ANSWER_WORDS`` content words ("A reserve price.") or
+   one that opens with the condition, cause, means or aim asked for ("When ...").
+7. ``grounding``: at least one evidence quote, and every distinct quote is found
    in the request's context (its sections and facts) by fuzzy partial matching
    on normalized text (case, whitespace, curly quotes, dashes, emphasis
    markers), score >= ``grounding_threshold``. A quote found nowhere is a
    hallucination. A quote cited twice counts once.
-7. ``evidence_support``: the answer rests on its own quotes, not on the whole
+8. ``evidence_support``: the answer rests on its own quotes, not on the whole
    section: (a) the question shares a content word with the quotes (it asks
    about what they say); (b) every number in the answer (``8``, ``0.5``,
    ``2**13``; not list markers) is in the quotes or the question, else it is an
@@ -49,20 +58,20 @@ Gates, in order (a pair is rejected by the first it fails):
    question, the share found in the quotes (stemmed: "fees" matches "fee") is
    at least ``evidence_support_floor``. The question's words are left out
    because they cannot show that what the answer adds is supported.
-8. ``unsourced``: the answer adds little the sources never say: of its content
+9. ``unsourced``: the answer adds little the sources never say: of its content
    words not in the question, no more than the share ``unsourced_ceiling``, or
    fewer than ``MIN_UNSOURCED_WORDS``, occur in none of the texts its request
    showed, their titles, or the words inside their identifiers (``excess_blob_gas`` holds
    "excess", "blob", "gas"). A pair that carries a figure is not tested: its
    words may describe the image.
-9. ``sources``: a ``MULTI_HOP_REASONING`` answer's evidence holds a sentence of
+10. ``sources``: a ``MULTI_HOP_REASONING`` answer's evidence holds a sentence of
    its section and one of a related section.
-10. ``polarity``: the answer keeps the negations and hedges ("may", "arguably")
+11. ``polarity``: the answer keeps the negations and hedges ("may", "arguably")
    of the quotes it rests on, and a true-or-false verdict agrees with a shown
    sentence that holds every content word of its statement.
-11. ``images``: every figure a pair names was attached to its request and its file
+12. ``images``: every figure a pair names was attached to its request and its file
    exists.
-12. ``duplicate``: within one request, a pair whose answer or question is a near
+13. ``duplicate``: within one request, a pair whose answer or question is a near
    copy of an earlier kept pair's (rapidfuzz ``token_sort_ratio`` on normalized
    text >= ``dedup_threshold`` x 100) is dropped; within a document, a question
    whose TF-IDF cosine similarity to an earlier kept question reaches
@@ -127,6 +136,7 @@ DATA = Path(__file__).resolve().parent.parent / "models" / "data"
 PHRASES_FILE = DATA / "context_phrases.txt"
 REFERENCES_FILE = DATA / "generic_references.txt"
 FILLER_FILE = DATA / "step_filler_words.txt"
+FRAME_FILE = DATA / "question_frame_words.txt"
 
 MIN_QUESTION_WORDS = 4  # "What is a crate?" stands on its own; "What is this?" cannot
 
@@ -358,6 +368,40 @@ def check_tautology(question: str, answer: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _frame_words() -> frozenset[str]:
+    return frozenset(stem(w.lower()) for w in _data_lines(FRAME_FILE))
+
+
+def off_target_reason(question: str, answer: str) -> str | None:
+    """The answer mentions under ``ON_TARGET_SHARE`` of the terms its question asks about: it answers
+    something else, most often a neighbouring sentence copied whole ("What is the cost of KZG proof
+    verification on a node?" answered with a sentence about batching cell proofs). The terms are the
+    question's content words less those that only frame it (``question_frame_words.txt``: "purpose",
+    "difference"). Not judged: a question with fewer than ``MIN_ASKED_TERMS`` of them, and an answer of
+    fewer than ``MIN_JUDGED_ANSWER_WORDS`` content words or one that opens with the condition, cause, means
+    or aim asked for ("When ...", "Because ...", "By ...", "To ..."): a direct answer names only what was
+    asked for ("What bounds the blob base fee from below?" "A reserve price.").
+
+    >>> off_target_reason(
+    ...     "What smoothing technique is used in the histogram?",
+    ...     "A four-month period from November 2024 through March 2025 was analyzed at a daily resolution.",
+    ... )
+    'the answer mentions 0 of the 3 terms its question asks about (missing: histogram, smooth, techniqu)'
+    >>> off_target_reason("What is the purpose of the reserve price?", "The reserve price keeps fees responsive.")
+    """
+    asked = content_stems(_identifier_words(question)) - _frame_words()
+    said = content_stems(_identifier_words(answer))
+    if len(asked) < MIN_ASKED_TERMS or len(said) < MIN_JUDGED_ANSWER_WORDS or _DIRECT_OPENER.match(answer):
+        return None
+    missing = asked - said
+    mentioned = len(asked) - len(missing)
+    if mentioned >= ON_TARGET_SHARE * len(asked):
+        return None
+    terms = ", ".join(sorted(missing)[:5])
+    return f"the answer mentions {mentioned} of the {len(asked)} terms its question asks about (missing: {terms})"
+
+
 def grounding_scores(evidence: Iterable[str], contexts: Iterable[str]) -> list[float]:
     """Best partial-match score of each quote against the request's context texts, placeholders
     blanked on both sides as in the sentences a request offers (``facts.quotable_sentences``)."""
@@ -391,6 +435,13 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+ON_TARGET_SHARE = 0.5  # share of the terms a question asks about that its answer must mention
+MIN_ASKED_TERMS = 2  # a question naming fewer terms than this is not judged on target
+MIN_JUDGED_ANSWER_WORDS = 8  # content words of an answer long enough to have said what it answers
+# an answer opening with the condition, cause, means or aim its question asks for answers it directly
+_DIRECT_OPENER = re.compile(
+    r"\s*(?:when|whenever|because|since|if|unless|once|after|before|by|to|so that|in order to)\b", re.IGNORECASE
+)
 MIN_UNSOURCED_WORDS = 2  # one new word may be a paraphrase ("crucial"); two or more that are a share are inventions
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -619,6 +670,13 @@ def _tautology(c: Candidate) -> Verdict:
     return Verdict(check_tautology(c.pair.question, c.pair.answer))
 
 
+def _on_target(c: Candidate) -> Verdict:
+    """Not judged for a true-or-false or fill-in-the-blank item: a verdict or a filled term is its answer."""
+    if c.request.planned.question_type is QuestionType.TRUE_FALSE_FILL_BLANK or verdict(c.pair.question, c.pair.answer):
+        return Verdict()
+    return Verdict(off_target_reason(c.pair.question, c.pair.answer))
+
+
 def _grounding(c: Candidate) -> Verdict:
     if not c.quotes:
         return Verdict("no evidence quote")
@@ -733,6 +791,7 @@ PAIR_GATES = (
     Gate("degenerate", _degenerate),
     Gate("self_contained", _self_contained),
     Gate("tautology", _tautology),
+    Gate("on_target", _on_target),
     Gate("grounding", _grounding),
     Gate("evidence_support", _evidence_support),
     Gate("unsourced", _unsourced),
