@@ -297,6 +297,20 @@ def build_answerability_model(max_answer_chars: int) -> type[BaseModel]:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def build_locate_model(n_sentences: int) -> type[BaseModel]:
+    """``{"sentence": 0..n}``: the number of the listed source sentence that answers the question, 0 for none."""
+    sentence = IntEnum("LocatedSentence", {f"S{i}": i for i in range(n_sentences + 1)})
+    return create_model(
+        "Located",
+        __config__=ConfigDict(extra="forbid"),
+        sentence=(
+            sentence,
+            Field(description="the number of the one sentence that answers the question; 0 when no sentence does"),
+        ),
+    )
+
+
 def build_judge_model() -> type[BaseModel]:
     """One ``{"reason": str, "score": 1..5}`` per criterion of ``JUDGE_CRITERIA``, the reason decoded first."""
     score = IntEnum("Score", {f"S{i}": i for i in range(1, 6)})

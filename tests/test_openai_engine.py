@@ -183,7 +183,7 @@ def test_verify_requests_go_through_the_server_in_both_response_formats(docs_dir
         (report,) = (json.loads(p.read_text()) for p in out.glob("report-*.json"))
         kept = report["totals"]["pairs_accepted"]
         assert kept > 0 and report["verify"]["requests"] == 2 * kept == server.actions["ok"] - 6
-        assert report["verify"]["rejections"] == {"answerability": 0, "judge": 0, "verify_failed": 0}
+        assert report["verify"]["rejections"] == {"answerability": 0, "judge": 0, "locate": 0, "verify_failed": 0}
         assert report["verify"]["completion_tokens"] > 0
 
 

@@ -77,7 +77,9 @@ def _question_types(raw: str) -> tuple[QuestionType, ...]:
         raise SettingValueError(f"has an {exc} in {raw!r}; valid: all, {valid}") from None
 
 
-VERIFIERS = ("answerability", "judge")
+VERIFIERS = ("answerability", "judge", "locate")
+# what VERIFY=auto runs with an engine that verifies by default: locate is opt-in (README, Verify pass)
+AUTO_VERIFIERS = ("answerability", "judge")
 
 
 def _verify_modes(raw: str) -> tuple[str, ...]:
@@ -195,7 +197,8 @@ class VerifyChoice(SettingsModel):
 
     verify: Annotated[tuple[str, ...], parsed(_verify_modes)] = setting(
         "auto",
-        "second pass over surviving pairs: none, answerability, judge, answerability,judge, or auto (by engine)",
+        "second pass over surviving pairs: none, a comma-separated subset of answerability, judge, locate, or auto"
+        " (by engine)",
     )
     verify_agreement: Float = setting(
         "0.3",

@@ -1,6 +1,6 @@
 """The verify pass: a second, schema-constrained engine call about each pair that survived the gates.
 
-Two verifiers, chosen by ``VERIFY`` (``auto``: those of the engine's ``verifies_by_default``):
+Three verifiers, chosen by ``VERIFY`` (``auto``: ``AUTO_VERIFIERS`` where the engine ``verifies_by_default``):
 
 - ``answerability`` (round-trip consistency, Alberti et al. 2019): the engine
   answers the pair's question from its section and cited sentences alone,
@@ -12,6 +12,12 @@ Two verifiers, chosen by ``VERIFY`` (``auto``: those of the engine's ``verifies_
   rates ``JUDGE_CRITERIA`` (faithful, self-contained, useful) 1-5, each with a
   one-line reason decoded before its score. The pair is kept when every score
   is at least ``JUDGE_MIN_SCORE``.
+- ``locate`` (extractive round trip): the engine sees the numbered sentences the
+  pair's request could cite and the question, never the answer, and names the
+  one sentence that answers it (0 for none): a few tokens of reply, and every
+  pair of a section shares the list as its prompt's prefix. The pair is kept
+  when that sentence is among its supporting evidence or supports its answer
+  on its own (the evidence-support gate's test).
 
 Verify requests go through the same engine interface in bulk, are re-sent with a
 new seed when a reply fails to parse (up to ``MAX_RETRIES``), and are journaled
@@ -39,16 +45,19 @@ from models.records import Attempt, GatedPair, GateResult, ParseOutcome
 from models.schemas import (
     build_answerability_model,
     build_judge_model,
+    build_locate_model,
     describe_object,
     reply_json_schema,
 )
 from utilities import engines
-from utilities.config import VERIFIERS, Config, RunSettings, VerifyChoice
+from utilities.config import AUTO_VERIFIERS, VERIFIERS, Config, GateSettings, RunSettings, VerifyChoice
 from utilities.engines.base import Engine, EngineRequest, EngineResult, TextPart
 from utilities.engines.sending import Retrying, send_with_retries
 from utilities.errors import ConfigError
+from utilities.facts import quotable_sentences
 from utilities.logger import get_logger
 from utilities.prompts import PROMPTS_DIR, SamplingSettings, attempt_seed
+from utilities.quality import check_evidence_support
 from utilities.replies import decode_json
 from utilities.text_checks import content_words
 
@@ -70,6 +79,7 @@ class VerifySettings:
     choice: VerifyChoice = field(default_factory=VerifyChoice)
     max_retries: int = RunSettings().max_retries
     seed: int = SamplingSettings().seed
+    support_floor: float = GateSettings().evidence_support_floor  # locate: the sentence it names must support
 
     def to_dict(self) -> dict[str, Any]:
         """What a curate journal's key records of the pass (the keys it always had)."""
@@ -90,10 +100,12 @@ class VerifySettings:
     def from_config(cls, config: Config, backend: str) -> VerifySettings:
         modes = config.verifying.verify
         if modes == ("auto",):
-            modes = VERIFIERS if engines.verifies_by_default(backend) else ()
+            modes = AUTO_VERIFIERS if engines.verifies_by_default(backend) else ()
         elif modes == ("none",):
             modes = ()
-        return cls(modes, config.verifying, config.run.max_retries, config.sampling.seed)
+        return cls(
+            modes, config.verifying, config.run.max_retries, config.sampling.seed, config.gates.evidence_support_floor
+        )
 
 
 @dataclass
@@ -185,9 +197,24 @@ def _source_text(gated: GatedPair) -> str:
     return f"# {title}\n\n{request.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
 
 
+def located_choices(gated: GatedPair) -> tuple[str, ...]:
+    """The sentences the locate verifier numbers: those the pair's request could cite, in its order."""
+    request = gated.outcome.request
+    return request.quotes or tuple(s for text in request.context for s in quotable_sentences(text))
+
+
 def build_verify_request(mode: str, gated: GatedPair, system: str) -> VerifyRequest:
     """The prompt and reply model of one verifier for one pair (pure: no engine, no I/O)."""
     pair = gated.pair
+    if mode == "locate":  # the numbered sentences first: every pair of a section shares them as a prefix
+        choices = located_choices(gated)
+        model = build_locate_model(len(choices))
+        request = gated.outcome.request
+        title = f"Source sentences from {request.document_title!r}" if request.document_title else "Source sentences"
+        listed = "\n".join(f"[{i}] {sentence}" for i, sentence in enumerate(choices, 1))
+        shape = describe_object(reply_json_schema(model))
+        text = f"# {title}\n\n{listed}\n\n# Question\n\n{pair.question}\n\n{shape}\n"
+        return VerifyRequest(verify_key(mode, gated), mode, gated, model, system, text)
     if mode == "answerability":
         budget = QUESTION_TYPE_SPECS[gated.outcome.request.planned.question_type].answer
         model = build_answerability_model(budget.max_chars)
@@ -254,6 +281,17 @@ def _stems(text: str) -> set[str]:
 
 def judge_problem(mode: str, reply: dict[str, Any], gated: GatedPair, settings: VerifySettings) -> str | None:
     """Why the verifier's reply rejects the pair, or None when it keeps it."""
+    if mode == "locate":
+        number = reply["sentence"]
+        if not number:
+            return "the verifier found no sentence that answers the question"
+        sentence = located_choices(gated)[number - 1]
+        if sentence in gated.evidence:
+            return None
+        _, problem = check_evidence_support(gated.pair, [sentence], settings.support_floor)
+        if problem is None:
+            return None
+        return f"the verifier located the answer in sentence {number}, which does not support it: {sentence[:100]!r}"
     if mode == "answerability":
         if not reply["answerable"]:
             return "the verifier found no answer to the question in the source"
