@@ -61,7 +61,8 @@ DATA = ROOT / "benchmarks" / "data"
 # the README's first command on the sample (at 2 and 4 questions per request), then that command once recall
 # questions lost their reasoning steps (r2 and r4 at the default seed, r3 at --seed 7: llama.cpp's batching
 # makes each run's pairs differ), then with the reply's shape in the system prompt (r5), and the same with
-# SENTENCES_PER_REQUEST=8 (r6: 76 pairs, 16 good), and with FACTUAL_RECALL alone focused (r7: 56 pairs, 17 good)
+# SENTENCES_PER_REQUEST=8 (r6: 76 pairs, 16 good), and with FACTUAL_RECALL alone focused (r7: 56 pairs, 17 good),
+# then r5's command again (r8: 36 pairs, 10 good)
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -74,10 +75,11 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r5.jsonl",
     "labelled_qwen1.5b_sample_r6.jsonl",
     "labelled_qwen1.5b_sample_r7.jsonl",
+    "labelled_qwen1.5b_sample_r8.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SAMPLE_RUNS = ("q2", "q4", "r2", "r3", "r4", "r5", "r6", "r7")
+SAMPLE_RUNS = ("q2", "q4", "r2", "r3", "r4", "r5", "r6", "r7", "r8")
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 
 

@@ -52,6 +52,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r5.jsonl": 6,
     "labelled_qwen1.5b_sample_r6.jsonl": 7,
     "labelled_qwen1.5b_sample_r7.jsonl": 11,
+    "labelled_qwen1.5b_sample_r8.jsonl": 7,
 }
 
 
