@@ -1024,6 +1024,23 @@ def test_a_bare_demonstrative_ending_a_clause_fails_even_beside_a_name(gate, que
 
 
 @pytest.mark.parametrize(
+    ("answer", "ok"),
+    [  # the 1.5B copied the section's last sentence as the answer to "Are there security risks of EIP-7918?"
+        ("To the best of the authors' knowledge, there are no security risks associated with this.", False),
+        ("A reserve price bounds it, and BLOB_BASE_COST times the execution base fee sets these.", False),
+        ("A reserve price bounds it: this keeps BLOB_BASE_COST times the execution base fee as the floor.", True),
+        ("A reserve price bounds it; `this` is BLOB_BASE_COST times the execution base fee.", True),
+    ],
+)
+def test_an_answer_ending_a_clause_on_a_bare_demonstrative_is_not_self_contained(gate, answer, ok):
+    reason, detail = only(gate(dataclasses.replace(GOOD, answer=answer)))
+    if ok:
+        assert reason in after("self_contained"), detail
+    else:
+        assert reason == "self_contained" and detail.startswith("the answer ends a clause on")
+
+
+@pytest.mark.parametrize(
     ("question", "answer", "figures", "ok"),
     [
         ("What does Figure 2 show about the reserve price?", GOOD.answer, (), False),

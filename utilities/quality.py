@@ -31,7 +31,9 @@ Gates, in order (a pair is rejected by the first it fails):
    ``BLOB_BASE_COST``, ``Crates.io``), a code span (`` `cargo publish` ``), a
    capitalized name after its first word (not a month or weekday), or a name from its document's or
    sections' titles. Nor does the answer talk about its source ("according to
-   the passage", "as stated in the text", "the document mentions").
+   the passage", "as stated in the text", "the document mentions"), or end a
+   clause on a bare "this", "these" or "those" ("no security risks associated
+   with this.").
 5. ``tautology``: the answer is not already in its question: its normalized text
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
@@ -659,6 +661,8 @@ def _self_contained(c: Candidate) -> Verdict:
     talk = _SOURCE_TALK.search(normalize(c.pair.answer))
     if talk:
         return Verdict(f"the answer leans on its source: {talk.group(0)!r}")
+    if bare := _BARE_DEMONSTRATIVE.search(c.pair.answer):  # "no security risks associated with this."
+        return Verdict(f"the answer ends a clause on {bare.group(0).strip()!r} with nothing it points at")
     for name in ("question", "answer"):
         part = unseen_parts(getattr(c.pair, name), c.pair.figures)
         if part:
