@@ -62,7 +62,11 @@ DATA = ROOT / "benchmarks" / "data"
 # questions lost their reasoning steps (r2 and r4 at the default seed, r3 at --seed 7: llama.cpp's batching
 # makes each run's pairs differ), then with the reply's shape in the system prompt (r5), and the same with
 # SENTENCES_PER_REQUEST=8 (r6: 76 pairs, 16 good), and with FACTUAL_RECALL alone focused (r7: 56 pairs, 17 good),
-# then r5's command again (r8: 36 pairs, 10 good)
+# then r5's command again (r8: 36 pairs, 10 good), with the recall template asking about the one sentence each
+# question cites (r9: 10 good; with the true-or-false template asking for named, hedged statements too, which
+# made those worse), at --seed 7 with both templates changed (r11: 12 good) and before the change (r12: 17 good),
+# at --seed 11 with the recall template changed (r13: 12 good) and before (r14: 11 good), and the first command
+# with the recall template changed, as on main (r15)
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -76,10 +80,16 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r6.jsonl",
     "labelled_qwen1.5b_sample_r7.jsonl",
     "labelled_qwen1.5b_sample_r8.jsonl",
+    "labelled_qwen1.5b_sample_r9.jsonl",
+    "labelled_qwen1.5b_sample_r11.jsonl",
+    "labelled_qwen1.5b_sample_r12.jsonl",
+    "labelled_qwen1.5b_sample_r13.jsonl",
+    "labelled_qwen1.5b_sample_r14.jsonl",
+    "labelled_qwen1.5b_sample_r15.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SAMPLE_RUNS = ("q2", "q4", "r2", "r3", "r4", "r5", "r6", "r7", "r8")
+SAMPLE_RUNS = ("q2", "q4", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r11", "r12", "r13", "r14", "r15")
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 
 

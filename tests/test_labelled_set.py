@@ -53,6 +53,12 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r6.jsonl": 7,
     "labelled_qwen1.5b_sample_r7.jsonl": 11,
     "labelled_qwen1.5b_sample_r8.jsonl": 7,
+    "labelled_qwen1.5b_sample_r9.jsonl": 8,
+    "labelled_qwen1.5b_sample_r11.jsonl": 9,
+    "labelled_qwen1.5b_sample_r12.jsonl": 7,
+    "labelled_qwen1.5b_sample_r13.jsonl": 8,
+    "labelled_qwen1.5b_sample_r14.jsonl": 6,
+    "labelled_qwen1.5b_sample_r15.jsonl": 7,
 }
 
 
