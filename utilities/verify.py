@@ -190,11 +190,16 @@ def load_system_prompt(mode: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def _heading(gated: GatedPair, what: str) -> str:
+    title = gated.outcome.request.document_title
+    return f"# {what} from {title!r}" if title else f"# {what}"
+
+
 def _source_text(gated: GatedPair) -> str:
-    request = gated.outcome.request
-    title = f"Source material from {request.document_title!r}" if request.document_title else "Source material"
+    """The section and the pair's cited sentences (answerability, judge)."""
     cited = "\n".join(f"- {quote}" for quote in gated.pair.evidence)
-    return f"# {title}\n\n{request.context[0]}\n\n## Sentences cited for this pair\n\n{cited}\n"
+    context = gated.outcome.request.context[0]
+    return f"{_heading(gated, 'Source material')}\n\n{context}\n\n## Sentences cited for this pair\n\n{cited}\n"
 
 
 def located_choices(gated: GatedPair) -> tuple[str, ...]:
@@ -206,26 +211,22 @@ def located_choices(gated: GatedPair) -> tuple[str, ...]:
 def build_verify_request(mode: str, gated: GatedPair, system: str) -> VerifyRequest:
     """The prompt and reply model of one verifier for one pair (pure: no engine, no I/O)."""
     pair = gated.pair
-    if mode == "locate":  # the numbered sentences first: every pair of a section shares them as a prefix
+    body = f"# Question\n\n{pair.question}\n"
+    if mode == "locate":  # the numbered sentences first: a prefix every pair of a section shares
         choices = located_choices(gated)
         model = build_locate_model(len(choices))
-        request = gated.outcome.request
-        title = f"Source sentences from {request.document_title!r}" if request.document_title else "Source sentences"
         listed = "\n".join(f"[{i}] {sentence}" for i, sentence in enumerate(choices, 1))
-        shape = describe_object(reply_json_schema(model))
-        text = f"# {title}\n\n{listed}\n\n# Question\n\n{pair.question}\n\n{shape}\n"
-        return VerifyRequest(verify_key(mode, gated), mode, gated, model, system, text)
-    if mode == "answerability":
+        source = f"{_heading(gated, 'Source sentences')}\n\n{listed}\n"
+    elif mode == "answerability":
         budget = QUESTION_TYPE_SPECS[gated.outcome.request.planned.question_type].answer
-        model = build_answerability_model(budget.max_chars)
-        body = f"# Question\n\n{pair.question}\n"
+        model, source = build_answerability_model(budget.max_chars), _source_text(gated)
     elif mode == "judge":
-        model = build_judge_model()
-        body = f"# Question\n\n{pair.question}\n\n# Answer\n\n{pair.answer}\n"
+        model, source = build_judge_model(), _source_text(gated)
+        body += f"\n# Answer\n\n{pair.answer}\n"
     else:
         raise ValueError(f"unknown verifier {mode!r}")
     shape = describe_object(reply_json_schema(model))
-    text = f"{_source_text(gated)}\n{body}\n{shape}\n"
+    text = f"{source}\n{body}\n{shape}\n"
     return VerifyRequest(verify_key(mode, gated), mode, gated, model, system, text)
 
 
