@@ -44,6 +44,15 @@ class Section:
     related: list[RelatedSection] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DocumentName:
+    """What a question calls the document instead of "the proposal" (``utilities/naming.py``)."""
+
+    name: str  # "EIP-7918", or the title: "Making Your Own Image Filters"
+    nouns: tuple[str, ...]  # the nouns that refer to the document: "eip", "proposal", "document", ...
+    numbered: bool  # the name is a number under one of its nouns ("EIP-7918"), written without the noun
+
+
 @dataclass
 class Document:
     name: str  # path below MARKDOWN_DOCS_DIR without ".md", posix, e.g. "manuals/signals"
@@ -53,6 +62,7 @@ class Document:
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
     content_hash: str = ""  # sha256 of the file's text: part of the run key
+    called: DocumentName | None = None  # its name, for questions that call it "the proposal"
 
     @property
     def word_count(self) -> int:

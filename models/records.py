@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from models.documents import DocumentName
 from models.question_types import QuestionType, Split
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class RequestSources:
     # figure id -> image path relative to MARKDOWN_DOCS_DIR, for each of ``figures``: the images gate
     # and the examples read it here, so no stage rebuilds a document's figure map
     figure_paths: dict[str, str] = field(default_factory=dict)
+    document_name: DocumentName | None = None  # what its questions call the document (``utilities/naming.py``)
 
     def to_dict(self) -> dict[str, Any]:
         planned = self.planned
@@ -70,6 +72,7 @@ class RequestSources:
             "document_title": self.document_title,
             "section_titles": list(self.section_titles),
             "figure_paths": dict(self.figure_paths),
+            "document_name": self.document_name.__dict__ if self.document_name else None,
         }
 
     @classmethod
@@ -94,7 +97,12 @@ class RequestSources:
             data["document_title"],
             tuple(data["section_titles"]),
             dict(data["figure_paths"]),
+            _document_name(data.get("document_name")),  # absent in journals before it
         )
+
+
+def _document_name(data: dict[str, Any] | None) -> DocumentName | None:
+    return DocumentName(data["name"], tuple(data["nouns"]), data["numbered"]) if data else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,6 +202,7 @@ class GatedPair:
     gate: str | None = None  # the gate (or verifier) that rejected it, None when accepted
     detail: str = ""
     verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
+    question_as_written: str | None = None  # the model's question, when naming its document changed it
 
     @property
     def id(self) -> str:

@@ -893,7 +893,7 @@ def test_steps_that_talk_about_the_source_are_dropped(gate):
 def test_every_pair_is_accepted_or_rejected_exactly_once(gate):
     pairs = [
         GOOD,
-        dataclasses.replace(GOOD, question="According to the text, why?"),
+        dataclasses.replace(GOOD, question="According to the passage, why?"),
         dataclasses.replace(GOOD, evidence=("made up",)),
         dataclasses.replace(GOOD, question="Which factor scales the reserve price?", answer="x"),
     ]

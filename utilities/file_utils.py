@@ -25,6 +25,7 @@ from utilities.errors import DocumentError
 from utilities.facts import extract_facts_from_section
 from utilities.figures import collect_figures
 from utilities.logger import get_logger
+from utilities.naming import document_name
 from utilities.related import find_related_sections
 from utilities.sections import normalize_newlines, split_into_sections
 from utilities.settings import undecodable_name
@@ -235,6 +236,7 @@ def build_document(
         sections=sections,
         warnings=warnings,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        called=document_name(metadata, body, tuple(dict.fromkeys(s.title for s in spans if s.level == 1))),
     )
 
 

@@ -316,7 +316,10 @@ def _curated_outcomes(
     for (f, number, pair), source in zip(pairs, SourceIndex(documents).locate([p for _, _, p in pairs])):
         figures = pair_figures(pair.hints, source.document)
         planned = plan_pair(pair, source, figures)
-        request = dataclasses.replace(built_for.get(planned) or build(planned), key=f"curate:{f.stem}:{number}")
+        # document_name None: a curated record is judged as written, since it is kept verbatim
+        request = dataclasses.replace(
+            built_for.get(planned) or build(planned), key=f"curate:{f.stem}:{number}", document_name=None
+        )
         built_for.setdefault(planned, request)
         evidence = pair.hints.evidence or choose_evidence(pair.answer, request.quotes, build.limits.max_evidence, words)
         parsed = ParsedPair(pair.question, pair.answer, pair.reasoning_steps, evidence, figures)

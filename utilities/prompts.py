@@ -258,6 +258,7 @@ def build_request(
         title,
         section_titles,
         figure_paths,
+        document.called,
         engine_request=engine_request,
         reply_model=reply_model,
     )

@@ -98,7 +98,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -111,6 +111,7 @@ from models.schemas import ReplyLimits
 from utilities.config import GateSettings
 from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
+from utilities.naming import name_document
 from utilities.text_checks import (
     BLANK,
     asks_only,
@@ -841,8 +842,13 @@ def apply_gates(
             continue
         document = outcome.request.planned.document
         names = subject_names(outcome)
-        for position, pair in enumerate(outcome.pairs):
+        for position, written in enumerate(outcome.pairs):
+            # "the proposal" -> "EIP-7918": the pair the gates judge and the dataset keeps names its document
+            named = name_document(written.question, outcome.request.document_name, " ".join(outcome.request.context))
+            pair = written if named == written.question else replace(written, question=named)
             gated = GatedPair(pair, outcome, position)
+            if pair is not written:
+                gated.question_as_written = written.question
             _check_pair(gated, Candidate(pair, outcome.request, settings, docs_root, names))
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)

@@ -59,6 +59,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "grounding": round(gated.grounding, 1),
             "evidence_support": round(gated.support, 2),
             "verify": gated.verify,  # each verifier's reply ({} when VERIFY=none)
+            "question_as_written": gated.question_as_written,  # the model's, when "the proposal" became a name
         },
     )
 
@@ -100,6 +101,7 @@ def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
         "grounding": round(gated.grounding, 1),
         "verify": gated.verify,
         "pair": pair.to_dict(),
+        "question_as_written": gated.question_as_written,
     }
 
 
