@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.question_types import QuestionType  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
+from utilities.naming import name_document  # noqa: E402
 from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
 
 
@@ -56,7 +57,10 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                     continue
                 plans = plan_requests(document, (QuestionType(question_type),), 2)
                 related = next((list(p.related) for p in plans if p.section_index == section.index), [])
+                shown = " ".join(document.sections[i].text for i in (section.index, *related))
                 for n, pair in enumerate(entry["pairs"]):
+                    # the question as the run's gates judged and wrote it, with its document named
+                    named = name_document(pair["question"], document.called, shown)
                     rows.append(
                         {
                             "id": f"{entry['key']}/{n}",
@@ -67,7 +71,9 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                             "related_sections": related,
                             "question_type": question_type,
                             **pair,
-                            "run_kept": (entry["key"], pair["question"]) in kept,
+                            "question": named,
+                            **({"question_as_written": pair["question"]} if named != pair["question"] else {}),
+                            "run_kept": (entry["key"], named) in kept,
                             # every attempt's completion tokens, on each pair of the request (for yields per token)
                             "request_completion_tokens": sum(a["completion_tokens"] for a in entry["attempts"]),
                         }
