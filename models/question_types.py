@@ -103,6 +103,10 @@ class PairForm:
     # true-or-false item keeps them: without, the 1.5B answered four true statements of its
     # source False in one run of the sample's 18 items.
     reasoning: bool = True
+    # The reply names a source sentence and a term of it, and the item is built from them: the sentence
+    # with the term blanked, answered with the term (``utilities/type_forms.py`` ``cloze_item``), so its
+    # form and its answer hold by construction. ``question`` and ``answer`` then describe the result.
+    cloze: bool = False
 
 
 OPEN_QUESTION = PairForm()
@@ -111,9 +115,10 @@ FORMS = {
     QuestionType.FACTUAL_RECALL: RECALL,
     QuestionType.FACT_BASED: RECALL,
     QuestionType.TRUE_FALSE_FILL_BLANK: PairForm(
-        question="one self-contained item, not a question: a statement to judge written 'True or false: <statement>?',"
-        " or a sentence with its key term replaced by ____",
-        answer="'True' or 'False' with the reason, or the missing term with the reason,",
+        question="a source sentence with its key term replaced by ____",
+        answer="the missing term",
+        reasoning=False,
+        cloze=True,
     ),
     QuestionType.COMPARATIVE_ANALYSIS: PairForm(
         question="one self-contained question comparing two or more things of the sources, naming each of them",

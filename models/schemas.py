@@ -11,7 +11,9 @@ they cannot drift apart.
 Fields are in decoding order: ``evidence`` first, then ``figures``, then the
 ``question``, the ``reasoning_steps`` and last the ``answer``, so the answer is
 decoded after, and conditioned on, what it rests on. Recall types have no
-``reasoning_steps`` (their ``PairForm``): steps there only restate the evidence. Every string is
+``reasoning_steps`` (their ``PairForm``): steps there only restate the evidence. A cloze
+form (fill-in-the-blank items) replies with a ``missing_term`` and the one sentence
+holding it, and the pipeline builds the item (``utilities/type_forms.py`` ``cloze_item``). Every string is
 length-bounded (the answer by its question type's ``AnswerBudget``): small
 models otherwise loop inside a string until the token cap. ``figures`` is an
 enum of the ids attached to this request, so a model cannot invent a path.
@@ -70,6 +72,17 @@ EVIDENCE_TEXT = {
 FREE_QUOTES_TEXT = "quotes copied word for word from the source that state what the answer says"
 FIGURES_TEXT = "ids of the attached figures the question is about; empty when it is about none"
 STEPS_TEXT = "short steps from the evidence to the answer, each naming the fact it uses"
+_CLOZE_SENTENCE = "that holds the term: the item is this sentence with the term replaced by ____"
+CLOZE_SENTENCE_TEXT = {  # by how a reply cites (ids, an enum of quotes, free quotes)
+    "ids": f"the number of the one source sentence, marked [n], {_CLOZE_SENTENCE}",
+    "quotes": f"the one source sentence, copied word for word, {_CLOZE_SENTENCE}",
+    "free": f"the one source sentence, copied word for word, {_CLOZE_SENTENCE}",
+}
+CLOZE_TERM_TEXT = (
+    "a key term of one source sentence that a learner should recall (a name, value, identifier or short phrase of "
+    "one to four words), copied exactly from that sentence"
+)
+MAX_TERM_CHARS = 48
 DEFAULT_BUDGET = AnswerBudget(
     min_words=1, max_chars=ReplyLimits().max_answer_chars, length="as long as the question needs"
 )
@@ -138,6 +151,12 @@ def _reply_model(
                 description=STEPS_TEXT,
             ),
         )
+    if form.cloze:
+        return create_model(
+            "Reply",
+            __config__=ConfigDict(extra="forbid"),
+            pairs=(list[_cloze_model(quote, choices)], Field(min_length=n_pairs, max_length=n_pairs)),  # type: ignore[misc]
+        )
     pair_model = create_model(
         "QAPair",
         __config__=ConfigDict(extra="forbid"),
@@ -165,6 +184,20 @@ def _reply_model(
         "Reply",
         __config__=ConfigDict(extra="forbid"),
         pairs=(list[pair_model], Field(min_length=n_pairs, max_length=n_pairs)),  # type: ignore[valid-type]
+    )
+
+
+def _cloze_model(quote: Any, choices: range | tuple[str, ...]) -> type[BaseModel]:
+    """One cited sentence and the term of it to blank (``PairForm.cloze``); the pipeline builds the item."""
+    cites = "free" if not choices else "ids" if isinstance(choices, range) else "quotes"
+    return create_model(
+        "ClozeItem",
+        __config__=ConfigDict(extra="forbid"),
+        missing_term=(str, Field(min_length=1, max_length=MAX_TERM_CHARS, description=CLOZE_TERM_TEXT)),
+        evidence=(
+            list[quote],
+            Field(min_length=1, max_length=1, description=CLOZE_SENTENCE_TEXT[cites]),
+        ),
     )
 
 

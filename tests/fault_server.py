@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from utilities.engines.base import EngineRequest, TextPart
 
-from .helpers import SENTENCES_FOR_LENGTH, answer_about, question_about, valid_reply
+from .helpers import SENTENCES_FOR_LENGTH, answer_about, once_said_word, question_about, valid_reply
 
 
 class _Listener(ThreadingHTTPServer):
@@ -248,6 +248,7 @@ def reply_from_prompt(text: str) -> str:
             "question": question_about(f"{text}|{i}", chosen[0][1]),
             "reasoning_steps": [f"Recall: {chosen[0][1]}"[:step_max]],
             "answer": answer_about(f"{text}|{i}", " ".join(sentence for _, sentence in chosen))[:answer_max],
+            "missing_term": once_said_word(chosen[0][1]),
         }
         pairs.append({name: values.get(name, "") for name, _ in fields})
     return json.dumps({"pairs": pairs})

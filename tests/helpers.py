@@ -52,7 +52,7 @@ def n_pairs(request: EngineRequest) -> int:
 
 
 def allowed_figures(request: EngineRequest) -> list[str]:
-    items = request.schema["properties"]["pairs"]["items"]["properties"]["figures"]["items"]
+    items = request.schema["properties"]["pairs"]["items"]["properties"].get("figures", {}).get("items", {})
     return list(items.get("enum", []))
 
 
@@ -117,6 +117,13 @@ def question_about(seed: str, sentence: str) -> str:
     return f"What does the {_word(seed)} rule say about {_topic(sentence)} ({_word(seed + 'b')})?"
 
 
+def once_said_word(sentence: str) -> str:
+    """The longest word the sentence says once: a term to blank that the item does not still show."""
+    words = re.findall(r"[A-Za-z_]{4,}", sentence)
+    once = [w for w in words if len(re.findall(rf"(?<!\w){w}(?!\w)", sentence, re.IGNORECASE)) == 1]
+    return max(once or words, key=len, default=sentence.split()[0])
+
+
 def answer_about(seed: str, said: str) -> str:
     """An answer to ``question_about(seed, ...)`` that names what it asks about, then says ``said``."""
     return f"The {_word(seed)} rule ({_word(seed + 'b')}): {said}"
@@ -163,6 +170,9 @@ def valid_reply(request: EngineRequest) -> str:
             own = [c for c in sentences if c[0] not in related]
             other = [c for c in sentences if c[0] in related]
             chosen = [own[i % len(own)], other[i % len(other)]] if own and other else chosen
+        if "missing_term" in fields:  # a cloze item: a sentence and a word of it said once, to blank
+            pairs.append({"evidence": [chosen[0][0]], "missing_term": once_said_word(chosen[0][1])})
+            continue
         seed = f"{text}|{i}"
         question, answer = shaped_pair(task, seed, [sentence for _, sentence in chosen])
         values = {

@@ -59,6 +59,9 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r13.jsonl": 8,
     "labelled_qwen1.5b_sample_r14.jsonl": 6,
     "labelled_qwen1.5b_sample_r15.jsonl": 7,
+    "labelled_qwen1.5b_sample_r18.jsonl": 9,
+    "labelled_qwen1.5b_sample_r19.jsonl": 9,
+    "labelled_qwen1.5b_sample_r20.jsonl": 7,
 }
 
 

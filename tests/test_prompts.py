@@ -11,7 +11,7 @@ import pytest
 
 from generate_synthetic_data import main
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
-from models.schemas import ReplyLimits
+from models.schemas import MAX_TERM_CHARS, ReplyLimits
 from utilities.engines.base import EngineResult, ImageStore, TextPart, openai_messages
 from utilities.engines.lmdeploy_engine import generation_config
 from utilities.errors import ConfigError
@@ -20,6 +20,7 @@ from utilities.planner import plan_requests
 from utilities.prompts import PROMPTS_DIR, PromptLibrary, SamplingSettings, attempt_seed, build_request
 from utilities.quality import normalize
 from utilities.replies import parse_reply
+from utilities.type_forms import type_form_reason
 
 from .helpers import write_small_doc
 
@@ -100,7 +101,7 @@ def test_fields_are_in_decoding_order_evidence_first_answer_last(built):
 def test_recall_types_have_no_reasoning_steps_and_the_others_do(built, qt):
     request = next(b for b in built if b.planned.question_type is qt)
     fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
-    recall = qt in (QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED)
+    recall = qt in (QuestionType.FACTUAL_RECALL, QuestionType.FACT_BASED, QuestionType.TRUE_FALSE_FILL_BLANK)
     assert ("reasoning_steps" in fields) is not recall
     assert ("reasoning_steps" in text_of(request.engine_request).split("# Task")[-1]) is not recall
 
@@ -114,6 +115,26 @@ def test_a_recall_reply_parses_without_steps_and_one_with_steps_is_off_its_shape
     with_steps = {"pairs": [{**pair, "reasoning_steps": ["Recall it."]}] * request.planned.n_pairs}
     off = parse_reply(request, EngineResult(text=json.dumps(with_steps), finish_reason="stop"))
     assert off.reason == "schema_violation"
+
+
+def test_a_fill_in_the_blank_reply_names_a_sentence_and_its_term_and_the_item_is_built_from_them(built):
+    request = next(b for b in built if b.planned.question_type is QuestionType.TRUE_FALSE_FILL_BLANK)
+    fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
+    assert list(fields) == ["missing_term", "evidence"]
+    assert fields["evidence"]["minItems"] == fields["evidence"]["maxItems"] == 1
+    n = next(i for i, q in enumerate(request.quotes, 1) if "BLOB_BASE_COST" in q)
+    items = [{"evidence": [n], "missing_term": "blob_base_cost"}, {"evidence": [n], "missing_term": "gas limit"}]
+    reply = {"pairs": (items * request.planned.n_pairs)[: request.planned.n_pairs]}
+    first, second = parse_reply(request, EngineResult(text=json.dumps(reply), finish_reason="stop")).pairs[:2]
+    sentence = request.quotes[n - 1]
+    assert first.question == "Fill in the blank: " + sentence.replace("BLOB_BASE_COST", "____")
+    assert first.answer == "BLOB_BASE_COST" and first.evidence == (sentence,) and first.reasoning_steps == ()
+    assert type_form_reason(QuestionType.TRUE_FALSE_FILL_BLANK, first.question, first.answer) is None
+    # near miss: a term the sentence does not hold leaves no blank, and the item is rejected for its form
+    assert second.question == "Fill in the blank: " + sentence and second.answer == "gas limit"
+    assert "neither" in type_form_reason(QuestionType.TRUE_FALSE_FILL_BLANK, second.question, second.answer)
+    two = {"pairs": [{**items[0], "evidence": [n, n + 1]}] * request.planned.n_pairs}
+    assert parse_reply(request, EngineResult(text=json.dumps(two), finish_reason="stop")).reason == "schema_violation"
 
 
 @pytest.mark.parametrize("qt", list(QuestionType))
@@ -132,10 +153,14 @@ def test_prompt_states_every_field_description_and_bound_of_the_schema(built, qt
         own = re.search(rf'^- "{name}": (.*)$', task, re.MULTILINE)
         line = own or re.search(rf'^- "{name}"[^:\n]*: (.*)$', system.split("# Reply shape")[1], re.MULTILINE)
         assert line and node["description"] in line.group(1), name
-        assert (own is not None) is (name in ("question", "answer")), "only the type's own fields are in the task"
+        own_fields = ("missing_term", "evidence") if QUESTION_TYPE_SPECS[qt].form.cloze else ("question", "answer")
+        assert (own is not None) is (name in own_fields), "only the type's own fields are in the task"
         for bound in ("maxLength", "maxItems"):
             if bound in node and name != "figures":  # figures: as many as the prompt lists as attached
                 assert str(node[bound]) in line.group(1), (name, bound)
+    if QUESTION_TYPE_SPECS[qt].form.cloze:  # a term and its sentence: no figure, the term its own bound
+        assert "figures" not in fields and fields["missing_term"]["maxLength"] == MAX_TERM_CHARS
+        return
     assert len(re.findall(r"^- FIGURE_", text, re.MULTILINE)) == fields["figures"]["maxItems"]
     budget = QUESTION_TYPE_SPECS[qt].answer
     assert budget.length in task and fields["answer"]["maxLength"] == budget.max_chars

@@ -1067,3 +1067,52 @@ def test_the_module_and_the_readme_describe_every_gate_in_order():
     readme = (PROJECT_ROOT / "README.md").read_text()
     rows = re.findall(r"(?m)^\| `(\w+)` \|", readme[readme.index("| gate | a pair is rejected when |") :])
     assert tuple(rows[: len(GATES)]) == GATES
+
+
+TF_ITEM = QuestionType.TRUE_FALSE_FILL_BLANK
+
+
+@pytest.mark.parametrize(
+    ("question", "opener"),
+    [
+        ("Fill in the blank: It equals ____ times the execution base fee.", "It"),
+        ("Fill in the blank: This implies a reserve price of ____ times the execution base fee.", "This"),
+        ("True or false: Such a reserve price scales the execution base fee.", "Such"),
+        (
+            "Fill in the blank: In this light, the reserve price equals ____ times the execution base fee.",
+            "In this light",
+        ),
+        # near misses: a word that only starts like a pointer, and a pointer inside the sentence with its noun named
+        ("Fill in the blank: Items of the reserve price equal ____ times the execution base fee.", None),
+        ("Fill in the blank: The reserve price equals ____ times the execution base fee, and it binds.", None),
+        ("Fill in the blank: Then the reserve price equals ____ times the execution base fee.", "Then"),
+    ],
+)
+def test_an_item_that_opens_by_pointing_back_is_not_self_contained(gate, question, opener):
+    answer = "True" if question.startswith("True or false") else "BLOB_BASE_COST"
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, reasoning_steps=())
+    reason, detail = only(gate(pair, question_type=TF_ITEM))
+    if opener is None:
+        assert reason != "self_contained", detail
+    else:
+        assert reason == "self_contained" and f"opens on {opener!r}" in detail
+
+
+def test_a_blank_names_nothing_the_question_refers_to():
+    unnamed = "Fill in the blank: ____ imposes the maximum of the two curves, in darker colors."
+    assert "the two curves" in check_self_contained(unnamed)
+    named = "Fill in the blank: ____ imposes the maximum of the two curves `demand(b)` and `supply(b)`."
+    assert check_self_contained(named) is None
+
+
+def test_a_term_that_fills_a_negated_sentence_keeps_its_negation_in_the_item(gate):
+    quote = "`calc_excess_blob_gas` does not subtract `target_blob_gas` when the reserve price binds."
+    item = "Fill in the blank: `calc_excess_blob_gas` does not subtract ____ when the reserve price binds."
+    pair = dataclasses.replace(GOOD, question=item, answer="`target_blob_gas`", evidence=(quote,), reasoning_steps=())
+    assert only(gate(pair, question_type=TF_ITEM, context=(quote,)))[0] is None
+    # near miss: the same term answering an open question about the negated sentence drops its negation
+    open_question = "What does `calc_excess_blob_gas` subtract when the reserve price binds?"
+    answer = "`calc_excess_blob_gas` subtracts `target_blob_gas` when the reserve price binds."
+    dropped = dataclasses.replace(pair, question=open_question, answer=answer)
+    reason, detail = only(gate(dropped, context=(quote,)))
+    assert reason == "polarity" and "drops the negation" in detail

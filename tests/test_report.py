@@ -149,11 +149,34 @@ def test_three_shared_documents_with_the_embedded_model(corpus_copy, tmp_path):
 def test_kept_true_or_false_verdicts_are_counted_and_a_lopsided_balance_is_warned(docs_dir, tmp_path, fake_backend):
     write_small_doc(docs_dir)
     out = tmp_path / "out"
-    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--backend", "fake"]
-    assert main([*args, "--question-types", "TRUE_FALSE_FILL_BLANK,FACTUAL_RECALL"]) == 0
-    report = json.loads(next(out.glob("report-*.json")).read_text())
+    sentences = (  # true-or-false items of the small document, as records of another tool, with their evidence
+        "The blob base fee is bounded below by a reserve price.",
+        "The reserve price equals BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive.",
+        "When the reserve price binds, the excess blob gas is not reduced by the target.",
+    )
+    records = tmp_path / "items.jsonl"
+    lines = [
+        {
+            "messages": [{"role": "user", "content": f"True or false: {s}"}, {"role": "assistant", "content": "True"}],
+            "question_type": "TRUE_FALSE_FILL_BLANK",
+            "metadata": {"evidence": [s]},
+        }
+        for s in sentences
+    ] + [
+        {
+            "messages": [
+                {"role": "user", "content": "What is the blob base fee bounded below by?"},
+                {"role": "assistant", "content": "A reserve price."},
+            ],
+            "question_type": "FACTUAL_RECALL",
+        }
+    ]
+    records.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    args = ["--docs-dir", str(docs_dir), "--output-dir", str(out), "--verify", "none"]
+    assert main(["--curate", str(records), *args]) == 0
+    report = json.loads(next(out.glob("report-curate-*.json")).read_text())
     kept = report["question_types"]["TRUE_FALSE_FILL_BLANK"]["pairs_accepted"]
-    assert kept > 0 and report["totals"]["verdicts"] == {"True": kept}  # the fake engine answers every item True
+    assert kept > 0 and report["totals"]["verdicts"] == {"True": kept}  # every item was answered True
     assert report["question_types"]["FACTUAL_RECALL"]["verdicts"] == {}
     assert kept < MIN_VERDICTS and lopsided_verdicts(report) is None
     for verdicts, warned in (

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from models.question_types import QuestionType
-from utilities.type_forms import FORM_CHECKS, type_form_reason
+from utilities.type_forms import FORM_CHECKS, cloze_item, type_form_reason
 
 from .test_quality import GOOD, gate, only  # noqa: F401  (gate: the fixture running the real gates)
 
@@ -206,11 +206,59 @@ def test_the_reply_schema_tells_the_model_each_checked_type_its_form():
         schema = reply_json_schema(build_reply_model(1, (), ReplyLimits(), spec.answer, ("A fact.",), spec.form))
         return schema["properties"]["pairs"]["items"]["properties"]
 
-    assert "True or false: <statement>?" in fields(TF)["question"]["description"]
-    assert "____" in fields(TF)["question"]["description"]
-    assert "'True' or 'False'" in fields(TF)["answer"]["description"]
+    assert list(fields(TF)) == ["missing_term", "evidence"]  # a cloze item: the pipeline builds the sentence
+    assert "replaced by ____" in fields(TF)["evidence"]["description"]
+    assert "copied exactly" in fields(TF)["missing_term"]["description"]
     assert "naming each of them" in fields(CMP)["question"]["description"]
     assert "numbered 1., 2., 3." in fields(PROC)["answer"]["description"]
     open_question = fields(QuestionType.FACTUAL_RECALL)
     assert open_question["question"]["description"].startswith("one self-contained question")
     assert open_question["answer"]["description"].startswith("the answer in one to three sentences")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "term", "item", "answer"),
+    [
+        (
+            "The fee uses `BLOB_BASE_COST` as a floor.",
+            "BLOB_BASE_COST",
+            "The fee uses ____ as a floor.",
+            "`BLOB_BASE_COST`",
+        ),
+        ("The reserve price binds.", "Reserve Price", "The ____ binds.", "reserve price"),  # the sentence's own case
+        ("Fees rise; the fee rises again.", "fee", "Fees rise; the ____ rises again.", "fee"),  # whole words only
+        ("Prices fell 10x in a decade.", "10x", "Prices fell ____ in a decade.", "10x"),
+    ],
+)
+def test_a_cloze_item_blanks_the_terms_first_whole_occurrence(sentence, term, item, answer):
+    assert cloze_item(sentence, term) == ("Fill in the blank: " + item, answer)
+
+
+def test_a_cloze_item_whose_term_is_said_twice_still_shows_it_and_the_gates_reject_it(gate):  # noqa: F811
+    sentence = "The reserve price equals BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive."
+    question, answer = cloze_item(sentence, "the execution base fee")
+    assert "____" in question  # near miss: a term said once is blanked and gone
+    twice = "The blob base fee is bounded below by a reserve price, and the reserve price scales."
+    question, answer = cloze_item(twice, "reserve price")
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(twice,), reasoning_steps=())
+    assert only(gate(pair, question_type=TF, context=(twice,)))[0] == "tautology"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "item"),
+    [
+        ("Specifically, when the reserve price binds, the fee rises.", "When the reserve price binds, the ____ rises."),
+        ("Likewise, the new target must be used.", "The new ____ must be used."),
+        # near miss: a connective that carries meaning ("However") stays
+        ("However, the fee rises.", "However, the ____ rises."),
+    ],
+)
+def test_a_cloze_item_leaves_out_a_connective_that_only_ties_it_to_the_sentence_before(sentence, item):
+    term = "fee" if "fee" in sentence else "target"
+    assert cloze_item(sentence, term)[0] == "Fill in the blank: " + item
+
+
+def test_a_blank_sentence_that_stops_at_a_colon_is_not_an_item():
+    cut = "Fill in the blank: We define a constant ____ and do not subtract the target if:"
+    assert "stops at the colon" in type_form_reason(TF, cut, "BLOB_BASE_COST")
+    assert type_form_reason(TF, cut[:-4] + " it binds.", "BLOB_BASE_COST") is None  # near miss: a whole sentence

@@ -180,6 +180,16 @@ _DEMONSTRATIVE = re.compile(
 )
 # "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
 # at something its source said before, which a name elsewhere in the question does not tell.
+# An item (a sentence with a blank, a statement to judge) that opens by pointing at what came before it in
+# its source: "It sets ...", "This implies ...", "In this light, ...", "Such a fee ...".
+_ITEM_LABEL = r"^\W*(?:fill[- ]in[- ]the[- ]blanks?|true or false|true/false)\W+"
+_ITEM_POINTS_BACK = re.compile(
+    _ITEM_LABEL + r"(?P<opener>it|its|they|their|them|this|these|those|that|such|here|there|in this \w+|as a result|"
+    r"for this reason|however|thus|therefore|hence|instead|then|otherwise|consequently|as such|in turn)\b",
+    re.IGNORECASE,
+)
+_ITEM = re.compile(_ITEM_LABEL, re.IGNORECASE)
+_NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
@@ -267,7 +277,7 @@ def _names_something(text: str, subject_names: frozenset[str]) -> str | None:
     for span in _CODE_SPAN.findall(text):
         if len(span.strip()) >= 3 and span.strip().lower() not in CODE_KEYWORDS:
             return span
-    prose = _DOCUMENT_PARTS.sub(" ", _CODE_SPAN.sub(" ", text))
+    prose = BLANK.sub(" ", _DOCUMENT_PARTS.sub(" ", _CODE_SPAN.sub(" ", text)))  # a blank names nothing
     for pattern in (_IDENTIFIER, _CAPITALIZED):
         for match in pattern.finditer(prose.strip()):
             word = match.group(0)
@@ -294,19 +304,46 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
             return f"question leans on its source: {phrase!r}"
     if bare := _BARE_DEMONSTRATIVE.search(question):
         return f"question ends a clause on {bare.group(0).strip()!r} with nothing it points at"
+    if opener := _ITEM_POINTS_BACK.match(question):
+        return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
     references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
     references = [m for m in references if not _refers_back(question, m)]
     if not references:
         return None
     if any(_opens_source_term(question, m, source) for m in references):
         return None
+    if _ITEM.match(question):  # a sentence of its source: "the function" there is one it named before
+        unnamed = [m for m in references if _pointer(m) and not _named_in_place(question, m, subject_names)]
+        if unnamed:
+            return f"the item refers to {unnamed[0].group(0)!r} without naming it"
     rest = _DEMONSTRATIVE.sub(" ", _reference_pattern().sub(" ", question))
     if _names_something(rest, subject_names):
         return None
-    for word in (m.groupdict().get("word") for m in references if m.groupdict().get("word")):
-        if _names_something(f"a {word}", subject_names):  # "the `calc_excess_blob_gas` function"
-            return None
+    if any(_named_in_place(question, m, subject_names) for m in references):
+        return None
     return f"question refers to {references[0].group(0)!r} without naming it"
+
+
+def _pointer(reference: re.Match[str]) -> bool:
+    """The reference's noun is a strong one of ``generic_references.txt`` ("function", "curve", "clause"):
+    it points at one thing of the source, where a weak one ("the current mechanism") may be general."""
+    return _singular(reference.group(0).split()[-1].strip("`")) in _strong_nouns()
+
+
+@lru_cache(maxsize=1)
+def _strong_nouns() -> frozenset[str]:
+    return frozenset(_singular(noun) for kind, noun in map(str.split, _data_lines(REFERENCES_FILE)) if kind == "strong")
+
+
+def _named_in_place(question: str, reference: re.Match[str], subject_names: frozenset[str]) -> bool:
+    """The reference names its thing where it stands: "the `calc_excess_blob_gas` function", "the function
+    `calc_excess_blob_gas()`". A name elsewhere in a long item ("When the reserve price is above
+    `GAS_PER_BLOB * base_fee_per_blob_gas`, the function ...") does not say which function."""
+    word = reference.groupdict().get("word")
+    if word and _names_something(f"a {word}", subject_names):
+        return True
+    following = _NEXT_TOKEN.match(question, reference.end())
+    return bool(following and _names_something(f"a {following.group(1)}", subject_names))
 
 
 def _singular(word: str) -> str:
@@ -768,6 +805,8 @@ def _polarity(c: Candidate) -> Verdict:
     stated = _stated_verdict(statement, c.request.context) if statement else None
     if stated is not None and stated[0] != said:
         return Verdict(f"answered {said}, but a shown sentence says the statement is {stated[0]}: {stated[1][:100]!r}")
+    if BLANK.search(c.pair.question):  # a term that fills a blank: its sentence, the question, keeps its negations
+        return Verdict()
     for kind, pattern in (("negation", _NEGATION), ("hedge", _HEDGE)):
         if pattern.search(c.pair.answer) or (kind == "hedge" and pattern.search(c.pair.question)):
             continue

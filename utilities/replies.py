@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from models.records import BuiltRequest, ParsedPair, ParseOutcome
 from utilities.engines.base import EngineResult
+from utilities.type_forms import cloze_from
 
 REASONS = {
     "engine_error": "the engine failed to answer (transport, server or runtime error)",
@@ -90,15 +91,19 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return _fail("schema_violation", f"{exc.error_count()} error(s), first at {where}: {first['msg']}")
-    n = len(built.quotes)
-    pairs = tuple(
-        ParsedPair(
-            question=strip_marks(p.question, n),
-            answer=strip_marks(p.answer, n),
-            reasoning_steps=tuple(strip_marks(s, n) for s in getattr(p, "reasoning_steps", ())),
-            evidence=tuple(dict.fromkeys(_quote(e, built.quotes) for e in p.evidence)),
-            figures=tuple(getattr(f, "value", f) for f in p.figures),
-        )
-        for p in reply.pairs  # type: ignore[attr-defined]
+    return ParseOutcome(pairs=tuple(_pair(p, built.quotes) for p in reply.pairs))  # type: ignore[attr-defined]
+
+
+def _pair(p: Any, quotes: tuple[str, ...]) -> ParsedPair:
+    evidence = tuple(dict.fromkeys(_quote(e, quotes) for e in p.evidence))
+    if hasattr(p, "missing_term"):  # a cloze item (``PairForm.cloze``): built from its sentence and term
+        question, answer, sentence = cloze_from(strip_marks(p.missing_term, len(quotes)), evidence[0], quotes)
+        return ParsedPair(question, answer, (), (sentence,), ())
+    n = len(quotes)
+    return ParsedPair(
+        question=strip_marks(p.question, n),
+        answer=strip_marks(p.answer, n),
+        reasoning_steps=tuple(strip_marks(s, n) for s in getattr(p, "reasoning_steps", ())),
+        evidence=evidence,
+        figures=tuple(getattr(f, "value", f) for f in p.figures),
     )
-    return ParseOutcome(pairs=pairs)

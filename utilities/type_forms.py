@@ -6,7 +6,8 @@ form shows in their words:
 
 - TRUE_FALSE_FILL_BLANK: a statement to judge ("True or false: ...") answered True
   or False with its reason, or a sentence with a blank (``____``) answered with the
-  missing term. An open question is neither, and a statement to judge that is a
+  missing term (the generator builds the latter, ``cloze_item``; a curated record may
+  hold either). An open question is neither, and a statement to judge that is a
   question ("True or false: How much ...?") or holds a blank is two forms in one.
 - COMPARATIVE_ANALYSIS: the question asks for a comparison (compare, differ,
   versus, ...) of two or more things it names ("X and Y", "X or Y", "X vs Y", "X
@@ -117,6 +118,49 @@ def _states_true_or_false(q: str) -> bool:
     return bool(_TRUE_FALSE_QUESTION.search(q.rstrip(" ?.:")) or _TRUE_FALSE_QUESTION.search(q))
 
 
+CLOZE_LABEL = "Fill in the blank: "
+# A connective that only ties the sentence to the one before ("Specifically, when ..."): left out of an item
+_CONNECTIVE = re.compile(
+    r"^(?:specifically|likewise|similarly|in particular|in essence|moreover|furthermore|additionally|also|notably|"
+    r"indeed|in other words|in practice),\s+(\w)",
+    re.IGNORECASE,
+)
+
+
+def cloze_item(sentence: str, term: str) -> tuple[str, str]:
+    """A fill-in-the-blank item built from a source sentence and the term a reply chose to blank.
+
+    The term's first whole occurrence (case aside; with the backticks of a code span around it) becomes
+    ``____`` and is the answer, as the sentence writes it. A term the sentence lacks leaves an item with no
+    blank, which the ``type_form`` gate rejects.
+
+    >>> cloze_item("This EIP assigns a reserve price `BLOB_BASE_COST` to blobs.", "blob_base_cost")
+    ('Fill in the blank: This EIP assigns a reserve price ____ to blobs.', '`BLOB_BASE_COST`')
+    >>> cloze_item("Fees rise.", "fall")
+    ('Fill in the blank: Fees rise.', 'fall')
+    """
+    sentence = _CONNECTIVE.sub(lambda m: m.group(1).upper(), sentence, count=1)
+    term = term.strip().strip("`").strip()
+    found = None
+    if term:
+        left, right = (r"(?<!\w)" if term[0].isalnum() else ""), (r"(?!\w)" if term[-1].isalnum() else "")
+        found = re.search(rf"`{re.escape(term)}`|{left}{re.escape(term)}{right}", sentence, re.IGNORECASE)
+    if found is None:
+        return CLOZE_LABEL + sentence, term
+    return CLOZE_LABEL + sentence[: found.start()] + "____" + sentence[found.end() :], found.group(0)
+
+
+def cloze_from(term: str, cited: str, shown: tuple[str, ...]) -> tuple[str, str, str]:
+    """(item, answer, sentence): the item built from the cited sentence when it holds the term, else from the
+    first shown sentence that does (the 1.5B often cites a sentence beside the one its term is from), else
+    the cited sentence, with no blank."""
+    for sentence in (cited, *shown):
+        item, answer = cloze_item(sentence, term)
+        if BLANK.search(item):
+            return item, answer, sentence
+    return (*cloze_item(cited, term), cited)
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     blank = BLANK.search(question)
@@ -125,6 +169,8 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
     statement = judged_statement(question)
     if statement is not None and (blank or _WH_WORD.match(normalize(statement))):
         return "a true-or-false item whose statement is a question or has a blank: two forms in one"
+    if blank and question.rstrip().endswith(":"):
+        return "a fill-in-the-blank sentence that stops at the colon before what it introduces"
     if blank:
         return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
     if _states_true_or_false(q):
