@@ -1116,3 +1116,22 @@ def test_a_term_that_fills_a_negated_sentence_keeps_its_negation_in_the_item(gat
     dropped = dataclasses.replace(pair, question=open_question, answer=answer)
     reason, detail = only(gate(dropped, context=(quote,)))
     assert reason == "polarity" and "drops the negation" in detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "trend"),
+    [
+        ("What is the reserve price?", "The reserve price generally falls as blob throughput grows.", True),
+        ("What are the blob fees?", "Technological progress generally brings down the blob fees over the years.", True),
+        # near misses: a value given, a question about a change, a change verb only in a participle
+        ("What is the reserve price?", "The reserve price falls to `BLOB_BASE_COST` times the base fee.", False),
+        ("What is the effect of BLOB_BASE_COST on the reserve price?", "The reserve price rises with it.", False),
+        ("What is the reserve price used for?", "Lowering the fee when gas is unused, it bounds the fee.", False),
+    ],
+)
+def test_asked_what_a_thing_is_an_answer_saying_only_how_it_changes_is_off_target(gate, question, answer, trend):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
+    if trend:
+        assert reason == "on_target" and detail.endswith("the answer says only how it changes"), detail
+    else:
+        assert "only how it changes" not in detail, detail

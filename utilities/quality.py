@@ -38,7 +38,9 @@ Gates, in order (a pair is rejected by the first it fails):
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
    and answers to either-or questions, are not tested.
-6. ``on_target``: the answer mentions at least ``ON_TARGET_SHARE`` of the terms
+6. ``on_target``: asked what a thing is, the answer does not only say how it changes
+   ("What is the unit cost of data services?" "Technological progress brings it down.",
+   ``trend_reason``); and it mentions at least ``ON_TARGET_SHARE`` of the terms
    its question asks about: the question's content words (stemmed; identifiers
    split into their words) less those that only frame it
    (``models/data/question_frame_words.txt``: "purpose", "difference", "value").
@@ -122,6 +124,7 @@ from utilities.text_checks import (
     normalize,
     short_answer,
     stem,
+    value_tokens,
 )
 from utilities.type_forms import judged_statement, type_form_reason, verdict
 
@@ -411,6 +414,39 @@ def check_tautology(question: str, answer: str) -> str | None:
 @lru_cache(maxsize=1)
 def _frame_words() -> frozenset[str]:
     return frozenset(stem(w.lower()) for w in _data_lines(FRAME_FILE))
+
+
+# "What is the unit cost of data services?" asks what a thing is; these frames ask how it relates, acts or changes
+_WHAT_IS = re.compile(r"^what (?:is|are|was|were) (?P<asked>(?:the |an? )?[^?]+)\?$", re.IGNORECASE)
+_HOW_FRAMES = frozenset((
+    "relationship", "relation", "effect", "effects", "impact", "reason", "reasons", "reasoning", "rationale",
+    "role", "purpose", "goal", "trend", "change", "changes", "difference", "differences", "significance",
+    "function", "use", "consequence", "consequences", "result",
+))  # fmt: skip
+# a finite verb of change: what a thing does over time, not what it is ("brings down", "should fall")
+_CHANGE = re.compile(
+    r"\b(?:falls?|fell|rises?|rose|drops?|dropped|declines?|declined|grows?|grew|shrinks?|shrank|"
+    r"(?:increases?|decreases?)(?! (?:of|in)\b)|brings? down|goes? (?:up|down)|went (?:up|down))\b",
+    re.IGNORECASE,
+)
+
+
+def trend_reason(question: str, answer: str) -> str | None:
+    """Asked what a thing is, the answer says only how it changes, with no value or name ("What is the unit
+    cost of data services?" answered "Technological progress generally brings down the unit cost of data
+    services."; "What is the upper bound on the blob base fee?" answered "a bound that falls as Ethereum
+    scales").
+
+    >>> trend_reason("What is the ETH-denominated price per blob?", "It should likewise fall as throughput grows.")
+    'asked what the ETH-denominated price per blob is, the answer says only how it changes'
+    >>> trend_reason("What is the effect of a quick rise in fees?", "The blob base fee falls behind for a few blocks.")
+    """
+    asked = _WHAT_IS.match(question.strip())
+    if not asked or set(re.findall(r"[a-z]+", asked.group("asked").lower())) & _HOW_FRAMES:
+        return None
+    if not _CHANGE.search(answer) or value_tokens(answer) - value_tokens(question):
+        return None
+    return f"asked what {asked.group('asked')} is, the answer says only how it changes"
 
 
 def off_target_reason(question: str, answer: str) -> str | None:
@@ -716,7 +752,7 @@ def _on_target(c: Candidate) -> Verdict:
     """Not judged for a true-or-false or fill-in-the-blank item: a verdict or a filled term is its answer."""
     if c.request.planned.question_type is QuestionType.TRUE_FALSE_FILL_BLANK or verdict(c.pair.question, c.pair.answer):
         return Verdict()
-    return Verdict(off_target_reason(c.pair.question, c.pair.answer))
+    return Verdict(off_target_reason(c.pair.question, c.pair.answer) or trend_reason(c.pair.question, c.pair.answer))
 
 
 def _grounding(c: Candidate) -> Verdict:

@@ -217,11 +217,11 @@ def restates_question(answer: str, question: str) -> bool:
     if len(a) < MIN_RESTATE_WORDS:
         return False
     matched = sum(block.size for block in SequenceMatcher(None, a, q, autojunk=False).get_matching_blocks())
-    new = (content_words(answer) - content_words(question)) | (_values(answer) - _values(question))
+    new = (content_words(answer) - content_words(question)) | (value_tokens(answer) - value_tokens(question))
     return matched / len(a) >= RESTATE_SHARE and not new
 
 
-def _values(text: str) -> set[str]:
+def value_tokens(text: str) -> set[str]:
     """Numbers and code spans: what a look-up answer adds to a restated question ("... is `0`.")."""
     return set(_VALUE.findall(text))
 
