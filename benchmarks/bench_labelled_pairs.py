@@ -95,28 +95,7 @@ DEFAULT_SETS = (
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
-SAMPLE_RUNS = (
-    *(
-        "q2",
-        "q4",
-        "r2",
-        "r3",
-        "r4",
-        "r5",
-        "r6",
-        "r7",
-        "r8",
-        "r9",
-        "r11",
-        "r12",
-        "r13",
-        "r14",
-        "r15",
-        "r18",
-        "r19",
-        "r20",
-    ),
-)
+SAMPLE_RUNS = ("q2", "q4", *(f"r{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20)))
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 
 

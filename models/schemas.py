@@ -73,10 +73,9 @@ FREE_QUOTES_TEXT = "quotes copied word for word from the source that state what 
 FIGURES_TEXT = "ids of the attached figures the question is about; empty when it is about none"
 STEPS_TEXT = "short steps from the evidence to the answer, each naming the fact it uses"
 _CLOZE_SENTENCE = "that holds the term: the item is this sentence with the term replaced by ____"
-CLOZE_SENTENCE_TEXT = {  # by how a reply cites (ids, an enum of quotes, free quotes)
+CLOZE_SENTENCE_TEXT = {  # by how a reply cites: sentence ids, or the sentence itself (an enum or free)
     "ids": f"the number of the one source sentence, marked [n], {_CLOZE_SENTENCE}",
     "quotes": f"the one source sentence, copied word for word, {_CLOZE_SENTENCE}",
-    "free": f"the one source sentence, copied word for word, {_CLOZE_SENTENCE}",
 }
 CLOZE_TERM_TEXT = (
     "a key term of one source sentence that a learner should recall (a name, value, identifier or short phrase of "
@@ -189,7 +188,7 @@ def _reply_model(
 
 def _cloze_model(quote: Any, choices: range | tuple[str, ...]) -> type[BaseModel]:
     """One cited sentence and the term of it to blank (``PairForm.cloze``); the pipeline builds the item."""
-    cites = "free" if not choices else "ids" if isinstance(choices, range) else "quotes"
+    cites = "ids" if isinstance(choices, range) and choices else "quotes"
     return create_model(
         "ClozeItem",
         __config__=ConfigDict(extra="forbid"),

@@ -8,13 +8,14 @@ the gates see it: ``EIP-7918`` when the frontmatter numbers the document under a
 document calls itself ("eip: 7918" and "This EIP ..."), else its title after that noun
 ('the chapter "Making Your Own Image Filters"'). The nouns replaced are the ones the
 document calls itself ("this chapter", "This EIP") and "document" and "text", which in a
-question can only mean its source. A reference to anything else ("the function", "the two
-curves") is left for the gate to judge.
+question mean its source unless they open a term of it ("the text color"). A reference to
+anything else ("the function", "the two curves") is left for the gate to judge.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from models.documents import DocumentName
@@ -67,6 +68,7 @@ def document_name(metadata: dict[str, Any], body: str, h1_titles: tuple[str, ...
     return DocumentName(" ".join(title.split()), (*nouns, *SOURCE_NOUNS), numbered=False)
 
 
+@lru_cache(maxsize=256)
 def _reference(nouns: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(sorted(nouns, key=len, reverse=True))
     return re.compile(

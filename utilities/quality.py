@@ -126,7 +126,7 @@ from utilities.text_checks import (
     stem,
     value_tokens,
 )
-from utilities.type_forms import judged_statement, type_form_reason, verdict
+from utilities.type_forms import ITEM_LABEL, judged_statement, type_form_reason, verdict
 
 __all__ = [
     "GATES",
@@ -181,18 +181,18 @@ _DEMONSTRATIVE = re.compile(
     r"must|does|do|did|has|have|had|not|also|only|one|ones|way|case|kind|type|time|year|day)\b)[a-z][\w-]*",
     re.IGNORECASE,
 )
-# "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
-# at something its source said before, which a name elsewhere in the question does not tell.
 # An item (a sentence with a blank, a statement to judge) that opens by pointing at what came before it in
 # its source: "It sets ...", "This implies ...", "In this light, ...", "Such a fee ...".
-_ITEM_LABEL = r"^\W*(?:fill[- ]in[- ]the[- ]blanks?|true or false|true/false)\W+"
+_ITEM_OPENING = ITEM_LABEL + r"\W+"
 _ITEM_POINTS_BACK = re.compile(
-    _ITEM_LABEL + r"(?P<opener>it|its|they|their|them|this|these|those|that|such|here|there|in this \w+|as a result|"
+    _ITEM_OPENING + r"(?P<opener>it|its|they|their|them|this|these|those|that|such|here|there|in this \w+|as a result|"
     r"for this reason|however|thus|therefore|hence|instead|then|otherwise|consequently|as such|in turn)\b",
     re.IGNORECASE,
 )
-_ITEM = re.compile(_ITEM_LABEL, re.IGNORECASE)
+_ITEM = re.compile(_ITEM_OPENING, re.IGNORECASE)
 _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
+# "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
+# at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
@@ -917,9 +917,10 @@ def apply_gates(
             continue
         document = outcome.request.planned.document
         names = subject_names(outcome)
+        shown = " ".join(outcome.request.context)
         for position, written in enumerate(outcome.pairs):
             # "the proposal" -> "EIP-7918": the pair the gates judge and the dataset keeps names its document
-            named = name_document(written.question, outcome.request.document_name, " ".join(outcome.request.context))
+            named = name_document(written.question, outcome.request.document_name, shown)
             pair = written if named == written.question else replace(written, question=named)
             gated = GatedPair(pair, outcome, position)
             if pair is not written:

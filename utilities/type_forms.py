@@ -75,7 +75,9 @@ _CRITICAL = re.compile(
 
 
 MIN_BLANK_SENTENCE_WORDS = 3  # words around a blank, its sentence's: "True or false: ____?" gives nothing to fill
-_ITEM_LABEL = re.compile(r"^\W*(?:true or false|true/false|fill[- ]in[- ]the[- ]blanks?(?: sentence)?)\W*", re.I)
+# the label that opens an item: "True or false:", "Fill in the blank:" (the gates build on it too)
+ITEM_LABEL = r"^\W*(?:true or false|true/false|fill[- ]in[- ]the[- ]blanks?(?: sentence)?)"
+_ITEM_LABEL = re.compile(ITEM_LABEL + r"\W*", re.I)
 
 
 def _blank_context(question: str, blank: re.Match[str]) -> int:
