@@ -107,6 +107,9 @@ class PairForm:
     # with the term blanked, answered with the term (``utilities/type_forms.py`` ``cloze_item``), so its
     # form and its answer hold by construction. ``question`` and ``answer`` then describe the result.
     cloze: bool = False
+    # Pairs a request asks for per QUESTIONS_PER_REQUEST. A cloze item is a term and a sentence number
+    # (about 15 completion tokens against 60 to 100 for a recall pair), so its request asks for more.
+    pairs_per_question: int = 1
 
 
 OPEN_QUESTION = PairForm()
@@ -119,6 +122,7 @@ FORMS = {
         answer="the missing term",
         reasoning=False,
         cloze=True,
+        pairs_per_question=2,
     ),
     QuestionType.COMPARATIVE_ANALYSIS: PairForm(
         question="one self-contained question comparing two or more things of the sources, naming each of them",

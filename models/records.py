@@ -111,6 +111,12 @@ class BuiltRequest(RequestSources):
 
     engine_request: EngineRequest
     reply_model: type[BaseModel]
+    cloze_sentences: tuple[str, ...] = ()  # a cloze request's: the sentences its items may be built from
+
+    @property
+    def n_pairs(self) -> int:
+        """The pairs its reply must hold: the plan's, or fewer for a cloze with fewer sentences to offer."""
+        return int(self.engine_request.schema["properties"]["pairs"]["minItems"])
 
 
 @dataclass(frozen=True)

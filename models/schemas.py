@@ -12,8 +12,9 @@ Fields are in decoding order: ``evidence`` first, then ``figures``, then the
 ``question``, the ``reasoning_steps`` and last the ``answer``, so the answer is
 decoded after, and conditioned on, what it rests on. Recall types have no
 ``reasoning_steps`` (their ``PairForm``): steps there only restate the evidence. A cloze
-form (fill-in-the-blank items) replies with a ``missing_term`` and the one sentence
-holding it, and the pipeline builds the item (``utilities/type_forms.py`` ``cloze_item``). Every string is
+form (fill-in-the-blank items) replies with the one sentence (of those its request offers)
+and then its ``missing_term``, and the pipeline builds the item (``utilities/type_forms.py``
+``cloze_item``). Every string is
 length-bounded (the answer by its question type's ``AnswerBudget``): small
 models otherwise loop inside a string until the token cap. ``figures`` is an
 enum of the ids attached to this request, so a model cannot invent a path.
@@ -72,14 +73,14 @@ EVIDENCE_TEXT = {
 FREE_QUOTES_TEXT = "quotes copied word for word from the source that state what the answer says"
 FIGURES_TEXT = "ids of the attached figures the question is about; empty when it is about none"
 STEPS_TEXT = "short steps from the evidence to the answer, each naming the fact it uses"
-_CLOZE_SENTENCE = "that holds the term: the item is this sentence with the term replaced by ____"
+_CLOZE_SENTENCE = "that states a key fact: the item is this sentence with its key term replaced by ____"
 CLOZE_SENTENCE_TEXT = {  # by how a reply cites: sentence ids, or the sentence itself (an enum or free)
     "ids": f"the number of the one source sentence, marked [n], {_CLOZE_SENTENCE}",
     "quotes": f"the one source sentence, copied word for word, {_CLOZE_SENTENCE}",
 }
 CLOZE_TERM_TEXT = (
-    "a key term of one source sentence that a learner should recall (a name, value, identifier or short phrase of "
-    "one to four words), copied exactly from that sentence"
+    "the key term of that sentence that a learner should recall (a name, value, identifier or short phrase of "
+    "one to four words), copied exactly from it"
 )
 MAX_TERM_CHARS = 48
 DEFAULT_BUDGET = AnswerBudget(
@@ -99,7 +100,7 @@ def build_reply_model(
     answer: AnswerBudget = DEFAULT_BUDGET,
     quotes: tuple[str, ...] = (),
     form: PairForm = OPEN_QUESTION,
-    cite: range | None = None,
+    cite: range | tuple[int, ...] | None = None,
 ) -> type[BaseModel]:
     """A model for ``{"pairs": [exactly n_pairs pair objects]}``; ``quotes``: the citable sentences,
     of which a reply may cite those numbered in ``cite`` (all when None).
@@ -110,7 +111,7 @@ def build_reply_model(
     """
     choices = quote_choices(quotes, limits)
     cite = range(1, len(choices) + 1) if cite is None else cite
-    key: range | tuple[str, ...] = cite if limits.evidence_format == "ids" else choices[cite.start - 1 : cite.stop - 1]
+    key = tuple(cite) if limits.evidence_format == "ids" else tuple(choices[i - 1] for i in cite)
     return _reply_model(n_pairs, figure_ids, limits, answer, key, form)
 
 
@@ -120,7 +121,7 @@ def _reply_model(
     figure_ids: tuple[str, ...],
     limits: ReplyLimits,
     answer: AnswerBudget,
-    choices: range | tuple[str, ...],
+    choices: tuple[int, ...] | tuple[str, ...],
     form: PairForm = OPEN_QUESTION,
 ) -> type[BaseModel]:
     if figure_ids:
@@ -132,7 +133,7 @@ def _reply_model(
     else:
         figures_field = (list[str], Field(max_length=0, description=FIGURES_TEXT))
     step = Annotated[str, Field(min_length=1, max_length=limits.max_step_chars)]
-    if isinstance(choices, range) and choices:
+    if choices and isinstance(choices[0], int):
         quote: Any = IntEnum("SentenceId", {f"S{i}": i for i in choices})
     elif isinstance(choices, tuple) and choices:
         quote = Enum("Quote", {f"Q{i}": q for i, q in enumerate(choices)}, type=str)
@@ -186,17 +187,17 @@ def _reply_model(
     )
 
 
-def _cloze_model(quote: Any, choices: range | tuple[str, ...]) -> type[BaseModel]:
+def _cloze_model(quote: Any, choices: tuple[int, ...] | tuple[str, ...]) -> type[BaseModel]:
     """One cited sentence and the term of it to blank (``PairForm.cloze``); the pipeline builds the item."""
-    cites = "ids" if isinstance(choices, range) and choices else "quotes"
+    cites = "ids" if choices and isinstance(choices[0], int) else "quotes"
     return create_model(
         "ClozeItem",
         __config__=ConfigDict(extra="forbid"),
-        missing_term=(str, Field(min_length=1, max_length=MAX_TERM_CHARS, description=CLOZE_TERM_TEXT)),
         evidence=(
             list[quote],
             Field(min_length=1, max_length=1, description=CLOZE_SENTENCE_TEXT[cites]),
         ),
+        missing_term=(str, Field(min_length=1, max_length=MAX_TERM_CHARS, description=CLOZE_TERM_TEXT)),
     )
 
 
@@ -239,7 +240,9 @@ def _kind(node: dict[str, Any]) -> str:
     if "enum" in node:
         values = node["enum"]
         if all(isinstance(v, int) for v in values):
-            return f"a number from {min(values)} to {max(values)}"
+            if sorted(values) == list(range(min(values), max(values) + 1)):
+                return f"a number from {min(values)} to {max(values)}"
+            return "one of " + ", ".join(map(str, sorted(values)))
         return "one of " + ", ".join(f'"{v}"' for v in values[:8]) + (" ..." if len(values) > 8 else "")
     if node.get("type") == "string":
         size = _bounds(node, "minLength", "maxLength", "characters")

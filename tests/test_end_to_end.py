@@ -134,8 +134,8 @@ def test_the_default_model_writes_pairs_worth_keeping(docs_dir, tmp_path):
 
 @pytest.mark.slow
 def test_the_default_model_names_terms_that_make_fill_in_the_blank_items_of_its_source(docs_dir, tmp_path):
-    """The real grammar decodes the cloze reply (a term, then the sentence holding it) and each built item is a
-    sentence of the section with one term blanked, answered with that term."""
+    """The real grammar decodes the cloze reply (a sentence number, then a term of that sentence) and each built
+    item is a sentence of the section with one term blanked, answered with that term."""
     write_small_doc(docs_dir)
     out = tmp_path / "out"
     args = ["--backend", "embedded", "--question-types", "TRUE_FALSE_FILL_BLANK", "--verify", "none"]

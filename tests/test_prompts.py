@@ -120,11 +120,11 @@ def test_a_recall_reply_parses_without_steps_and_one_with_steps_is_off_its_shape
 def test_a_fill_in_the_blank_reply_names_a_sentence_and_its_term_and_the_item_is_built_from_them(built):
     request = next(b for b in built if b.planned.question_type is QuestionType.TRUE_FALSE_FILL_BLANK)
     fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
-    assert list(fields) == ["missing_term", "evidence"]
+    assert list(fields) == ["evidence", "missing_term"]
     assert fields["evidence"]["minItems"] == fields["evidence"]["maxItems"] == 1
     n = next(i for i, q in enumerate(request.quotes, 1) if "BLOB_BASE_COST" in q)
     items = [{"evidence": [n], "missing_term": "blob_base_cost"}, {"evidence": [n], "missing_term": "gas limit"}]
-    reply = {"pairs": (items * request.planned.n_pairs)[: request.planned.n_pairs]}
+    reply = {"pairs": (items * request.n_pairs)[: request.n_pairs]}
     first, second = parse_reply(request, EngineResult(text=json.dumps(reply), finish_reason="stop")).pairs[:2]
     sentence = request.quotes[n - 1]
     assert first.question == "Fill in the blank: " + sentence.replace("BLOB_BASE_COST", "____")
@@ -133,7 +133,7 @@ def test_a_fill_in_the_blank_reply_names_a_sentence_and_its_term_and_the_item_is
     # near miss: a term the sentence does not hold leaves no blank, and the item is rejected for its form
     assert second.question == "Fill in the blank: " + sentence and second.answer == "gas limit"
     assert "neither" in type_form_reason(QuestionType.TRUE_FALSE_FILL_BLANK, second.question, second.answer)
-    two = {"pairs": [{**items[0], "evidence": [n, n + 1]}] * request.planned.n_pairs}
+    two = {"pairs": [{**items[0], "evidence": [n, n + 1]}] * request.n_pairs}
     assert parse_reply(request, EngineResult(text=json.dumps(two), finish_reason="stop")).reason == "schema_violation"
 
 
@@ -147,7 +147,7 @@ def test_prompt_states_every_field_description_and_bound_of_the_schema(built, qt
     system = request.engine_request.system
     fields = request.engine_request.schema["properties"]["pairs"]["items"]["properties"]
     header = re.search(r"Reply with exactly (\d+) pair objects, each with the fields (.*), in this order", task)
-    assert int(header.group(1)) == request.planned.n_pairs
+    assert int(header.group(1)) == request.n_pairs
     assert re.findall(r'"(\w+)"', header.group(2)) == list(fields), "the fields in the schema's order"
     for name, node in fields.items():
         own = re.search(rf'^- "{name}": (.*)$', task, re.MULTILINE)
@@ -344,3 +344,45 @@ def test_focused_requests_ask_about_their_own_run_of_sentences_and_may_cite_only
         document, dataclasses.replace(planned[0], focus=()), library, SamplingSettings(), ReplyLimits(), root
     )
     assert "Ask only about sentences" not in text_of(whole.engine_request)
+
+
+CLOZE_DOC = """---
+title: Blob fees
+---
+
+# Reserve price
+
+The blob base fee is set by a dynamic pricing auction that targets `target_blob_gas` per block.
+However, when execution costs dominate, the price signal of the auction is lost.
+The function no longer subtracts `target_blob_gas` when the reserve price binds.
+The reserve price equals `BLOB_BASE_COST` times the execution base fee of the block.
+Figure 2 shows the verification time per blob for every kind of node.
+"""
+
+
+def test_a_fill_in_the_blank_request_offers_only_sentences_whose_items_can_stand_alone(docs_dir):
+    (docs_dir / "fees.md").write_text(CLOZE_DOC)
+    document = load_documents(docs_dir).documents[0]
+    planned = plan_requests(document, (QuestionType.TRUE_FALSE_FILL_BLANK, QuestionType.FACTUAL_RECALL), 2)
+    cloze, recall = (
+        build_request(document, p, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), docs_dir) for p in planned
+    )
+
+    def offered(request):
+        return request.engine_request.schema["properties"]["pairs"]["items"]["properties"]["evidence"]["items"]["enum"]
+
+    standing = [i for i, q in enumerate(cloze.quotes, 1) if q.startswith(("The blob base fee", "The reserve price"))]
+    assert offered(cloze) == standing == [1, 4]
+    # twice the questions per request for a cloze, at most one item per sentence offered
+    assert (cloze.planned.n_pairs, cloze.n_pairs, recall.n_pairs) == (4, 2, 2)
+    assert "Use only sentences [1], [4]" in text_of(cloze.engine_request)
+    assert offered(recall) == list(range(1, len(recall.quotes) + 1)), "a recall question may cite any sentence"
+    # the term of an item comes from the sentence cited or another offered one, never from one not offered
+    items = [{"missing_term": "BLOB_BASE_COST", "evidence": [1]}, {"missing_term": "price signal", "evidence": [1]}]
+    first, second = parse_reply(cloze, EngineResult(text=json.dumps({"pairs": items}), finish_reason="stop")).pairs
+    assert first.question == "Fill in the blank: " + cloze.quotes[3].replace("`BLOB_BASE_COST`", "____")
+    assert "____" not in second.question and second.evidence == (cloze.quotes[0],)
+    rejected = parse_reply(
+        cloze, EngineResult(text=json.dumps({"pairs": [{**items[0], "evidence": [2]}] * 2}), finish_reason="stop")
+    )
+    assert rejected.reason == "schema_violation"

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from models.documents import DocumentName
 from models.question_types import QuestionType
 from models.records import ParsedPair, RequestOutcome
 from models.schemas import ReplyLimits
@@ -21,9 +22,11 @@ from utilities.quality import (
     apply_gates,
     check_self_contained,
     grounding_scores,
+    item_source_problem,
     normalize,
     subject_names,
 )
+from utilities.type_forms import cloze_item
 
 from .conftest import PROJECT_ROOT
 from .helpers import write_small_doc
@@ -1101,6 +1104,9 @@ def test_an_item_that_opens_by_pointing_back_is_not_self_contained(gate, questio
 def test_a_blank_names_nothing_the_question_refers_to():
     unnamed = "Fill in the blank: ____ imposes the maximum of the two curves, in darker colors."
     assert "the two curves" in check_self_contained(unnamed)
+    # a name elsewhere in an item does not say which curves; a plural of a strong noun is one too
+    elsewhere = "Fill in the blank: EIP-7918 imposes the ____ of the two curves, in darker colors."
+    assert "the two curves" in check_self_contained(elsewhere)
     named = "Fill in the blank: ____ imposes the maximum of the two curves `demand(b)` and `supply(b)`."
     assert check_self_contained(named) is None
 
@@ -1135,3 +1141,67 @@ def test_asked_what_a_thing_is_an_answer_saying_only_how_it_changes_is_off_targe
         assert reason == "on_target" and detail.endswith("the answer says only how it changes"), detail
     else:
         assert "only how it changes" not in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("question", "unnamed"),
+    [
+        ("What is the proposed reserve fee applied to?", "the proposed reserve"),
+        ("Fill in the blank: ____ is applied directly to the original data, without its effect.", "the original data"),
+        ("What is the new value of the blob target after a fork?", "the new value"),
+        ("Fill in the blank: The *new* value of ____ must be used after a fork.", "The *new* value"),
+        ("Fill in the blank: The same reflexivity applies to the ____.", "The same reflexivity"),
+        ("How does the blob base fee compare to the proposed reserve price?", "the proposed reserve"),
+        (
+            "Fill in the blank: The *new* `blobSchedule.max` and ____ must be used after a fork.",
+            "The *new* `blobSchedule.max`",
+        ),
+        # near misses: named where it stands, an indefinite "a new", the document named, a noun said before, an idiom
+        ("Can two crates be published to crates.io at the same time?", None),
+        ("What does the proposed constant `BLOB_BASE_COST` price in execution gas?", None),
+        ("Fill in the blank: Running ____ creates a new crate in its own folder.", None),
+        ("What is the proposed reserve fee of EIP-7918 applied to?", None),
+        ("How is a reserve fee set when the proposed reserve fee binds?", None),
+    ],
+)
+def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(question, unnamed):
+    """ "The proposed reserve fee", "the original data": readers cannot tell whose proposal or which data."""
+    problem = check_self_contained(question)
+    if unnamed is None:
+        assert problem is None
+    else:
+        assert problem is not None and repr(unnamed) in problem
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("However, when execution costs dominate, the price signal is lost.", "opens on 'However'"),
+        ("The function no longer subtracts `target_blob_gas` when the reserve price binds.", "'The function'"),
+        ("Figure 2 shows verification time per blob for each node type.", "'Figure 2'"),
+        ("Figures 3-4 show price evolution over three weeks in November 2024.", "'Figures 3-4'"),
+        ("By applying the reserve price, the proposal jointly ensures that:", "a colon"),
+        ("Fee-inelasticity and reserve price", "not a sentence"),
+        ("| `BLOB_BASE_COST` | `2**13` |", "not a sentence"),
+        # near misses: the document named where the sentence calls it "This EIP", a function named in place
+        ("This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs.", None),
+        ("The function `calc_excess_blob_gas()` no longer subtracts `target_blob_gas` when it binds.", None),
+    ],
+)
+def test_a_sentence_is_offered_for_an_item_when_an_item_of_it_could_stand_alone(sentence, problem):
+    called = DocumentName("EIP-7918", ("eip", "proposal", "document", "text"), numbered=True)
+    found = item_source_problem(sentence, frozenset(), sentence, called)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_a_blank_whose_term_is_only_a_generic_reference_names_nothing_to_recall(gate):
+    sentence = "Whenever demand picks up, the mechanism resorts to a first-price auction for the blob base fee."
+    named = "Whenever demand picks up, the blob base fee resorts to a first-price auction."
+    for sentence, term, passes in ((sentence, "the mechanism", False), (named, "first-price auction", True)):
+        question, answer = cloze_item(sentence, term)
+        pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(sentence,), reasoning_steps=())
+        reason, detail = only(gate(pair, question_type=TF_ITEM, context=(sentence,)))
+        assert (reason != "self_contained") if passes else ("names nothing" in detail), detail

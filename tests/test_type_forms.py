@@ -206,7 +206,7 @@ def test_the_reply_schema_tells_the_model_each_checked_type_its_form():
         schema = reply_json_schema(build_reply_model(1, (), ReplyLimits(), spec.answer, ("A fact.",), spec.form))
         return schema["properties"]["pairs"]["items"]["properties"]
 
-    assert list(fields(TF)) == ["missing_term", "evidence"]  # a cloze item: the pipeline builds the sentence
+    assert list(fields(TF)) == ["evidence", "missing_term"]  # a cloze item: the pipeline builds the sentence
     assert "replaced by ____" in fields(TF)["evidence"]["description"]
     assert "copied exactly" in fields(TF)["missing_term"]["description"]
     assert "naming each of them" in fields(CMP)["question"]["description"]
@@ -262,3 +262,33 @@ def test_a_blank_sentence_that_stops_at_a_colon_is_not_an_item():
     cut = "Fill in the blank: We define a constant ____ and do not subtract the target if:"
     assert "stops at the colon" in type_form_reason(TF, cut, "BLOB_BASE_COST")
     assert type_form_reason(TF, cut[:-4] + " it binds.", "BLOB_BASE_COST") is None  # near miss: a whole sentence
+
+
+@pytest.mark.parametrize(
+    ("term", "problem"),
+    [
+        ("point evaluation proof verification performed by", "ends on 'by'"),
+        ("of the blob base fee", "begins on 'of'"),
+        ("Ethereum increases blob throughput and", "ends on 'and'"),
+        ("the market rate for the", "ends on 'the'"),
+        # near misses: a leading article, a code span, a term holding a tie word inside it
+        ("the reserve price", None),
+        ("`BLOB_BASE_COST * base_fee_per_gas`", None),
+        ("price per blob", None),
+    ],
+)
+def test_a_blanked_term_that_begins_or_ends_on_a_tie_word_is_a_piece_of_its_sentence(term, problem):
+    item = "Fill in the blank: When the reserve price binds, ____ rises with the execution base fee."
+    reason = type_form_reason(TF, item, term)
+    assert (reason is None) if problem is None else (problem in reason)
+
+
+def test_a_built_item_whose_term_its_sentence_lacks_is_rejected_for_its_form_not_as_cut_off(gate):  # noqa: F811
+    sentence = "The reserve price equals BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive."
+    question, answer = cloze_item(sentence, "target supply curve")
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(sentence,), reasoning_steps=())
+    reason, detail = only(gate(pair, question_type=TF, context=(sentence,)))
+    assert reason == "type_form" and "nor a sentence with a blank" in detail
+    # near miss: a prose answer to an item that stops mid-sentence is still cut off
+    prose = dataclasses.replace(pair, answer="The reserve price equals BLOB_BASE_COST times the execution base fee, so")
+    assert only(gate(prose, question_type=TF, context=(sentence,)))[0] == "form"

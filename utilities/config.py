@@ -32,6 +32,7 @@ from utilities.engines import ENGINES
 from utilities.engines.base import ModelSettings
 from utilities.errors import ConfigError
 from utilities.prompts import SamplingSettings
+from utilities.quality import GateSettings
 from utilities.settings import (
     Bool,
     Float,
@@ -169,26 +170,6 @@ class PlanSettings(SettingsModel):
         "sections with fewer words of text (heading and markup aside), or with no substance (mostly links, a"
         " notice, a biography, names, references, a change log), get no requests; 0 plans every section",
         ge=0,
-    )
-
-
-class GateSettings(SettingsModel):
-    """The quality gates' thresholds (utilities/quality.py; declared here so --help needs no scikit-learn)."""
-
-    grounding_threshold: Float = setting(
-        "90", "fuzzy score (0-100) every evidence quote must reach in its source", ge=0.0, le=100.0
-    )
-    evidence_support_floor: Float = setting(
-        "0.5", "share of an answer's content words that must occur in its own cited evidence", ge=0.0, le=1.0
-    )
-    unsourced_ceiling: Float = setting(
-        "0.35",
-        "share of an answer's content words not in its question that may be in no source shown; 1 turns it off",
-        ge=0.0,
-        le=1.0,
-    )
-    dedup_threshold: Float = setting(
-        "0.9", "TF-IDF cosine at which a question is a near-duplicate of an earlier one", ge=0.0, le=1.0
     )
 
 

@@ -183,11 +183,10 @@ def plan_requests(
                 continue
             figures = _attached_figures(document, [section.index, *others])
             windows = focus_windows(section, sentences_per_request) if QUESTION_TYPE_SPECS[qt].focused else 1
+            n_pairs = questions_per_request * QUESTION_TYPE_SPECS[qt].form.pairs_per_question
             for k in range(1, windows + 1):
                 focus = (k, windows) if windows > 1 else ()
-                requests.append(
-                    PlannedRequest(document.name, section.index, qt, others, (), questions_per_request, figures, focus)
-                )
+                requests.append(PlannedRequest(document.name, section.index, qt, others, (), n_pairs, figures, focus))
     return requests
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from models.documents import Document
+from models.documents import Document, DocumentName
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.records import BuiltRequest, PlannedRequest
 from models.schemas import (
@@ -38,10 +38,11 @@ from models.schemas import (
 from utilities.engines.base import EngineRequest, ImagePart, TextPart
 from utilities.errors import ConfigError
 from utilities.facts import quotable_sentences
+from utilities.quality import item_source_problem, title_names
 from utilities.settings import Float, Int, SettingsModel, setting
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-PROMPT_VERSION = "5"  # bump when templates or prompt assembly change what is sent
+PROMPT_VERSION = "6"  # bump when templates or prompt assembly change what is sent
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,18 @@ def focus_range(focus: tuple[int, ...], sentences: int) -> range | None:
     return cite or None
 
 
+def cloze_sentences(
+    quotes: tuple[str, ...], cite: range | None, names: frozenset[str], source: str, called: DocumentName | None
+) -> tuple[int, ...] | range | None:
+    """The numbers of the sentences a fill-in-the-blank request may build its items from: those of ``cite``
+    (all when None) that make an item able to stand alone (``item_source_problem``: not "However, ...",
+    not "the function" unnamed, no figure it does not carry). ``cite`` itself when none or all of them do:
+    the gates then judge what the model makes of them."""
+    candidates = cite if cite is not None else range(1, len(quotes) + 1)
+    standing = tuple(i for i in candidates if item_source_problem(quotes[i - 1], names, source, called) is None)
+    return cite if not standing or len(standing) == len(candidates) else standing
+
+
 def _section_block(heading: str, document: Document, index: int, citable: _Citable) -> str:
     section = document.sections[index]
     return f"## {heading}: {section.title}\n\n{citable.render(section.text)}\n"
@@ -227,10 +240,25 @@ def build_request(
             parts.append(ImagePart(docs_root / ref.path, fid))
     quotes = tuple(citable.quotes)
     spec = QUESTION_TYPE_SPECS[planned.question_type]
-    reply_model = build_reply_model(planned.n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, cite)
+    section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
+    offered = cite
+    if spec.form.cloze and limits.evidence_format == "ids":
+        offered = cloze_sentences(
+            quotes,
+            cite,
+            title_names((*section_titles, *([title] if title else []))),
+            " ".join(context),
+            document.called,
+        )
+    n_pairs = planned.n_pairs
+    if spec.form.cloze:  # an item per sentence at most: two from one sentence are near copies
+        n_pairs = max(1, min(n_pairs, len(offered) if offered is not None else len(quotes)))
+    reply_model = build_reply_model(n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, offered)
     schema = reply_json_schema(reply_model)
-    task = library.templates[planned.question_type].substitute(n_pairs=planned.n_pairs)
-    if cite is not None:
+    task = library.templates[planned.question_type].substitute(n_pairs=n_pairs)
+    if offered is not cite:
+        task += f" Use only sentences {', '.join(f'[{i}]' for i in offered)}: each can stand alone as an item."
+    elif cite is not None:
         task += f" Ask only about sentences [{cite.start}] to [{cite.stop - 1}] of the section, and cite only them."
     shared = describe_shared_fields(limits)
     parts.append(TextPart(f"\n# Task\n\n{task}\n\n{describe_task_fields(schema, shared)}\n"))
@@ -247,7 +275,6 @@ def build_request(
         frequency_penalty=sampling.frequency_penalty,
         cache_group=planned.section_id,  # the section: the prompt prefix they share
     )
-    section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
     figure_paths = {fid: refs[fid].path for fid in figure_ids}
     return BuiltRequest(
         planned,
@@ -261,6 +288,7 @@ def build_request(
         document.called,
         engine_request=engine_request,
         reply_model=reply_model,
+        cloze_sentences=tuple(quotes[i - 1] for i in offered) if spec.form.cloze and offered is not None else (),
     )
 
 

@@ -107,13 +107,14 @@ from pathlib import Path
 from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from models.documents import DocumentName
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
 from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome, RequestSources
 from models.schemas import ReplyLimits
-from utilities.config import GateSettings
 from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
 from utilities.naming import name_document
+from utilities.settings import Float, SettingsModel, setting
 from utilities.text_checks import (
     BLANK,
     asks_only,
@@ -126,7 +127,7 @@ from utilities.text_checks import (
     stem,
     value_tokens,
 )
-from utilities.type_forms import ITEM_LABEL, judged_statement, type_form_reason, verdict
+from utilities.type_forms import CLOZE_LABEL, ITEM_LABEL, cloze_item, judged_statement, type_form_reason, verdict
 
 __all__ = [
     "GATES",
@@ -137,6 +138,27 @@ __all__ = [
     "grounding_scores",
     "normalize",
 ]
+
+
+class GateSettings(SettingsModel):
+    """The quality gates' thresholds."""
+
+    grounding_threshold: Float = setting(
+        "90", "fuzzy score (0-100) every evidence quote must reach in its source", ge=0.0, le=100.0
+    )
+    evidence_support_floor: Float = setting(
+        "0.5", "share of an answer's content words that must occur in its own cited evidence", ge=0.0, le=1.0
+    )
+    unsourced_ceiling: Float = setting(
+        "0.35",
+        "share of an answer's content words not in its question that may be in no source shown; 1 turns it off",
+        ge=0.0,
+        le=1.0,
+    )
+    dedup_threshold: Float = setting(
+        "0.9", "TF-IDF cosine at which a question is a near-duplicate of an earlier one", ge=0.0, le=1.0
+    )
+
 
 DATA = Path(__file__).resolve().parent.parent / "models" / "data"
 PHRASES_FILE = DATA / "context_phrases.txt"
@@ -190,11 +212,21 @@ _ITEM_POINTS_BACK = re.compile(
     re.IGNORECASE,
 )
 _ITEM = re.compile(_ITEM_OPENING, re.IGNORECASE)
+# "the proposed reserve fee", "the original data", "the new value": an adjective that places its noun relative to
+# the source's own story (what it proposes, what came before) points at one thing of it, whatever the noun; a
+# name right after it is that thing's, and still leaves "new" to the story ("the *new* `blobSchedule.max`").
+_RELATIVE = re.compile(
+    r"\bthe\s+[*_]*(?P<relative>new|original|proposed|resulting|previous|preceding|aforementioned|above|same)[*_]*\s+"
+    r"(?!(?:time|times|way|ways|as|one|ones|thing|kind|type|sort)\b)(?:`[^`\n]+`|[\w-]+)",
+    re.IGNORECASE,
+)
+# a sentence ends on ".", "!" or "?" (closing marks aside); a heading or a table row does not
+_SENTENCE_END = re.compile(r"[.!?][*_)\"'’”]*$")
 _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 # "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
 # at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
-_FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figure|fig\.?|table|listing)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
+_FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figures?|fig\.?|tables?|listings?)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 # An answer that talks about its source instead of its subject: a model trained on it learns to cite a passage
@@ -270,7 +302,8 @@ def check_form(pair: ParsedPair, question_type: QuestionType, source_words: int 
         min_words = max(1, min(min_words, source_words // 2))
     if len(pair.answer.split()) < min_words:
         return f"answer shorter than {min_words} words, the least for {question_type.value}"
-    if cut_off(pair.answer, pair.question):
+    built = pair.question.startswith(CLOZE_LABEL) and short_answer(pair.answer)  # a term: type_form judges the item
+    if cut_off(pair.answer, pair.question) and not built:
         return "answer is cut off mid-sentence"
     return None
 
@@ -309,7 +342,11 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         return f"question ends a clause on {bare.group(0).strip()!r} with nothing it points at"
     if opener := _ITEM_POINTS_BACK.match(question):
         return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
-    references = list(_reference_pattern().finditer(question)) + list(_DEMONSTRATIVE.finditer(question))
+    references = [
+        *_reference_pattern().finditer(question),
+        *_DEMONSTRATIVE.finditer(question),
+        *_RELATIVE.finditer(question),
+    ]
     references = [m for m in references if not _refers_back(question, m)]
     if not references:
         return None
@@ -319,7 +356,7 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         unnamed = [m for m in references if _pointer(m) and not _named_in_place(question, m, subject_names)]
         if unnamed:
             return f"the item refers to {unnamed[0].group(0)!r} without naming it"
-    rest = _DEMONSTRATIVE.sub(" ", _reference_pattern().sub(" ", question))
+    rest = _RELATIVE.sub(" ", _DEMONSTRATIVE.sub(" ", _reference_pattern().sub(" ", question)))
     if _names_something(rest, subject_names):
         return None
     if any(_named_in_place(question, m, subject_names) for m in references):
@@ -328,14 +365,19 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
 
 
 def _pointer(reference: re.Match[str]) -> bool:
-    """The reference's noun is a strong one of ``generic_references.txt`` ("function", "curve", "clause"):
-    it points at one thing of the source, where a weak one ("the current mechanism") may be general."""
-    return _singular(reference.group(0).split()[-1].strip("`")) in _strong_nouns()
+    """The reference's noun is a strong one of ``generic_references.txt`` ("function", "curve", "clause"), or an
+    adjective places it in the source ("the proposed reserve fee"): it points at one thing of the source, where
+    a weak one ("the current mechanism") may be general."""
+    if reference.groupdict().get("relative"):
+        return True
+    word = reference.group(0).split()[-1].strip("`").lower()
+    singulars = (word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "")
+    return any(w in _strong_nouns() for w in singulars)  # "curves" -> "curve", "classes" -> "class"
 
 
 @lru_cache(maxsize=1)
 def _strong_nouns() -> frozenset[str]:
-    return frozenset(_singular(noun) for kind, noun in map(str.split, _data_lines(REFERENCES_FILE)) if kind == "strong")
+    return frozenset(noun for kind, noun in map(str.split, _data_lines(REFERENCES_FILE)) if kind == "strong")
 
 
 def _named_in_place(question: str, reference: re.Match[str], subject_names: frozenset[str]) -> bool:
@@ -363,7 +405,10 @@ def _refers_back(question: str, reference: re.Match[str]) -> bool:
 
 def _opens_source_term(question: str, reference: re.Match[str], source: str) -> bool:
     """The reference's last word and the word after it make a term the source uses again and again
-    ("documentation comments"), not once in passing as a noun and its verb ("the function returns")."""
+    ("documentation comments"), not once in passing as a noun and its verb ("the function returns"). Not for
+    "the proposed reserve fee": its adjective places any term in the source's story."""
+    if reference.groupdict().get("relative"):
+        return False
     following = _NEXT_WORD.match(question, reference.end())
     if not following or following.group(1).lower() in ENGLISH_STOP_WORDS:
         return False
@@ -373,15 +418,20 @@ def _opens_source_term(question: str, reference: re.Match[str], source: str) -> 
 
 
 def subject_names(outcome: RequestOutcome) -> frozenset[str]:
-    """Names in the request's document and section titles.
+    """Names in the request's document and section titles (``title_names``)."""
+    request = outcome.request
+    return title_names((*request.section_titles, *([request.document_title] if request.document_title else [])))
+
+
+@lru_cache(maxsize=1024)
+def title_names(titles: tuple[str, ...]) -> frozenset[str]:
+    """Names in document and section titles.
 
     In a title-case heading (its first two content words capitalized: "Installing Binaries with
     cargo install") the lowercase words are code names; in a sentence-case one ("Blob base fee
     bounded by execution cost") the capitalized words after the first; identifiers anywhere
     ("Crates.io", "EIP-7918").
     """
-    request = outcome.request
-    titles = [*request.section_titles, *([request.document_title] if request.document_title else [])]
     names: set[str] = set()
     for title in titles:
         for heading in title.split(" > "):
@@ -732,6 +782,8 @@ def _self_contained(c: Candidate) -> Verdict:
     problem = check_self_contained(c.pair.question, c.names, " ".join(c.request.context))
     if problem:
         return Verdict(problem)
+    if BLANK.search(c.pair.question) and _reference_pattern().fullmatch(c.pair.answer.strip(" `.")):
+        return Verdict(f"the blank's term {c.pair.answer.strip()!r} names nothing a learner could recall")
     talk = _SOURCE_TALK.search(normalize(c.pair.answer))
     if talk:
         return Verdict(f"the answer leans on its source: {talk.group(0)!r}")
@@ -742,6 +794,22 @@ def _self_contained(c: Candidate) -> Verdict:
         if part:
             return Verdict(f"the {name} points at {part!r}, which the pair does not carry")
     return Verdict()
+
+
+def item_source_problem(sentence: str, names: frozenset[str], source: str, called: DocumentName | None) -> str | None:
+    """Why a fill-in-the-blank item built from ``sentence`` would fail the gates whatever term it blanks, or
+    None: the item opens by pointing back ("However, ..."), refers to "the function" or "the two curves"
+    without naming it, points at a figure the item does not carry, or is no sentence (a heading, a line that
+    stops at a colon). The prompt offers a cloze only the sentences that pass (``utilities/prompts.py``), so
+    its items are not spent on them.
+    ``names``: ``title_names`` of the request's titles; ``source``: the text it shows; ``called``: its
+    document's name, which the gates put in place of "this EIP" first (``name_document``)."""
+    if not _SENTENCE_END.search(sentence.strip()):
+        return "not a sentence: a heading, a table row, or a line that a colon, an equation or a list completes"
+    item = name_document(cloze_item(sentence, "")[0], called, source)
+    return check_self_contained(item, names, source) or (
+        f"points at {part!r}" if (part := unseen_parts(item, ())) else None
+    )
 
 
 def _tautology(c: Candidate) -> Verdict:

@@ -77,8 +77,8 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
     if failed is not None:
         return failed
     if isinstance(data, dict) and isinstance(data.get("pairs"), list):
-        if len(data["pairs"]) != built.planned.n_pairs:
-            return _fail("wrong_pair_count", f"asked for {built.planned.n_pairs}, got {len(data['pairs'])}")
+        if len(data["pairs"]) != built.n_pairs:
+            return _fail("wrong_pair_count", f"asked for {built.n_pairs}, got {len(data['pairs'])}")
         attached = set(built.figures)
         for pair in data["pairs"]:
             named = pair.get("figures") if isinstance(pair, dict) else None
@@ -91,13 +91,14 @@ def parse_reply(built: BuiltRequest, result: EngineResult) -> ParseOutcome:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         return _fail("schema_violation", f"{exc.error_count()} error(s), first at {where}: {first['msg']}")
-    return ParseOutcome(pairs=tuple(_pair(p, built.quotes) for p in reply.pairs))  # type: ignore[attr-defined]
+    clozes = built.cloze_sentences or built.quotes
+    return ParseOutcome(pairs=tuple(_pair(p, built.quotes, clozes) for p in reply.pairs))  # type: ignore[attr-defined]
 
 
-def _pair(p: Any, quotes: tuple[str, ...]) -> ParsedPair:
+def _pair(p: Any, quotes: tuple[str, ...], clozes: tuple[str, ...]) -> ParsedPair:
     evidence = tuple(dict.fromkeys(_quote(e, quotes) for e in p.evidence))
     if hasattr(p, "missing_term"):  # a cloze item (``PairForm.cloze``): built from its sentence and term
-        question, answer, sentence = cloze_from(strip_marks(p.missing_term, len(quotes)), evidence[0], quotes)
+        question, answer, sentence = cloze_from(strip_marks(p.missing_term, len(quotes)), evidence[0], clozes)
         return ParsedPair(question, answer, (), (sentence,), ())
     n = len(quotes)
     return ParsedPair(

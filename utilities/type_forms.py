@@ -154,13 +154,37 @@ def cloze_item(sentence: str, term: str) -> tuple[str, str]:
 
 def cloze_from(term: str, cited: str, shown: tuple[str, ...]) -> tuple[str, str, str]:
     """(item, answer, sentence): the item built from the cited sentence when it holds the term, else from the
-    first shown sentence that does (the 1.5B often cites a sentence beside the one its term is from), else
-    the cited sentence, with no blank."""
+    first of ``shown`` (the sentences its request offered) that does (the 1.5B often cites a sentence beside
+    the one its term is from), else the cited sentence, with no blank."""
     for sentence in (cited, *shown):
         item, answer = cloze_item(sentence, term)
         if BLANK.search(item):
             return item, answer, sentence
     return (*cloze_item(cited, term), cited)
+
+
+# Words that tie a phrase into its sentence: a blanked term that begins or ends on one ("verification performed
+# by", "of blobs") is a piece of the sentence, and the item left without it does not read.
+_TIE_WORDS = frozenset({
+    "of", "by", "to", "in", "on", "at", "for", "from", "with", "into", "via", "per", "and", "or", "but", "nor", "as",
+    "than", "that", "which", "whose", "who", "is", "are", "was", "were", "be", "been", "has", "have", "had", "will",
+    "would", "can", "could", "should", "may", "might", "must",
+})  # fmt: skip
+
+
+def _term_edge(term: str) -> str | None:
+    """Why the blanked ``term`` is no term, or None.
+
+    >>> _term_edge("point evaluation proof verification performed by"), _term_edge("the reserve price")
+    ("a blanked term that ends on 'by' is a piece of its sentence, not a term", None)
+    """
+    words = re.findall(r"[\w'-]+", term.lower())
+    if not words:
+        return None
+    for where, word in (("begins", words[0]), ("ends", words[-1])):
+        if word in _TIE_WORDS or (where == "ends" and word in ("the", "a", "an")):
+            return f"a blanked term that {where} on {word!r} is a piece of its sentence, not a term"
+    return None
 
 
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
@@ -174,7 +198,7 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
     if blank and question.rstrip().endswith(":"):
         return "a fill-in-the-blank sentence that stops at the colon before what it introduces"
     if blank:
-        return None if not BLANK.search(answer) else "a fill-in-the-blank answer that still has a blank"
+        return "a fill-in-the-blank answer that still has a blank" if BLANK.search(answer) else _term_edge(answer)
     if _states_true_or_false(q):
         return None if _TRUE_FALSE_ANSWER.search(a) else "a true-or-false statement not answered True or False"
     return "neither a true-or-false statement nor a sentence with a blank (____)"
