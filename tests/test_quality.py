@@ -1198,9 +1198,9 @@ def test_a_sentence_is_offered_for_an_item_when_an_item_of_it_could_stand_alone(
 
 
 def test_a_blank_whose_term_is_only_a_generic_reference_names_nothing_to_recall(gate):
-    sentence = "Whenever demand picks up, the mechanism resorts to a first-price auction for the blob base fee."
+    generic = "Whenever demand picks up, the mechanism resorts to a first-price auction for the blob base fee."
     named = "Whenever demand picks up, the blob base fee resorts to a first-price auction."
-    for sentence, term, passes in ((sentence, "the mechanism", False), (named, "first-price auction", True)):
+    for sentence, term, passes in ((generic, "the mechanism", False), (named, "first-price auction", True)):
         question, answer = cloze_item(sentence, term)
         pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(sentence,), reasoning_steps=())
         reason, detail = only(gate(pair, question_type=TF_ITEM, context=(sentence,)))
