@@ -231,6 +231,9 @@ def reply_from_prompt(text: str) -> str:
     citable = list(marked_sentences(text).items())  # cited by the numbers the prompt marks
     if window := re.search(r"sentences \[(\d+)\] to \[(\d+)\]", text.rsplit("# Task", 1)[-1]):
         citable = [c for c in citable if int(window.group(1)) <= c[0] <= int(window.group(2))]
+    if listed := re.search(r"each one of ([\d, ]+);", evidence):  # the numbers the evidence field allows
+        allowed = {int(n) for n in re.findall(r"\d+", listed.group(1))}
+        citable = [c for c in citable if c[0] in allowed] or citable
     figures = re.findall(r"^- (FIGURE_[\w.-]+): ", text, re.MULTILINE)  # the figures the prompt lists as attached
     wanted = re.search(r"the answer in (\w+) (?:to|or) \w+ (sentences|paragraphs)", answer)
     k = 1 if wanted is None else 99 if wanted.group(2) == "paragraphs" else SENTENCES_FOR_LENGTH.get(wanted.group(1), 1)
