@@ -62,6 +62,10 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r18.jsonl": 9,
     "labelled_qwen1.5b_sample_r19.jsonl": 9,
     "labelled_qwen1.5b_sample_r20.jsonl": 7,
+    "labelled_qwen1.5b_sample_r28.jsonl": 15,
+    "labelled_qwen1.5b_sample_r29.jsonl": 11,
+    "labelled_qwen1.5b_sample_r30.jsonl": 11,
+    "labelled_qwen1.5b_sample_r31.jsonl": 17,
 }
 
 

@@ -382,6 +382,13 @@ def test_a_fill_in_the_blank_request_offers_only_sentences_whose_items_can_stand
     first, second = parse_reply(cloze, EngineResult(text=json.dumps({"pairs": items}), finish_reason="stop")).pairs
     assert first.question == "Fill in the blank: " + cloze.quotes[3].replace("`BLOB_BASE_COST`", "____")
     assert "____" not in second.question and second.evidence == (cloze.quotes[0],)
+    # the term's enum guides decoding to phrases of the offered sentences; the task does not list them, and a
+    # server without the schema may still write another term, which the gates judge
+    term = cloze.engine_request.schema["properties"]["pairs"]["items"]["properties"]["missing_term"]
+    assert "BLOB_BASE_COST" in term["enum"] and "dynamic pricing auction" in term["enum"]
+    assert not {"price signal", "verification time"} & set(term["enum"]), "a phrase of a sentence not offered"
+    assert "dynamic pricing auction" not in text_of(cloze.engine_request).split("# Task")[1]
+    assert second.answer == "price signal", "validation takes a term outside the enum"
     rejected = parse_reply(
         cloze, EngineResult(text=json.dumps({"pairs": [{**items[0], "evidence": [2]}] * 2}), finish_reason="stop")
     )

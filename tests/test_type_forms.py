@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from models.question_types import QuestionType
-from utilities.type_forms import FORM_CHECKS, cloze_item, type_form_reason
+from models.schemas import MAX_TERM_CHARS
+from utilities.type_forms import FORM_CHECKS, cloze_item, cloze_terms, type_form_reason
 
 from .test_quality import GOOD, gate, only  # noqa: F401  (gate: the fixture running the real gates)
 
@@ -292,3 +293,12 @@ def test_a_built_item_whose_term_its_sentence_lacks_is_rejected_for_its_form_not
     # near miss: a prose answer to an item that stops mid-sentence is still cut off
     prose = dataclasses.replace(pair, answer="The reserve price equals BLOB_BASE_COST times the execution base fee, so")
     assert only(gate(prose, question_type=TF, context=(sentence,)))[0] == "form"
+
+
+def test_the_terms_offered_for_a_blank_are_phrases_its_sentence_says_once():
+    sentence = "The reserve price of `BLOB_BASE_COST` binds, and the reserve price scales with L1 execution costs."
+    terms = cloze_terms(sentence)
+    assert {"`BLOB_BASE_COST`", "BLOB_BASE_COST", "L1 execution costs", "execution costs", "binds"} <= set(terms)
+    # near misses: a phrase said twice, one across a comma, one that begins or ends on a tie word, a lone "the"
+    assert not {"reserve price", "binds, and", "price of", "of `BLOB_BASE_COST`", "with L1", "the"} & set(terms)
+    assert all(len(t) <= MAX_TERM_CHARS and len(t.split()) <= 4 for t in terms)

@@ -40,6 +40,7 @@ from utilities.errors import ConfigError
 from utilities.facts import quotable_sentences
 from utilities.quality import item_source_problem, title_names
 from utilities.settings import Float, Int, SettingsModel, setting
+from utilities.type_forms import cloze_terms
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 PROMPT_VERSION = "6"  # bump when templates or prompt assembly change what is sent
@@ -253,7 +254,11 @@ def build_request(
     n_pairs = planned.n_pairs
     if spec.form.cloze:  # an item per sentence at most: two from one sentence are near copies
         n_pairs = max(1, min(n_pairs, len(offered) if offered is not None else len(quotes)))
-    reply_model = build_reply_model(n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, offered)
+    terms: tuple[str, ...] = ()
+    if spec.form.cloze:
+        sentences = offered if offered is not None else range(1, len(quotes) + 1)
+        terms = tuple(dict.fromkeys(t for i in sentences for t in cloze_terms(quotes[i - 1])))
+    reply_model = build_reply_model(n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, offered, terms)
     schema = reply_json_schema(reply_model)
     task = library.templates[planned.question_type].substitute(n_pairs=n_pairs)
     if offered is not cite:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 
 from models.question_types import QuestionType
+from models.schemas import MAX_TERM_CHARS
 from utilities.text_checks import BLANK, content_stems, normalize
 
 _TRUE_FALSE_QUESTION = re.compile(r"^(?:true or false|is it true|true/false)\b|\btrue or false\??$")
@@ -150,6 +151,92 @@ def cloze_item(sentence: str, term: str) -> tuple[str, str]:
     if found is None:
         return CLOZE_LABEL + sentence, term
     return CLOZE_LABEL + sentence[: found.start()] + "____" + sentence[found.end() :], found.group(0)
+
+
+MAX_TERM_WORDS = 4  # a key term is a name, value, identifier or short phrase: "L1 execution costs"
+_TERM_TOKEN = re.compile(r"`[^`\n]+`|[\w$%][\w$%.'’/-]*[\w$%]|[\w$%]")
+
+
+def cloze_terms(sentence: str) -> tuple[str, ...]:
+    """The phrases of ``sentence`` a fill-in-the-blank item may blank: a code span, or one to ``MAX_TERM_WORDS``
+    words that neither begin nor end on a tie word ("of", "by", "is": ``_term_edge``) or a common word ("the",
+    "also"), hold a letter or digit, and occur once in the sentence (blanked, the term is gone from the item).
+    The reply schema offers them as the term's values, so the model's term is one its sentence holds.
+
+    >>> cloze_terms("The `blobSchedule` sets the target of blobs, once.")
+    ('`blobSchedule`', 'blobSchedule', 'sets', 'target', 'blobs', 'once', 'target of blobs')
+    """
+    tokens = [(m.group(0), m.start(), m.end()) for m in _TERM_TOKEN.finditer(sentence)]
+    found: list[str] = []
+    for i in range(len(tokens)):
+        for j in range(i, min(i + MAX_TERM_WORDS, len(tokens))):
+            first, last = tokens[i][0], tokens[j][0]
+            if i == j and first.startswith("`"):
+                found.extend((first, first.strip("`")))
+                continue
+            inner = [t.lower() for t, _, _ in tokens[i + 1 : j]]
+            text = sentence[tokens[i][1] : tokens[j][2]]
+            if any(t.startswith("`") for t, _, _ in tokens[i : j + 1]) or re.search(r"[,;:()\[\]]", text):
+                continue
+            if _common(first) or _common(last) or any(_common(t) and t not in _INNER_TIES for t in inner):
+                continue
+            found.append(text)
+    once = [t for t in dict.fromkeys(found) if len(t) <= MAX_TERM_CHARS and _said_once(t, sentence)]
+    return tuple(sorted(once, key=lambda t: (len(t.split()), found.index(t))))
+
+
+_INNER_TIES = frozenset({"of", "per", "and", "for", "to"})  # inside a term: "costs of blob consumers"
+_COMMON = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "this",
+        "these",
+        "those",
+        "its",
+        "their",
+        "also",
+        "not",
+        "no",
+        "it",
+        "they",
+        "there",
+        "here",
+        "then",
+        "so",
+        "such",
+        "any",
+        "all",
+        "each",
+        "some",
+        "more",
+        "most",
+        "very",
+        "however",
+        "thus",
+        "therefore",
+        "when",
+        "if",
+        "while",
+        "where",
+        "whenever",
+        "what",
+        "how",
+        "why",
+    }
+)
+
+
+def _common(word: str) -> bool:
+    w = word.lower().strip("`")
+    return w in _TIE_WORDS or w in _COMMON or not re.search(r"[a-z0-9]", w)
+
+
+def _said_once(term: str, sentence: str) -> bool:
+    bare = term.strip("`")
+    left, right = (r"(?<!\w)" if bare[:1].isalnum() else ""), (r"(?!\w)" if bare[-1:].isalnum() else "")
+    return len(re.findall(left + re.escape(bare) + right, sentence, re.IGNORECASE)) == 1
 
 
 def cloze_from(term: str, cited: str, shown: tuple[str, ...]) -> tuple[str, str, str]:
