@@ -65,7 +65,9 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r28.jsonl": 15,
     "labelled_qwen1.5b_sample_r29.jsonl": 11,
     "labelled_qwen1.5b_sample_r30.jsonl": 11,
-    "labelled_qwen1.5b_sample_r31.jsonl": 17,
+    "labelled_qwen1.5b_sample_r31.jsonl": 20,
+    "labelled_qwen1.5b_sample_r32.jsonl": 24,
+    "labelled_qwen1.5b_sample_r33.jsonl": 20,
 }
 
 

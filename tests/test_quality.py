@@ -757,6 +757,20 @@ def test_short_answers_shared_by_different_questions_are_not_duplicates(gate):
     assert [(g.gate, "answer" in g.detail) for g in result.rejected] == [("duplicate", True)]
 
 
+@pytest.mark.parametrize("requests", [1, 2])  # one reply, or two replies of the same section
+def test_items_of_one_sentence_that_blank_different_terms_are_not_duplicates(gate, requests):
+    sentence = "The reserve price equals BLOB_BASE_COST times the execution base fee, so blob pricing stays responsive."
+    items = [
+        dataclasses.replace(GOOD, question=q, answer=a, evidence=(sentence,), reasoning_steps=())
+        for q, a in (cloze_item(sentence, "BLOB_BASE_COST"), cloze_item(sentence, "execution base fee"))
+    ]
+    result = gate(*items, question_type=TF_ITEM, context=(sentence,), requests=requests)
+    assert [g.pair for g in result.accepted][:2] == items, [(g.gate, g.detail) for g in result.rejected]
+    # near miss: the same term blanked again is a copy
+    again = gate(items[0], items[0], question_type=TF_ITEM, context=(sentence,))
+    assert [g.gate for g in again.rejected] == ["duplicate"]
+
+
 def test_dedup_threshold_is_a_setting(gate):
     a = GOOD
     b = dataclasses.replace(

@@ -1012,9 +1012,19 @@ def apply_gates(
     return result
 
 
+def _other_blank(pair: ParsedPair, other: ParsedPair) -> bool:
+    """Two fill-in-the-blank items of one sentence that blank different terms ask for different facts (as cloze
+    cards of one sentence do): their near-identical text does not make them copies."""
+    return bool(BLANK.search(pair.question) and BLANK.search(other.question)) and normalize(pair.answer) != normalize(
+        other.answer
+    )
+
+
 def _copy_in_request(gated: GatedPair, kept: list[GatedPair], threshold: float) -> str | None:
     """A near copy of an earlier kept pair of the same reply (``kept``): its answer or its question."""
     for other in kept:
+        if _other_blank(gated.pair, other.pair):
+            continue
         # a short answer ("True", "8192") is shared by different questions: only its question can be a copy
         for name in ("question",) if short_answer(gated.pair.answer) else ("answer", "question"):
             mine, theirs = normalize(getattr(gated.pair, name)), normalize(getattr(other.pair, name))
@@ -1049,7 +1059,9 @@ def _dedup_document(pairs: list[GatedPair], threshold: float, rejected: list[Gat
             continue
         if matrix is not None:
             row = block[i % SIMILARITY_ROWS]
-            match = next((j for j in kept_indices if row[j] >= threshold), None)
+            match = next(
+                (j for j in kept_indices if row[j] >= threshold and not _other_blank(gated.pair, pairs[j].pair)), None
+            )
             if match is not None:
                 gated.gate = DUPLICATE
                 gated.detail = f"near-duplicate (cosine {row[match]:.2f}) of: {pairs[match].pair.question[:100]!r}"
