@@ -242,22 +242,15 @@ def build_request(
     quotes = tuple(citable.quotes)
     spec = QUESTION_TYPE_SPECS[planned.question_type]
     section_titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
-    offered = cite
-    if spec.form.cloze and limits.evidence_format == "ids":
-        offered = cloze_sentences(
-            quotes,
-            cite,
-            title_names((*section_titles, *([title] if title else []))),
-            " ".join(context),
-            document.called,
-        )
-    n_pairs = planned.n_pairs
-    if spec.form.cloze:  # an item per sentence at most: two from one sentence are near copies
-        n_pairs = max(1, min(n_pairs, len(offered) if offered is not None else len(quotes)))
+    offered, n_pairs = cite, planned.n_pairs
     terms: tuple[str, ...] = ()
-    if spec.form.cloze:
+    if spec.form.cloze:  # items of the sentences that stand alone, their terms decoded from those sentences' phrases
+        if limits.evidence_format == "ids":
+            names = title_names((*section_titles, *([title] if title else [])))
+            offered = cloze_sentences(quotes, cite, names, " ".join(context), document.called)
         sentences = offered if offered is not None else range(1, len(quotes) + 1)
         terms = tuple(dict.fromkeys(t for i in sentences for t in cloze_terms(quotes[i - 1])))
+        n_pairs = max(1, min(n_pairs, len(sentences)))  # asked for more items than sentences, the model repeats them
     reply_model = build_reply_model(n_pairs, figure_ids, limits, spec.answer, quotes, spec.form, offered, terms)
     schema = reply_json_schema(reply_model)
     task = library.templates[planned.question_type].substitute(n_pairs=n_pairs)
