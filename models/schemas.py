@@ -135,7 +135,8 @@ def _reply_model(
     else:
         figures_field = (list[str], Field(max_length=0, description=FIGURES_TEXT))
     step = Annotated[str, Field(min_length=1, max_length=limits.max_step_chars)]
-    if choices and isinstance(choices[0], int):
+    by_id = bool(choices) and isinstance(choices[0], int)
+    if by_id:
         quote: Any = IntEnum("SentenceId", {f"S{i}": i for i in choices})
     elif isinstance(choices, tuple) and choices:
         quote = Enum("Quote", {f"Q{i}": q for i, q in enumerate(choices)}, type=str)
@@ -157,7 +158,7 @@ def _reply_model(
         return create_model(
             "Reply",
             __config__=ConfigDict(extra="forbid"),
-            pairs=(list[_cloze_model(quote, choices, terms)], Field(min_length=n_pairs, max_length=n_pairs)),  # type: ignore[misc]
+            pairs=(list[_cloze_model(quote, by_id, terms)], Field(min_length=n_pairs, max_length=n_pairs)),  # type: ignore[misc]
         )
     pair_model = create_model(
         "QAPair",
@@ -189,13 +190,13 @@ def _reply_model(
     )
 
 
-def _cloze_model(quote: Any, choices: tuple[int, ...] | tuple[str, ...], terms: tuple[str, ...]) -> type[BaseModel]:
+def _cloze_model(quote: Any, by_id: bool, terms: tuple[str, ...]) -> type[BaseModel]:
     """One cited sentence and the term of it to blank (``PairForm.cloze``); the pipeline builds the item.
 
     ``terms``: the phrases of the sentences offered (``cloze_terms``). They are the term's enum in the JSON schema,
     so constrained decoding writes one its sentences hold (the 1.5B wrote a term its sentence lacks for 31 of 80
     items); validation takes any string, since a server without the schema decodes free text."""
-    cites = "ids" if choices and isinstance(choices[0], int) else "quotes"
+    cites = "ids" if by_id else "quotes"
     guide = {"json_schema_extra": {"enum": list(terms)}} if terms else {}
     return create_model(
         "ClozeItem",

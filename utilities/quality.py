@@ -127,7 +127,14 @@ from utilities.text_checks import (
     stem,
     value_tokens,
 )
-from utilities.type_forms import CLOZE_LABEL, ITEM_LABEL, cloze_item, judged_statement, type_form_reason, verdict
+from utilities.type_forms import (
+    CLOZE_LABEL,
+    ITEM_LABEL,
+    judged_statement,
+    type_form_reason,
+    verdict,
+    without_connective,
+)
 
 __all__ = [
     "GATES",
@@ -370,9 +377,7 @@ def _pointer(reference: re.Match[str]) -> bool:
     a weak one ("the current mechanism") may be general."""
     if reference.groupdict().get("relative"):
         return True
-    word = reference.group(0).split()[-1].strip("`").lower()
-    singulars = (word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "")
-    return any(w in _strong_nouns() for w in singulars)  # "curves" -> "curve", "classes" -> "class"
+    return any(w in _strong_nouns() for w in _singulars(reference.group(0).split()[-1].strip("`")))
 
 
 @lru_cache(maxsize=1)
@@ -389,6 +394,13 @@ def _named_in_place(question: str, reference: re.Match[str], subject_names: froz
         return True
     following = _NEXT_TOKEN.match(question, reference.end())
     return bool(following and _names_something(f"a {following.group(1)}", subject_names))
+
+
+def _singulars(word: str) -> tuple[str, ...]:
+    """The forms a noun may have in the singular: "curves" -> "curve", "classes" -> "class". ``_singular`` gives
+    one stem, which is "curv" for "curves" and does not match "curve" in a list of nouns."""
+    word = word.lower()
+    return (word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "")
 
 
 def _singular(word: str) -> str:
@@ -806,7 +818,7 @@ def item_source_problem(sentence: str, names: frozenset[str], source: str, calle
     document's name, which the gates put in place of "this EIP" first (``name_document``)."""
     if not _SENTENCE_END.search(sentence.strip()):
         return "not a sentence: a heading, a table row, or a line that a colon, an equation or a list completes"
-    item = name_document(cloze_item(sentence, "")[0], called, source)
+    item = name_document(CLOZE_LABEL + without_connective(sentence), called, source)
     return check_self_contained(item, names, source) or (
         f"points at {part!r}" if (part := unseen_parts(item, ())) else None
     )
@@ -1015,9 +1027,9 @@ def apply_gates(
 def _other_blank(pair: ParsedPair, other: ParsedPair) -> bool:
     """Two fill-in-the-blank items of one sentence that blank different terms ask for different facts (as cloze
     cards of one sentence do): their near-identical text does not make them copies."""
-    return bool(BLANK.search(pair.question) and BLANK.search(other.question)) and normalize(pair.answer) != normalize(
-        other.answer
-    )
+    if not (BLANK.search(pair.question) and BLANK.search(other.question)):
+        return False
+    return normalize(pair.answer) != normalize(other.answer)
 
 
 def _copy_in_request(gated: GatedPair, kept: list[GatedPair], threshold: float) -> str | None:

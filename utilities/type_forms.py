@@ -130,6 +130,21 @@ _CONNECTIVE = re.compile(
 )
 
 
+def without_connective(sentence: str) -> str:
+    """The sentence without a leading connective that only ties it to the one before.
+
+    >>> without_connective("Specifically, when the reserve price binds, fees rise.")
+    'When the reserve price binds, fees rise.'
+    """
+    return _CONNECTIVE.sub(lambda m: m.group(1).upper(), sentence, count=1)
+
+
+def _whole_word(term: str) -> str:
+    """A pattern for ``term`` as whole words: not inside a longer word at an end that is a letter or digit."""
+    left, right = (r"(?<!\w)" if term[:1].isalnum() else ""), (r"(?!\w)" if term[-1:].isalnum() else "")
+    return left + re.escape(term) + right
+
+
 def cloze_item(sentence: str, term: str) -> tuple[str, str]:
     """A fill-in-the-blank item built from a source sentence and the term a reply chose to blank.
 
@@ -142,12 +157,9 @@ def cloze_item(sentence: str, term: str) -> tuple[str, str]:
     >>> cloze_item("Fees rise.", "fall")
     ('Fill in the blank: Fees rise.', 'fall')
     """
-    sentence = _CONNECTIVE.sub(lambda m: m.group(1).upper(), sentence, count=1)
+    sentence = without_connective(sentence)
     term = term.strip().strip("`").strip()
-    found = None
-    if term:
-        left, right = (r"(?<!\w)" if term[0].isalnum() else ""), (r"(?!\w)" if term[-1].isalnum() else "")
-        found = re.search(rf"`{re.escape(term)}`|{left}{re.escape(term)}{right}", sentence, re.IGNORECASE)
+    found = re.search(rf"`{re.escape(term)}`|{_whole_word(term)}", sentence, re.IGNORECASE) if term else None
     if found is None:
         return CLOZE_LABEL + sentence, term
     return CLOZE_LABEL + sentence[: found.start()] + "____" + sentence[found.end() :], found.group(0)
@@ -186,46 +198,11 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
 
 
 _INNER_TIES = frozenset({"of", "per", "and", "for", "to"})  # inside a term: "costs of blob consumers"
-_COMMON = frozenset(
-    {
-        "the",
-        "a",
-        "an",
-        "this",
-        "these",
-        "those",
-        "its",
-        "their",
-        "also",
-        "not",
-        "no",
-        "it",
-        "they",
-        "there",
-        "here",
-        "then",
-        "so",
-        "such",
-        "any",
-        "all",
-        "each",
-        "some",
-        "more",
-        "most",
-        "very",
-        "however",
-        "thus",
-        "therefore",
-        "when",
-        "if",
-        "while",
-        "where",
-        "whenever",
-        "what",
-        "how",
-        "why",
-    }
-)
+_COMMON = frozenset({
+    "the", "a", "an", "this", "these", "those", "its", "their", "also", "not", "no", "it", "they", "there", "here",
+    "then", "so", "such", "any", "all", "each", "some", "more", "most", "very", "however", "thus", "therefore",
+    "when", "if", "while", "where", "whenever", "what", "how", "why",
+})  # fmt: skip
 
 
 def _common(word: str) -> bool:
@@ -234,9 +211,7 @@ def _common(word: str) -> bool:
 
 
 def _said_once(term: str, sentence: str) -> bool:
-    bare = term.strip("`")
-    left, right = (r"(?<!\w)" if bare[:1].isalnum() else ""), (r"(?!\w)" if bare[-1:].isalnum() else "")
-    return len(re.findall(left + re.escape(bare) + right, sentence, re.IGNORECASE)) == 1
+    return len(re.findall(_whole_word(term.strip("`")), sentence, re.IGNORECASE)) == 1
 
 
 def cloze_from(term: str, cited: str, shown: tuple[str, ...]) -> tuple[str, str, str]:
