@@ -68,6 +68,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r31.jsonl": 20,
     "labelled_qwen1.5b_sample_r32.jsonl": 24,
     "labelled_qwen1.5b_sample_r33.jsonl": 20,
+    "labelled_qwen1.5b_sample_r38.jsonl": 35,
 }
 
 

@@ -394,7 +394,7 @@ def test_an_answer_no_sentence_shown_supports_stays_rejected(gate):
 def test_a_question_about_something_its_quotes_do_not_mention_fails(gate):
     off = dataclasses.replace(
         GOOD,
-        question="Why do validators vote on targets?",
+        question="What do validators vote on as targets?",
         answer="A reserve price bounds it.",
         evidence=(GOOD.evidence[1],),
     )
@@ -1197,9 +1197,14 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         ("By applying the reserve price, the proposal jointly ensures that:", "a colon"),
         ("Fee-inelasticity and reserve price", "not a sentence"),
         ("| `BLOB_BASE_COST` | `2**13` |", "not a sentence"),
-        # near misses: the document named where the sentence calls it "This EIP", a function named in place
+        # a clause that ends on "this", a sentence about its source
+        ("To the best of the authors' knowledge, there are no security risks associated with this.", "'this'"),
+        ("As mentioned in the text, the reserve price tracks the execution base fee.", "leans on its source"),
+        # near misses: the document named where the sentence calls it "This EIP", a function named in place,
+        # "this" before the noun it points at
         ("This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs.", None),
         ("The function `calc_excess_blob_gas()` no longer subtracts `target_blob_gas` when it binds.", None),
+        ("No security risks are associated with the reserve price `BLOB_BASE_COST` this EIP sets.", None),
     ],
 )
 def test_a_sentence_is_offered_for_an_item_when_an_item_of_it_could_stand_alone(sentence, problem):
@@ -1219,3 +1224,54 @@ def test_a_blank_whose_term_is_only_a_generic_reference_names_nothing_to_recall(
         pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(sentence,), reasoning_steps=())
         reason, detail = only(gate(pair, question_type=TF_ITEM, context=(sentence,)))
         assert (reason != "self_contained") if passes else ("names nothing" in detail), detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "restated"),
+    [
+        # the 1.5B's restatements of a sentence as a question: no reason, or a condition the question holds
+        (
+            "Why are fixed thresholds not sustainable?",
+            "Fixed thresholds not relating to blob quantity may not be sustainable.",
+            True,
+        ),
+        (
+            "Why does scaling blockspace and blobspace in synchrony keep the reserve price at the desired level?",
+            "If Ethereum scales blockspace and blobspace in synchrony, the reserve price remains at the desired level.",
+            True,
+        ),
+        (
+            "How does EIP-7918 ensure that blob consumers pay a relevant fraction of the market rate?",
+            "The proposal ensures that blob consumers pay a relevant fraction of the market rate for compute.",
+            True,
+        ),
+        # near misses: a reason the question lacks, after "because", "if" or "by"; a value as the reason; how
+        # two things differ
+        (
+            "How do the `dev` and `release` profiles differ?",
+            "The `dev` and `release` profiles differ in their configurations.",
+            False,
+        ),
+        (
+            "Why does the function skip subtracting `target_blob_gas`?",
+            "Because the reserve price exceeds the blob price, the function skips subtracting `target_blob_gas`.",
+            False,
+        ),
+        (
+            "Why can there be a few blocks before the blob base fee catches up?",
+            "If the execution base fee rises quickly, there may be a few blocks before the blob base fee catches up.",
+            False,
+        ),
+        ("Why is the cost negligible?", "The cost is negligible since it shifts by 0.0000001%.", False),
+        ("What does the reserve price ensure?", "The reserve price ensures that fees stay responsive.", False),
+    ],
+)
+def test_a_why_question_answered_without_a_reason_restates_itself(gate, question, answer, restated):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(answer,), reasoning_steps=())
+    reason, detail = only(gate_over(gate, pair, (answer,)))
+    if restated:
+        assert reason == "tautology" and re.fullmatch(
+            r"asked (why|how), the answer gives no reason that the question does not already hold", detail
+        )
+    else:
+        assert reason != "tautology", detail

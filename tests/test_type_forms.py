@@ -185,14 +185,14 @@ def test_multi_hop_evidence_must_come_from_both_sections(gate):  # noqa: F811
     both = dataclasses.replace(
         GOOD,
         question="Why does the reserve price matter when validators verify KZG proofs for every blob?",
-        answer="The reserve price ties blob fees to the execution base fee, and validators spend execution time "
-        "verifying KZG proofs for every blob.",
+        answer="The reserve price matters because it ties blob fees to the execution base fee, and validators spend "
+        "execution time verifying KZG proofs for every blob.",
         evidence=(GOOD.evidence[1], RELATED),
     )
     hop = QuestionType.MULTI_HOP_REASONING
     result = gate(both, question_type=hop, context=(GOOD.evidence[1], RELATED))
     assert [g.pair for g in result.accepted] == [both]
-    one_side = dataclasses.replace(both, answer="Validators spend execution time verifying KZG proofs for every blob.")
+    one_side = dataclasses.replace(both, answer="It matters since validators spend execution time verifying proofs.")
     one_side = dataclasses.replace(one_side, evidence=(RELATED,))
     reason, detail = only(gate(one_side, question_type=hop, context=(GOOD.evidence[1], RELATED)))
     assert reason == "sources" and "not from both" in detail

@@ -470,7 +470,48 @@ def check_tautology(question: str, answer: str) -> str | None:
     spans = {normalize(s) for s in _CODE_SPAN.findall(answer)}
     if answer_words and answer_words <= question_words and all(s in q for s in spans):
         return "every word of the answer is in its question"
-    return None
+    return restated_reason(question, answer)
+
+
+_WHY = re.compile(
+    r"^\s*(?:why\b|what is the reason\b|for what reason\b"
+    r"|how (?:does|do|did|can|could|is|are|was|were|will|would|should)\b"
+    r"(?=.*\b(?:ensur|guarant|achiev|prevent|avoid|keep|maintain|allow|enabl|help|improv|reduc|bring|alleviat|"
+    r"address|solv|fix|protect|limit)\w*))",
+    re.IGNORECASE,
+)  # "how does X ensure Y?" asks for a means; "how do you compute X?" may be answered by a formula
+# What opens a reason, a condition or a means: the clause after it is the answer to a "why"
+_REASON_MARK = re.compile(
+    r"\b(?:because|since|as|due to|owing to|so that|so|therefore|thus|hence|in order to|given|if|when|whenever|once|"
+    r"unless|by|through|via|otherwise|which means|meaning|to (?:avoid|prevent|ensure|keep|allow|make|fix|reduce|enable|"
+    r"let|help|limit|protect))\b",
+    re.IGNORECASE,
+)
+MIN_REASON_WORDS = 2  # content words a reason adds to its question: one may be a name the question left out
+
+
+def restated_reason(question: str, answer: str) -> str | None:
+    """Asked why (or how, for a means), the answer gives no reason the question does not already hold: no
+    clause opened by "because", "if", "by", "so that" and their kin adds ``MIN_REASON_WORDS`` content words
+    (or a value) to the question. The 1.5B turns a source sentence into "Why does X ensure Y?" or "How does X
+    ensure Y?" and answers "X ensures Y." (17 such pairs in the labelled sets, all bad; no good pair fails it.)
+
+    >>> restated_reason("Why are fixed thresholds not sustainable?",
+    ...                 "Fixed thresholds not relating to blob quantity may not be sustainable.")
+    'asked why, the answer gives no reason that the question does not already hold'
+    >>> restated_reason("Why can blocks pass before the fee catches up?",
+    ...                 "If the execution base fee rises quickly, blocks pass before the fee catches up.")
+    """
+    if not (how := _WHY.match(question)):
+        return None
+    asked = content_stems(_identifier_words(question))
+    for mark in _REASON_MARK.finditer(answer):
+        clause = re.split(r"[,.;:]", answer[mark.end() :], maxsplit=1)[0]
+        added = content_stems(_identifier_words(clause)) - asked
+        if len(added) >= MIN_REASON_WORDS or value_tokens(clause) - value_tokens(question):
+            return None
+    kind = "how" if how.group(0).strip().lower().startswith("how") else "why"
+    return f"asked {kind}, the answer gives no reason that the question does not already hold"
 
 
 @lru_cache(maxsize=1)
@@ -811,7 +852,8 @@ def _self_contained(c: Candidate) -> Verdict:
 def item_source_problem(sentence: str, names: frozenset[str], source: str, called: DocumentName | None) -> str | None:
     """Why a fill-in-the-blank item built from ``sentence`` would fail the gates whatever term it blanks, or
     None: the item opens by pointing back ("However, ..."), refers to "the function" or "the two curves"
-    without naming it, points at a figure the item does not carry, or is no sentence (a heading, a line that
+    without naming it, points at a figure the item does not carry, ends a clause on a bare "this" ("no
+    security risks associated with this."), talks about its source, or is no sentence (a heading, a line that
     stops at a colon). The prompt offers a cloze only the sentences that pass (``utilities/prompts.py``), so
     its items are not spent on them.
     ``names``: ``title_names`` of the request's titles; ``source``: the text it shows; ``called``: its
@@ -819,9 +861,15 @@ def item_source_problem(sentence: str, names: frozenset[str], source: str, calle
     if not _SENTENCE_END.search(sentence.strip()):
         return "not a sentence: a heading, a table row, or a line that a colon, an equation or a list completes"
     item = name_document(CLOZE_LABEL + without_connective(sentence), called, source)
-    return check_self_contained(item, names, source) or (
-        f"points at {part!r}" if (part := unseen_parts(item, ())) else None
-    )
+    if problem := check_self_contained(item, names, source):
+        return problem
+    if part := unseen_parts(item, ()):
+        return f"points at {part!r}"
+    if talk := _SOURCE_TALK.search(normalize(sentence)):
+        return f"leans on its source: {talk.group(0)!r}"
+    if bare := _BARE_DEMONSTRATIVE.search(sentence):
+        return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
+    return None
 
 
 def _tautology(c: Candidate) -> Verdict:
