@@ -72,7 +72,9 @@ DATA = ROOT / "benchmarks" / "data"
 # items per request (r28 at the default seed, r29 at --seed 7, r30 at --seed 11), then with the term's enum of
 # the offered sentences' phrases (r31 at the default seed, r32 at --seed 7, r33 at --seed 11), then with
 # SENTENCES_PER_REQUEST=8 and recall questions whose answer was the source sentence the reply cited (r38: 7 good
-# of its 34 recall pairs, against 20 of 54 written answers in r31 to r33, so that form was not kept).
+# of its 34 recall pairs, against 20 of 54 written answers in r31 to r33, so that form was not kept), then the
+# first command with SENTENCES_PER_REQUEST=8 as its default (r39 at the default seed, r40 at --seed 7, r41 at
+# --seed 11).
 # Questions that call the document "the proposal" are stored named ("EIP-7918"), as the pipeline writes them
 # since naming (utilities/naming.py); such rows keep question_as_written and label_as_written, relabelled blind
 DEFAULT_SETS = (
@@ -104,13 +106,17 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r32.jsonl",
     "labelled_qwen1.5b_sample_r33.jsonl",
     "labelled_qwen1.5b_sample_r38.jsonl",
+    "labelled_qwen1.5b_sample_r39.jsonl",
+    "labelled_qwen1.5b_sample_r40.jsonl",
+    "labelled_qwen1.5b_sample_r41.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
 SAMPLE_RUNS = (
     "q2",
     "q4",
-    *(f"r{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20, 28, 29, 30, 31, 32, 33, 38)),
+    *(f"r{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20, 28, 29, 30, 31, 32, 33)),
+    *(f"r{n}" for n in (38, 39, 40, 41)),
 )
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 

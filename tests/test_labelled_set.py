@@ -69,6 +69,9 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r32.jsonl": 24,
     "labelled_qwen1.5b_sample_r33.jsonl": 20,
     "labelled_qwen1.5b_sample_r38.jsonl": 35,
+    "labelled_qwen1.5b_sample_r39.jsonl": 40,
+    "labelled_qwen1.5b_sample_r40.jsonl": 44,
+    "labelled_qwen1.5b_sample_r41.jsonl": 39,
 }
 
 
