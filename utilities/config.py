@@ -154,9 +154,10 @@ class PlanSettings(SettingsModel):
     questions_per_request: Int = setting(
         "2", "pairs one request asks for (FACT_BASED: facts per request)", ge=1, run_key=True
     )
-    # 8: on the sample's first command, twice the pairs for half the prompt tokens evaluated (25% against 48%),
-    # and 43 good kept of 57 against 23 of 30 (labelled sets r39 and r31). Once off: before fill-in-the-blank items
-    # were built from standing sentences, the 1.5B asked its windows for values they do not hold (r6).
+    # 8: on the sample's first command, twice the pairs, the engine evaluating 25% of the prompt tokens sent against
+    # 48% (a section's windows share its prefix), and 43 good kept of 57 against 23 of 30 (labelled sets r39, r31).
+    # Once off: before fill-in-the-blank items were built from standing sentences, the 1.5B asked its windows for
+    # values they do not hold (r6).
     sentences_per_request: Int = setting(
         "8",
         "FACTUAL_RECALL and TRUE_FALSE_FILL_BLANK: one request per this many citable sentences of a section, "

@@ -837,16 +837,23 @@ def _self_contained(c: Candidate) -> Verdict:
         return Verdict(problem)
     if BLANK.search(c.pair.question) and _reference_pattern().fullmatch(c.pair.answer.strip(" `.")):
         return Verdict(f"the blank's term {c.pair.answer.strip()!r} names nothing a learner could recall")
-    talk = _SOURCE_TALK.search(normalize(c.pair.answer))
-    if talk:
-        return Verdict(f"the answer leans on its source: {talk.group(0)!r}")
-    if bare := _BARE_DEMONSTRATIVE.search(c.pair.answer):  # "no security risks associated with this."
-        return Verdict(f"the answer ends a clause on {bare.group(0).strip()!r} with nothing it points at")
+    if leans := _leans_on_context(c.pair.answer):
+        return Verdict(f"the answer {leans}")
     for name in ("question", "answer"):
         part = unseen_parts(getattr(c.pair, name), c.pair.figures)
         if part:
             return Verdict(f"the {name} points at {part!r}, which the pair does not carry")
     return Verdict()
+
+
+def _leans_on_context(text: str) -> str | None:
+    """How a statement leans on the text around it: it talks about its source ("as stated in the text"), or
+    ends a clause on a bare "this" ("no security risks associated with this.")."""
+    if talk := _SOURCE_TALK.search(normalize(text)):
+        return f"leans on its source: {talk.group(0)!r}"
+    if bare := _BARE_DEMONSTRATIVE.search(text):
+        return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
+    return None
 
 
 def item_source_problem(sentence: str, names: frozenset[str], source: str, called: DocumentName | None) -> str | None:
@@ -865,11 +872,7 @@ def item_source_problem(sentence: str, names: frozenset[str], source: str, calle
         return problem
     if part := unseen_parts(item, ()):
         return f"points at {part!r}"
-    if talk := _SOURCE_TALK.search(normalize(sentence)):
-        return f"leans on its source: {talk.group(0)!r}"
-    if bare := _BARE_DEMONSTRATIVE.search(sentence):
-        return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
-    return None
+    return _leans_on_context(sentence)
 
 
 def _tautology(c: Candidate) -> Verdict:
