@@ -21,7 +21,8 @@ from .helpers import smollm2_gguf
 ARGS = [
     "--backend", "embedded", "--llamacpp-model", str(smollm2_gguf()),
     "--question-types", "SECTION_SUMMARY,FACTUAL_RECALL", "--limit-sections", "2",
-    "--questions-per-request", "1", "--max-answer-chars", "200", "--max-new-tokens", "512",
+    "--questions-per-request", "1", "--sentences-per-request", "0", "--max-answer-chars", "200",
+    "--max-new-tokens", "512",
     # One slot and no prefix reuse: each reply depends only on its prompt and seed, not on what ran before.
     "--llamacpp-parallel", "1", "--llamacpp-cache-prompt", "false",
 ]  # fmt: skip
