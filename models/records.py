@@ -41,6 +41,11 @@ class PlannedRequest:
         return f"{self.document}#{self.section_index}"
 
 
+def request_titles(section_titles: tuple[str, ...], document_title: str | None) -> tuple[str, ...]:
+    """The titles a request shows: its sections', then its document's when it has one."""
+    return (*section_titles, *([document_title] if document_title else []))
+
+
 @dataclass(frozen=True)
 class RequestSources:
     """What one request showed the model, which its pairs are gated against.
@@ -60,6 +65,11 @@ class RequestSources:
     # and the examples read it here, so no stage rebuilds a document's figure map
     figure_paths: dict[str, str] = field(default_factory=dict)
     document_name: DocumentName | None = None  # what its questions call the document (``utilities/naming.py``)
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """Its sections' titles, then its document's (``request_titles``)."""
+        return request_titles(self.section_titles, self.document_title)
 
     def to_dict(self) -> dict[str, Any]:
         planned = self.planned

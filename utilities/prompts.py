@@ -25,7 +25,7 @@ from string import Template
 
 from models.documents import Document, DocumentName
 from models.question_types import QUESTION_TYPE_SPECS, QuestionType
-from models.records import BuiltRequest, PlannedRequest
+from models.records import BuiltRequest, PlannedRequest, request_titles
 from models.schemas import (
     MAX_QUOTE_CHOICES,
     ReplyLimits,
@@ -246,7 +246,7 @@ def build_request(
     terms: tuple[str, ...] = ()
     if spec.form.cloze:  # items of the sentences that stand alone, their terms decoded from those sentences' phrases
         if limits.evidence_format == "ids":
-            names = title_names((*section_titles, *([title] if title else [])))
+            names = title_names(request_titles(section_titles, title))
             offered = cloze_sentences(quotes, cite, names, " ".join(context), document.called)
         sentences = offered if offered is not None else range(1, len(quotes) + 1)
         terms = tuple(dict.fromkeys(t for i in sentences for t in cloze_terms(quotes[i - 1])))

@@ -431,8 +431,7 @@ def _opens_source_term(question: str, reference: re.Match[str], source: str) -> 
 
 def subject_names(outcome: RequestOutcome) -> frozenset[str]:
     """Names in the request's document and section titles (``title_names``)."""
-    request = outcome.request
-    return title_names((*request.section_titles, *([request.document_title] if request.document_title else [])))
+    return title_names(outcome.request.titles)
 
 
 @lru_cache(maxsize=1024)
@@ -906,8 +905,9 @@ def _unsourced(c: Candidate) -> Verdict:
     if c.pair.figures:
         return Verdict()
     request = c.request
-    titles = (*request.section_titles, *([request.document_title] if request.document_title else []))
-    unsourced, new = unsourced_words(c.pair.question, c.pair.answer, _request_vocabulary((*request.context, *titles)))
+    unsourced, new = unsourced_words(
+        c.pair.question, c.pair.answer, _request_vocabulary((*request.context, *request.titles))
+    )
     if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
         return Verdict()
     words = ", ".join(sorted(unsourced)[:6])
