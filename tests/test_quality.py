@@ -26,6 +26,7 @@ from utilities.quality import (
     normalize,
     subject_names,
 )
+from utilities.text_checks import BLANK
 from utilities.type_forms import cloze_item
 
 from .conftest import PROJECT_ROOT
@@ -1200,8 +1201,18 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         # a clause that ends on "this", a sentence about its source
         ("To the best of the authors' knowledge, there are no security risks associated with this.", "'this'"),
         ("As mentioned in the text, the reserve price tracks the execution base fee.", "leans on its source"),
+        # a figure's marks, "such" pointing back, a one-letter symbol defined elsewhere
+        ("The protocol uses a long-run perfectly inelastic supply curve (vertical blue line).", "'vertical blue line'"),
+        ("The equilibrium (squares) must form along the edge of the upper-left quadrant.", "'(squares)'"),
+        ("A 10% change may under such circumstances shift the total cost by just 0.0000001%.", "'such circumstances'"),
+        ("From the perspective of the blob base fee update mechanism, $c$ is fixed.", "'$c$'"),
+        ("A reserve price is specified below which $b$ cannot be reduced.", "'$b$'"),
         # near misses: the document named where the sentence calls it "This EIP", a function named in place,
-        # "this" before the noun it points at
+        # "this" before the noun it points at; "such as"; a symbol a noun names; no mark after "vertical"
+        ("Fees such as the blob base fee track the execution base fee.", None),
+        ("The blob base fee $b$ never falls below the reserve price.", None),
+        ("The lower the price $b+c$, the higher the demand for blobspace.", None),
+        ("Ethereum scales blobspace by vertical scaling of the node software.", None),
         ("This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs.", None),
         ("The function `calc_excess_blob_gas()` no longer subtracts `target_blob_gas` when it binds.", None),
         ("No security risks are associated with the reserve price `BLOB_BASE_COST` this EIP sets.", None),
@@ -1275,3 +1286,111 @@ def test_a_why_question_answered_without_a_reason_restates_itself(gate, question
         )
     else:
         assert reason != "tautology", detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "problem"),
+    [
+        ("What does the vertical blue line in EIP-7918's supply chart mark?", GOOD.answer, "'vertical blue line'"),
+        ("What bounds the blob base fee from below?", "The reserve price, shown as a dashed line.", "'dashed line'"),
+        ("What sets the floor of EIP-7918 under such circumstances?", GOOD.answer, "'such circumstances'"),
+        ("What bounds the blob base fee from below?", "This would be the reserve price.", "opens on 'This would'"),
+        ("What floor does BLOB_BASE_COST set for $b$?", GOOD.answer, "'$b$'"),
+        # near misses: "such as"; "such" naming the question's own noun; "This" before a noun; a symbol a noun names
+        ("What fees, such as the blob base fee, does BLOB_BASE_COST bound from below?", GOOD.answer, None),
+        ("What makes the dynamic pricing auction of EIP-7918 work?", "Such an auction works when " + GOOD.answer, None),
+        (
+            "What bounds the blob base fee from below?",
+            "This EIP bounds it: BLOB_BASE_COST times the execution base fee.",
+            None,
+        ),
+        ("What keeps the blob base fee $b$ above the BLOB_BASE_COST floor?", GOOD.answer, None),
+    ],
+)
+def test_a_pair_leaning_on_figure_marks_such_or_an_undefined_symbol_is_not_self_contained(
+    gate, question, answer, problem
+):
+    reason, detail = only(gate(dataclasses.replace(GOOD, question=question, answer=answer)))
+    if problem is None:
+        assert reason in after("self_contained"), detail
+    else:
+        assert reason == "self_contained" and problem in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "problem"),
+    [
+        (
+            "What is the value of BLOB_BASE_COST?",
+            "BLOB_BASE_COST is set so that blobs pay for their compute.",
+            "amount",
+        ),
+        (
+            "How many columns does a full node verify for the reserve price?",
+            "Full nodes verify columns of cells.",
+            "amount",
+        ),
+        (
+            "What is the name of the auction Ethereum uses for blobs?",
+            "Ethereum uses an auction to set the blob fee.",
+            "name",
+        ),
+        # near misses: a code span, a number word, a word of quantity, a name the question lacks
+        ("What is the value of BLOB_BASE_COST?", "The value of BLOB_BASE_COST is `2**13`.", None),
+        ("How many columns does a full node verify for the reserve price?", "A full node verifies four columns.", None),
+        ("How long does the blob base fee take to catch up with the reserve price?", "A few blocks at most.", None),
+        ("What is the name of the auction Ethereum uses for blobs?", "It is called EIP-1559 style pricing.", None),
+    ],
+)
+def test_asked_for_an_amount_or_a_name_an_answer_without_one_is_off_target(gate, question, answer, problem):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(answer,), reasoning_steps=())
+    reason, detail = only(gate_over(gate, pair, (answer,)))
+    if problem is None:
+        assert "the answer gives none" not in detail, detail
+    else:
+        assert (
+            reason == "on_target"
+            and detail == f"asked for {'an' if problem == 'amount' else 'a'} {problem}, the answer gives none"
+        )
+
+
+@pytest.mark.parametrize(
+    ("item", "answer", "spelled"),
+    [
+        ("Fill in the blank: Execution layer (____) nodes must validate every blob in their pool.", "EL", True),
+        ("Fill in the blank: Data availability sampling (____) spreads blobs over many nodes.", "DAS", True),
+        # near misses: a value in parentheses; an acronym whose words come after it
+        ("Fill in the blank: EL nodes verify `CELLS_PER_EXT_BLOB` (____) cell proofs per blob.", "128", False),
+        ("Fill in the blank: ____ (EL) nodes must validate every blob in their pool.", "Execution layer", False),
+    ],
+)
+def test_a_blanked_acronym_spelled_out_before_it_gives_its_answer_away(gate, item, answer, spelled):
+    sentence = BLANK.sub(answer, item.removeprefix("Fill in the blank: "))
+    pair = dataclasses.replace(GOOD, question=item, answer=answer, evidence=(sentence,), reasoning_steps=())
+    reason, detail = only(gate(pair, question_type=TF_ITEM, context=(sentence,)))
+    if spelled:
+        assert reason == "tautology" and detail == "the blanked acronym is spelled out before it"
+    else:
+        assert reason != "tautology", detail
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "undefined"),
+    [
+        ("What is the blob base fee?", "The blob base fee will settle where a blob costs at least its compute.", True),
+        ("What is the execution layer?", "Nodes of the execution layer verify every blob in their pool.", True),
+        # near misses: a definition; an opening "A ..."; a named thing; a purpose; a thing placed by "of"
+        ("What is the reserve price?", "The reserve price is BLOB_BASE_COST times the execution base fee.", False),
+        ("What is the reserve price?", "A floor under the blob base fee, set by BLOB_BASE_COST.", False),
+        ("What is BLOB_BASE_COST?", "BLOB_BASE_COST sets the reserve price under the blob base fee.", False),
+        ("What is the reserve price's purpose?", "The reserve price keeps the blob base fee responsive.", False),
+        ("What is the floor of the blob base fee?", "Ethereum sets a reserve price under the blob base fee.", False),
+    ],
+)
+def test_asked_what_a_bare_thing_is_an_answer_never_saying_what_it_is_is_off_target(gate, question, answer, undefined):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(answer,), reasoning_steps=())
+    reason, detail = only(gate_over(gate, pair, (answer,)))
+    if undefined:
+        assert reason == "on_target" and detail.endswith("the answer never says what it is"), detail
+    else:
+        assert "never says what it is" not in detail, detail

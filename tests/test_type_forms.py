@@ -26,6 +26,7 @@ PROC = QuestionType.PROCESS_WORKFLOW
         ("Fill in the blank: the reserve price equals ______ times the base fee.", "BLOB_BASE_COST"),
         ("Fill in the blank: `BLOB_BASE_COST` is __ relative to the compute costs of blobs?", "relatively moderate"),
         ("Fill in the blank: a fee of __.", "1 wei"),  # three words around the blank
+        ("Fill in the blank: the mechanism resorts to a ____ auction.", "first-price"),  # the hyphen inside the term
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -42,6 +43,8 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("What is the purpose of verifying KZG proofs? True or false: __?", "True", "no sentence around it"),
         ("Fill in the blank: fee ____.", "1 wei", "no sentence around it"),  # two words: a near miss of three
         ("What does `__init__` return for a crate?", "True", "neither"),  # a dunder name is not a blank
+        ("Fill in the blank: the mechanism resorts to a first-____ auction.", "price", "half of one word"),
+        ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
     ],
 )
 def test_true_false_and_fill_blank_near_misses_fail(question, answer, detail):

@@ -40,7 +40,8 @@ Gates, in order (a pair is rejected by the first it fails):
    and answers to either-or questions, are not tested.
 6. ``on_target``: asked what a thing is, the answer does not only say how it changes
    ("What is the unit cost of data services?" "Technological progress brings it down.",
-   ``trend_reason``); and it mentions at least ``ON_TARGET_SHARE`` of the terms
+   ``trend_reason``); asked for an amount (a value, a level, how many), it gives one
+   (``amountless_reason``); and it mentions at least ``ON_TARGET_SHARE`` of the terms
    its question asks about: the question's content words (stemmed; identifiers
    split into their words) less those that only frame it
    (``models/data/question_frame_words.txt``: "purpose", "difference", "value").
@@ -234,6 +235,32 @@ _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 # at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figures?|fig\.?|tables?|listings?)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
+# How a text points at a figure's marks without a number: a colour or a line style and the mark it draws ("the
+# vertical blue line", "a dashed curve"), a mark named in parentheses ("the equilibrium (squares)"), colours as a
+# key ("indicated in darker colors"). A reader of the pair does not see that figure unless the pair carries it.
+_FIGURE_MARK = re.compile(
+    r"\b(?:red|blue|green|orange|purple|black|gr[ae]y|yellow|pink|brown|cyan|magenta|dashed|dotted|solid|shaded|"
+    r"vertical|horizontal)(?:\s+(?:red|blue|green|orange|purple|black|gr[ae]y|yellow|pink|brown|dashed|dotted))?\s+"
+    r"(?:lines?|curves?|bars?|dots?|areas?|regions?|arrows?|squares?|circles?|markers?|boxes?)\b"
+    r"|\((?:squares?|circles?|arrows?|dots?|triangles?|crosses|diamonds?|markers?)\)"
+    r"|\b(?:in|by) (?:the )?(?:darker|lighter|different|bold) colou?rs?\b",
+    re.IGNORECASE,
+)
+# "$c$ is fixed", "below which $b$ cannot be reduced": a one-letter symbol that no noun before it names ("the blob
+# base fee $b$") stands for something its source defined elsewhere
+_BARE_SYMBOL = re.compile(
+    r"(?:^|[(,;:]\s*|\b(?:a|an|the|of|which|that|and|or|if|when|where|is|are|to|by|for|with|from|on|in|at|as|then)\s+)"
+    r"(?P<symbol>\$[A-Za-z](?:_\{?\w+\}?)?\$)",
+    re.IGNORECASE,
+)
+# "This would however be another reason ...": a statement that opens on a pronoun standing for what came before
+_OPENS_ON_DEMONSTRATIVE = re.compile(
+    r"^\W*(?:this|these|that|those)\s+(?:is|are|was|were|would|will|can|could|may|might|should|has|have|means?|"
+    r"shows?|implies|suggests)\b",
+    re.IGNORECASE,
+)
+# "under such circumstances", "such a fee": "such" as a determiner points back at what its source just said
+_SUCH = re.compile(r"\bsuch\s+(?!as\b|that\b)(?:an?\s+)?[a-z][\w-]*", re.IGNORECASE)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 # An answer that talks about its source instead of its subject: a model trained on it learns to cite a passage
@@ -349,6 +376,10 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         return f"question ends a clause on {bare.group(0).strip()!r} with nothing it points at"
     if opener := _ITEM_POINTS_BACK.match(question):
         return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
+    if such := _SUCH.search(question):
+        return f"question refers to {such.group(0)!r}, which points at source text it does not show"
+    if symbol := _BARE_SYMBOL.search(question):
+        return f"question uses the symbol {symbol.group('symbol')!r} without saying what it stands for"
     references = [
         *_reference_pattern().finditer(question),
         *_DEMONSTRATIVE.finditer(question),
@@ -469,7 +500,24 @@ def check_tautology(question: str, answer: str) -> str | None:
     spans = {normalize(s) for s in _CODE_SPAN.findall(answer)}
     if answer_words and answer_words <= question_words and all(s in q for s in spans):
         return "every word of the answer is in its question"
-    return restated_reason(question, answer)
+    return spelled_out_reason(question, answer) or restated_reason(question, answer)
+
+
+def spelled_out_reason(question: str, answer: str) -> str | None:
+    """A blank in parentheses whose term is the initials of the words just before it: "Execution layer (____)"
+    answered "EL" gives its answer away.
+
+    >>> spelled_out_reason("Fill in the blank: Execution layer (____) nodes validate blobs.", "EL")
+    'the blanked acronym is spelled out before it'
+    >>> spelled_out_reason("Fill in the blank: EL nodes verify `CELLS_PER_EXT_BLOB` (____) proofs.", "128")
+    """
+    blank = re.search(r"\(\s*_{2,}\s*\)", question)
+    term = re.sub(r"[^A-Za-z]", "", answer)
+    if not blank or not 2 <= len(term) <= 8:
+        return None
+    words = re.findall(r"[A-Za-z][\w-]*", question[: blank.start()])[-len(term) :]
+    initials = "".join(w[0] for w in words)
+    return "the blanked acronym is spelled out before it" if initials.lower() == term.lower() else None
 
 
 _WHY = re.compile(
@@ -533,6 +581,43 @@ _CHANGE = re.compile(
 )
 
 
+# "What is the blob base fee?": a bare thing asked for, no clause or place after it ("What is the fee of X?")
+_WHAT_IS_BARE = re.compile(
+    r"^what (?:is|are) (?:the |an? )?(?P<asked>(?:(?!(?:of|for|in|by|to|that|which|used|when|with|on|from|between|"
+    r"mentioned|assigned|introduced|called)\b)[\w`'’.-]+\s?){1,4})\?$",
+    re.IGNORECASE,
+)
+# what says what a thing is: a copula or a verb of definition in the answer's first sentence, or an opening "A ..."
+_DEFINES = re.compile(
+    r"^\W*(?:an?|it is|they are)\b|\b(?:is|are|was|were|refers?|means?|denotes?|stands? for|represents?|describes?|"
+    r"equals?|consists? of|measures?)\b|:",
+    re.IGNORECASE,
+)
+
+
+def undefined_reason(question: str, answer: str) -> str | None:
+    """Asked what a bare thing is ("What is the blob base fee?"), the answer's first sentence never says what it
+    is: no "is", "are", "refers to", "means", "denotes", no colon, no opening "A ...". The 1.5B answers such a
+    question with any sentence about the thing ("The blob base fee will settle at a level where ...").
+
+    >>> undefined_reason("What is the blob base fee?", "Ethereum uses an auction to set the blob base fee.")
+    'asked what the blob base fee is, the answer never says what it is'
+    >>> undefined_reason("What is the target blob gas?", "The target blob gas is defined as GAS_PER_BLOB times two.")
+    >>> undefined_reason("What is the fee of EIP-7918?", "EIP-7918 sets a reserve price.")
+    >>> undefined_reason("What is EIP-7594?", "EIP-7594 introduces PeerDAS.")
+    """
+    asked = _WHAT_IS_BARE.match(question.strip())
+    if (
+        not asked
+        or _names(asked.group("asked"))
+        or set(re.findall(r"[a-z]+", asked.group("asked").lower())) & _HOW_FRAMES
+    ):
+        return None  # a name ("What is EIP-7594?") is answered by what it does; a purpose by what it is for
+    first = re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0]
+    thing = re.sub(r"^what (?:is|are) ", "", question.strip(), flags=re.IGNORECASE).rstrip("?")
+    return None if _DEFINES.search(first) else f"asked what {thing} is, the answer never says what it is"
+
+
 def trend_reason(question: str, answer: str) -> str | None:
     """Asked what a thing is, the answer says only how it changes, with no value or name ("What is the unit
     cost of data services?" answered "Technological progress generally brings down the unit cost of data
@@ -549,6 +634,57 @@ def trend_reason(question: str, answer: str) -> str | None:
     if not _CHANGE.search(answer) or value_tokens(answer) - value_tokens(question):
         return None
     return f"asked what {asked.group('asked')} is, the answer says only how it changes"
+
+
+# A question that asks for an amount: "What is the value of X?", "the maximum fee", "How many blocks ...?"
+_ASKS_AMOUNT = re.compile(
+    r"^\W*(?:what (?:is|are|was|were) the (?:[\w-]+ )?(?:values?|number|amount|size|percentage|ratio|factor|rate|"
+    r"price|level|threshold|limit)\b|how (?:many|much|long|often)\b)",
+    re.IGNORECASE,
+)
+# words that give an amount without a number: "a few blocks", "twice the fee", "at least the execution cost"
+_AMOUNT_WORDS = re.compile(
+    r"\b(?:few|several|many|dozens?|hundreds?|thousands?|millions?|twice|double|triple|half|quarter|once|zero|"
+    r"none|equal|same as|at least|at most|times|percent|ratio|fraction)\b",
+    re.IGNORECASE,
+)
+
+
+_ASKS_NAME = re.compile(r"^\W*what (?:is|are|was|were) the names?\b", re.IGNORECASE)
+
+
+def _names(text: str) -> set[str]:
+    """Identifiers, code spans and capitalized words after a sentence's first word: what names a thing."""
+    capitalized = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w-]*", text.strip())
+    found = {m.group(0) for m in _IDENTIFIER.finditer(text)} | set(_CODE_SPAN.findall(text)) | set(capitalized)
+    return {n.lower() for n in found}
+
+
+def amountless_reason(question: str, answer: str) -> str | None:
+    """Asked for an amount (a value, a number, a size, a level; how many, how much, how long), the answer gives
+    none the question lacks: no number, code span, identifier, symbol or formula, nor a word of quantity ("a few",
+    "twice", "at least"). "What is the value of BLOB_BASE_COST?" answered "The blob base fee will settle at a
+    level where a blob costs ..." talks about the constant and never says it. Asked for a name ("What is the name
+    of ...?"), the answer gives an identifier, code span or capitalized word the question lacks.
+
+    >>> amountless_reason("What is the maximum value for the blob base fee?", "It is set by execution costs.")
+    'asked for an amount, the answer gives none'
+    >>> amountless_reason("What is the value of `BLOB_BASE_COST`?", "It is `2**13`.")
+    >>> amountless_reason("How long does the fee take to catch up?", "A few blocks.")
+    >>> amountless_reason("What is the name of Ethereum's auction?", "Ethereum uses an auction to set the fee.")
+    'asked for a name, the answer gives none'
+    """
+    if _ASKS_NAME.match(question):
+        return None if _names(answer) - _names(question) else "asked for a name, the answer gives none"
+    if not _ASKS_AMOUNT.match(question):
+        return None
+    given = (value_tokens(answer) | _numbers(answer)) - value_tokens(question) - _numbers(question)
+    names = {m.group(0).lower() for m in _IDENTIFIER.finditer(answer)} - {
+        m.group(0).lower() for m in _IDENTIFIER.finditer(question)
+    }
+    if given or names or re.search(r"[$*/+=<>×÷^%]", answer) or _AMOUNT_WORDS.search(answer):
+        return None
+    return "asked for an amount, the answer gives none"
 
 
 def off_target_reason(question: str, answer: str) -> str | None:
@@ -819,8 +955,16 @@ def _degenerate(c: Candidate) -> Verdict:
 def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
     """A "Figure 2", "Table 11.1" or "Listing 14-1" the text points at that its record does not carry: a
     table or listing never; a figure when the pair carries no figure, or carries several (ids like
-    ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1" the text names."""
+    ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1" the text names. A
+    figure's marks ("the vertical blue line", "(squares)") when the pair carries no figure.
+
+    >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ())
+    'vertical blue line'
+    >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ("FIGURE_1.1",))
+    """
     figures = tuple(figures)
+    if not figures and (mark := _FIGURE_MARK.search(text)):
+        return mark.group(0)
     carried = {f.split("_", 1)[-1] for f in figures}
     for match in _FIGURE_REFERENCE.finditer(text):
         is_figure = match.group("kind").lower().startswith("fig")
@@ -836,7 +980,7 @@ def _self_contained(c: Candidate) -> Verdict:
         return Verdict(problem)
     if BLANK.search(c.pair.question) and _reference_pattern().fullmatch(c.pair.answer.strip(" `.")):
         return Verdict(f"the blank's term {c.pair.answer.strip()!r} names nothing a learner could recall")
-    if leans := _leans_on_context(c.pair.answer):
+    if leans := _leans_on_context(c.pair.answer, c.pair.question):
         return Verdict(f"the answer {leans}")
     for name in ("question", "answer"):
         part = unseen_parts(getattr(c.pair, name), c.pair.figures)
@@ -845,13 +989,28 @@ def _self_contained(c: Candidate) -> Verdict:
     return Verdict()
 
 
-def _leans_on_context(text: str) -> str | None:
-    """How a statement leans on the text around it: it talks about its source ("as stated in the text"), or
-    ends a clause on a bare "this" ("no security risks associated with this.")."""
+def _leans_on_context(text: str, asked: str = "") -> str | None:
+    """How a statement leans on the text around it: it talks about its source ("as stated in the text"),
+    ends a clause on a bare "this" ("no security risks associated with this."), opens on one ("This would
+    however be another reason ..."), uses a one-letter symbol no noun names ("$c$ is fixed"), or points back with "such"
+    ("may under such circumstances shift the total cost"), unless its ``asked`` question names that thing
+    ("What makes Ethereum's auction work?" "Such an auction works when ...").
+
+    >>> _leans_on_context("Such an auction works when fees signal demand.", "What makes the fee auction work?")
+    >>> _leans_on_context("Such an auction works when fees signal demand.")
+    "points back with 'Such an auction'"
+    """
     if talk := _SOURCE_TALK.search(normalize(text)):
         return f"leans on its source: {talk.group(0)!r}"
     if bare := _BARE_DEMONSTRATIVE.search(text):
         return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
+    if opener := _OPENS_ON_DEMONSTRATIVE.match(text):
+        return f"opens on {opener.group(0).strip()!r}, which stands for what came before it"
+    if symbol := _BARE_SYMBOL.search(text):
+        return f"uses the symbol {symbol.group('symbol')!r} without saying what it stands for"
+    such = _SUCH.search(text)
+    if such and not re.search(rf"(?<!\w){re.escape(_singular(such.group(0).split()[-1]))}", asked, re.IGNORECASE):
+        return f"points back with {such.group(0)!r}"
     return None
 
 
@@ -882,7 +1041,13 @@ def _on_target(c: Candidate) -> Verdict:
     """Not judged for a true-or-false or fill-in-the-blank item: a verdict or a filled term is its answer."""
     if c.request.planned.question_type is QuestionType.TRUE_FALSE_FILL_BLANK or verdict(c.pair.question, c.pair.answer):
         return Verdict()
-    return Verdict(off_target_reason(c.pair.question, c.pair.answer) or trend_reason(c.pair.question, c.pair.answer))
+    question, answer = c.pair.question, c.pair.answer
+    return Verdict(
+        off_target_reason(question, answer)
+        or trend_reason(question, answer)
+        or amountless_reason(question, answer)
+        or undefined_reason(question, answer)
+    )
 
 
 def _grounding(c: Candidate) -> Verdict:

@@ -259,6 +259,8 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
         return "a true-or-false item whose statement is a question or has a blank: two forms in one"
     if blank and question.rstrip().endswith(":"):
         return "a fill-in-the-blank sentence that stops at the colon before what it introduces"
+    if blank and (question[blank.start() - 1 : blank.start()] == "-" or question[blank.end() : blank.end() + 1] == "-"):
+        return "a blank joined to a word by a hyphen ('first-____ auction'): the term is half of one word"
     if blank:
         return "a fill-in-the-blank answer that still has a blank" if BLANK.search(answer) else _term_edge(answer)
     if _states_true_or_false(q):
