@@ -1204,6 +1204,7 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         # a figure's marks, "such" pointing back, a one-letter symbol defined elsewhere
         ("The protocol uses a long-run perfectly inelastic supply curve (vertical blue line).", "'vertical blue line'"),
         ("The equilibrium (squares) must form along the edge of the upper-left quadrant.", "'(squares)'"),
+        ("The EL mempool verification (red) takes 15 times longer than the CL verification.", "'(red)'"),
         ("A 10% change may under such circumstances shift the total cost by just 0.0000001%.", "'such circumstances'"),
         ("From the perspective of the blob base fee update mechanism, $c$ is fixed.", "'$c$'"),
         ("A reserve price is specified below which $b$ cannot be reduced.", "'$b$'"),

@@ -236,13 +236,13 @@ _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figures?|fig\.?|tables?|listings?)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
 # How a text points at a figure's marks without a number: a colour or a line style and the mark it draws ("the
-# vertical blue line", "a dashed curve"), a mark named in parentheses ("the equilibrium (squares)"), colours as a
-# key ("indicated in darker colors"). A reader of the pair does not see that figure unless the pair carries it.
+# vertical blue line", "a dashed curve"), a mark or a colour in parentheses ("the equilibrium (squares)", "(red)"),
+# colours as a key ("indicated in darker colors"). A reader of the pair does not see that figure unless it carries it.
+_COLOURS = r"red|blue|green|orange|purple|black|gr[ae]y|yellow|pink|brown|cyan|magenta"
 _FIGURE_MARK = re.compile(
-    r"\b(?:red|blue|green|orange|purple|black|gr[ae]y|yellow|pink|brown|cyan|magenta|dashed|dotted|solid|shaded|"
-    r"vertical|horizontal)(?:\s+(?:red|blue|green|orange|purple|black|gr[ae]y|yellow|pink|brown|dashed|dotted))?\s+"
+    rf"\b(?:{_COLOURS}|dashed|dotted|solid|shaded|vertical|horizontal)(?:\s+(?:{_COLOURS}|dashed|dotted))?\s+"
     r"(?:lines?|curves?|bars?|dots?|areas?|regions?|arrows?|squares?|circles?|markers?|boxes?)\b"
-    r"|\((?:squares?|circles?|arrows?|dots?|triangles?|crosses|diamonds?|markers?)\)"
+    rf"|\((?:squares?|circles?|arrows?|dots?|triangles?|crosses|diamonds?|markers?|{_COLOURS})\)"
     r"|\b(?:in|by) (?:the )?(?:darker|lighter|different|bold) colou?rs?\b",
     re.IGNORECASE,
 )
