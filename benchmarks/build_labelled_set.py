@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,13 +31,22 @@ from utilities.naming import name_document  # noqa: E402
 from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
 
 
-def _kept_questions(out: Path) -> set[tuple[str, str]]:
-    kept = set()
+def _kept_questions(out: Path) -> Counter[tuple[str, str]]:
+    """How many times the run wrote each (request, question): a question a reply asked twice may be kept once."""
+    kept: Counter[tuple[str, str]] = Counter()
     for path in [*out.glob("train-*.json"), *out.glob("eval-*.json")]:
         for record in json.loads(path.read_text()):
             question = record["messages"][0]["content"][0]["text"]
-            kept.add((record["metadata"]["request"], question))
+            kept[(record["metadata"]["request"], question)] += 1
     return kept
+
+
+def _take(kept: Counter[tuple[str, str]], key: tuple[str, str]) -> bool:
+    """Whether one more copy of ``key`` was kept; the first copies of a question take the run's kept ones."""
+    if kept[key] <= 0:
+        return False
+    kept[key] -= 1
+    return True
 
 
 def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
@@ -73,7 +83,7 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                             **pair,
                             "question": named,
                             **({"question_as_written": pair["question"]} if named != pair["question"] else {}),
-                            "run_kept": (entry["key"], named) in kept,
+                            "run_kept": _take(kept, (entry["key"], named)),
                             # every attempt's completion tokens, on each pair of the request (for yields per token)
                             "request_completion_tokens": sum(a["completion_tokens"] for a in entry["attempts"]),
                         }
