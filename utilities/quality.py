@@ -581,12 +581,12 @@ _CHANGE = re.compile(
 )
 
 
-# "What is the blob base fee?": a bare thing asked for, no clause or place after it ("What is the fee of X?")
-_WHAT_IS_BARE = re.compile(
-    r"^what (?:is|are) (?:the |an? )?(?P<asked>(?:(?!(?:of|for|in|by|to|that|which|used|when|with|on|from|between|"
-    r"mentioned|assigned|introduced|called)\b)[\w`'’.-]+\s?){1,4})\?$",
-    re.IGNORECASE,
-)
+# words that place or qualify what "What is X?" asks for: "the fee of X", "the value used by Y", "the price that ..."
+_PLACING_WORDS = frozenset((
+    "of", "for", "in", "by", "to", "that", "which", "used", "when", "with", "on", "from", "between", "mentioned",
+    "assigned", "introduced", "called",
+))  # fmt: skip
+MAX_BARE_WORDS = 4  # "the blob base fee": a thing asked for by its name alone, not a phrase that places it
 # what says what a thing is: a copula or a verb of definition in the answer's first sentence, or an opening "A ..."
 _DEFINES = re.compile(
     r"^\W*(?:an?|it is|they are)\b|\b(?:is|are|was|were|refers?|means?|denotes?|stands? for|represents?|describes?|"
@@ -606,16 +606,13 @@ def undefined_reason(question: str, answer: str) -> str | None:
     >>> undefined_reason("What is the fee of EIP-7918?", "EIP-7918 sets a reserve price.")
     >>> undefined_reason("What is EIP-7594?", "EIP-7594 introduces PeerDAS.")
     """
-    asked = _WHAT_IS_BARE.match(question.strip())
-    if (
-        not asked
-        or _names(asked.group("asked"))
-        or set(re.findall(r"[a-z]+", asked.group("asked").lower())) & _HOW_FRAMES
-    ):
+    asked = _WHAT_IS.match(question.strip())
+    thing = re.sub(r"^(?:the|an?)\s+", "", asked.group("asked"), flags=re.IGNORECASE) if asked else ""
+    words = set(re.findall(r"[a-z]+", thing.lower()))
+    if not asked or len(thing.split()) > MAX_BARE_WORDS or words & (_PLACING_WORDS | _HOW_FRAMES) or _names(thing):
         return None  # a name ("What is EIP-7594?") is answered by what it does; a purpose by what it is for
     first = re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0]
-    thing = re.sub(r"^what (?:is|are) ", "", question.strip(), flags=re.IGNORECASE).rstrip("?")
-    return None if _DEFINES.search(first) else f"asked what {thing} is, the answer never says what it is"
+    return None if _DEFINES.search(first) else f"asked what {asked.group('asked')} is, the answer never says what it is"
 
 
 def trend_reason(question: str, answer: str) -> str | None:
