@@ -73,6 +73,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r40.jsonl": 44,
     "labelled_qwen1.5b_sample_r41.jsonl": 39,
     "labelled_qwen1.5b_sample_r42.jsonl": 35,
+    "labelled_qwen1.5b_sample_r44.jsonl": 20,
 }
 
 
