@@ -1208,8 +1208,17 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         ("A 10% change may under such circumstances shift the total cost by just 0.0000001%.", "'such circumstances'"),
         ("From the perspective of the blob base fee update mechanism, $c$ is fixed.", "'$c$'"),
         ("A reserve price is specified below which $b$ cannot be reduced.", "'$b$'"),
+        # the author's own story, a question of the source
+        ("I thought it would show travel, and progression through the seasons.", "author's voice ('I')"),
+        ("University, and later work, filled up my time with other people's ideas.", "author's voice ('my')"),
+        ("Random person or thing that we didn't notice at the time?", "a question"),
+        ("Alternatively, you can call `background(int r, int g, int b)` to set the colour.", "'Alternatively'"),
+        ("In Chapter 3, we discussed how to comment Rust code using two slashes.", "'Chapter 3'"),
         # near misses: the document named where the sentence calls it "This EIP", a function named in place,
-        # "this" before the noun it points at; "such as"; a symbol a noun names; no mark after "vertical"
+        # "this" before the noun it points at; "such as"; a symbol a noun names; no mark after "vertical";
+        # "I/O" and "we"
+        ("Processing reads images through its I/O functions.", None),
+        ("We'll use Processing, a programming language and development environment built in Java.", None),
         ("Fees such as the blob base fee track the execution base fee.", None),
         ("The blob base fee $b$ never falls below the reserve price.", None),
         ("The lower the price $b+c$, the higher the demand for blobspace.", None),
@@ -1297,6 +1306,8 @@ def test_a_why_question_answered_without_a_reason_restates_itself(gate, question
         ("What sets the floor of EIP-7918 under such circumstances?", GOOD.answer, "'such circumstances'"),
         ("What bounds the blob base fee from below?", "This would be the reserve price.", "opens on 'This would'"),
         ("What floor does BLOB_BASE_COST set for $b$?", GOOD.answer, "'$b$'"),
+        ("How did I compute the blob base fee from BLOB_BASE_COST?", GOOD.answer, "author's voice ('I')"),
+        ("What bounds the blob base fee from below?", "My reserve price, BLOB_BASE_COST times the base fee.", "('My')"),
         # near misses: "such as"; "such" naming the question's own noun; "This" before a noun; a symbol a noun names
         ("What fees, such as the blob base fee, does BLOB_BASE_COST bound from below?", GOOD.answer, None),
         ("What makes the dynamic pricing auction of EIP-7918 work?", "Such an auction works when " + GOOD.answer, None),
@@ -1395,3 +1406,31 @@ def test_asked_what_a_bare_thing_is_an_answer_never_saying_what_it_is_is_off_tar
         assert reason == "on_target" and detail.endswith("the answer never says what it is"), detail
     else:
         assert "never says what it is" not in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("item", "answer", "given_away"),
+    [
+        (
+            "Fill in the blank: we call [____](http://processing.org/reference/noLoop_.html) in setup.",
+            "`noLoop()`",
+            True,
+        ),
+        (
+            "Fill in the blank: Processing stops drawing once ____ runs (https://processing.org/reference/noLoop_.html).",
+            "noLoop",
+            True,
+        ),
+        # near misses: an address that does not hold the term, a term too short to tell
+        ("Fill in the blank: we call [____](http://processing.org/reference/) in setup.", "`noLoop()`", False),
+        ("Fill in the blank: Processing reads images through its ____ functions (see http://io.org).", "IO", False),
+    ],
+)
+def test_a_link_address_that_spells_out_the_blanked_term_gives_it_away(gate, item, answer, given_away):
+    sentence = BLANK.sub(answer, item.removeprefix("Fill in the blank: "))
+    pair = dataclasses.replace(GOOD, question=item, answer=answer, evidence=(sentence,), reasoning_steps=())
+    reason, detail = only(gate(pair, question_type=TF_ITEM, context=(sentence,)))
+    if given_away:
+        assert reason == "tautology", detail  # the address spells the term out, as a link or a bare address
+    else:
+        assert "address" not in (detail or ""), detail

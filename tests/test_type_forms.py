@@ -27,6 +27,9 @@ PROC = QuestionType.PROCESS_WORKFLOW
         ("Fill in the blank: `BLOB_BASE_COST` is __ relative to the compute costs of blobs?", "relatively moderate"),
         ("Fill in the blank: a fee of __.", "1 wei"),  # three words around the blank
         ("Fill in the blank: the mechanism resorts to a ____ auction.", "first-price"),  # the hyphen inside the term
+        ("Fill in the blank: the framework [____](https://processing.org/) draws images.", "Processing"),  # link text
+        ("Fill in the blank: a roll of ____ was developed at the pharmacy.", "film"),  # a noun, not a degree
+        ("Fill in the blank: the ____ resolution, the more pixels an image holds.", "higher image"),  # two words
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -44,6 +47,11 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("Fill in the blank: fee ____.", "1 wei", "no sentence around it"),  # two words: a near miss of three
         ("What does `__init__` return for a crate?", "True", "neither"),  # a dunder name is not a blank
         ("Fill in the blank: the mechanism resorts to a first-____ auction.", "price", "half of one word"),
+        ("Fill in the blank: I used a framework called [Processing](https://____/) for it.", "processing.org", "a URL"),
+        ("Fill in the blank: we would take it in to be developed (____ at the pharmacy).", "often", "not a term"),
+        ("Fill in the blank: the ____ the resolution, the more pixels an image holds.", "higher", "not a term"),
+        ("Fill in the blank: [^noanim]: an animated sketch would not call ____ at all.", "`noLoop()`", "footnote"),
+        ("Fill in the blank: the sketches are at https://____/sketches on the site.", "processing.org", "a URL"),
         ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
     ],
 )

@@ -216,7 +216,8 @@ _DEMONSTRATIVE = re.compile(
 _ITEM_OPENING = ITEM_LABEL + r"\W+"
 _ITEM_POINTS_BACK = re.compile(
     _ITEM_OPENING + r"(?P<opener>it|its|they|their|them|this|these|those|that|such|here|there|in this \w+|as a result|"
-    r"for this reason|however|thus|therefore|hence|instead|then|otherwise|consequently|as such|in turn)\b",
+    r"for this reason|however|thus|therefore|hence|instead|then|otherwise|consequently|as such|in turn|alternatively|"
+    r"similarly|likewise|moreover|furthermore|additionally|in addition|conversely|meanwhile|besides|also)\b",
     re.IGNORECASE,
 )
 _ITEM = re.compile(_ITEM_OPENING, re.IGNORECASE)
@@ -234,7 +235,10 @@ _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 # "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
 # at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
-_FIGURE_REFERENCE = re.compile(r"\b(?P<kind>figures?|fig\.?|tables?|listings?)\s+(?P<number>\d+(?:[.-]\d+)*)", re.I)
+_FIGURE_REFERENCE = re.compile(
+    r"\b(?P<kind>figures?|fig\.?|tables?|listings?|chapters?|sections?|equations?|examples?)\s+(?P<number>\d+(?:[.-]\d+)*)",
+    re.I,
+)
 # How a text points at a figure's marks without a number: a colour or a line style and the mark it draws ("the
 # vertical blue line", "a dashed curve"), a mark or a colour in parentheses ("the equilibrium (squares)", "(red)"),
 # colours as a key ("indicated in darker colors"). A reader of the pair does not see that figure unless it carries it.
@@ -259,6 +263,9 @@ _OPENS_ON_DEMONSTRATIVE = re.compile(
     r"shows?|implies|suggests)\b",
     re.IGNORECASE,
 )
+# "I thought it would show travel", "my photos": a sentence in its author's own voice tells the author's story,
+# which no reader of a pair can recall ("I" as a word, not "I/O" or "I-beam")
+_FIRST_PERSON = re.compile(r"(?<![\w'’/])I(?![\w/.-])|\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b")
 # "under such circumstances", "such a fee": "such" as a determiner points back at what its source just said
 _SUCH = re.compile(r"\bsuch\s+(?!as\b|that\b)(?:an?\s+)?[a-z][\w-]*", re.IGNORECASE)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
@@ -378,6 +385,8 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
     if such := _SUCH.search(question):
         return f"question refers to {such.group(0)!r}, which points at source text it does not show"
+    if voice := _FIRST_PERSON.search(_CODE_SPAN.sub(" ", question)):
+        return f"question speaks in its author's voice ({voice.group(0)!r})"
     if symbol := _BARE_SYMBOL.search(question):
         return f"question uses the symbol {symbol.group('symbol')!r} without saying what it stands for"
     references = [
@@ -500,7 +509,28 @@ def check_tautology(question: str, answer: str) -> str | None:
     spans = {normalize(s) for s in _CODE_SPAN.findall(answer)}
     if answer_words and answer_words <= question_words and all(s in q for s in spans):
         return "every word of the answer is in its question"
-    return spelled_out_reason(question, answer) or restated_reason(question, answer)
+    return spelled_out_reason(question, answer) or linked_reason(question, answer) or restated_reason(question, answer)
+
+
+_ADDRESS = re.compile(r"\]\(([^)\s]+)\)|\b(?:https?|ftp)://\S+")
+
+
+def linked_reason(question: str, answer: str) -> str | None:
+    """A link's address in the item spells out its blanked term: "we will call [____](http://processing.org/
+    reference/noLoop_.html)" answered "`noLoop()`".
+
+    >>> linked_reason("Fill in the blank: we call [____](http://p5.org/reference/noLoop_.html) once.", "`noLoop()`")
+    "a link's address in the item gives its term away"
+    >>> linked_reason("Fill in the blank: we call [____](http://p5.org/reference/) once.", "`noLoop()`")
+    """
+    term = re.sub(r"[^a-z0-9]", "", answer.lower())
+    addresses = re.sub(r"[^a-z0-9]", "", " ".join(m.group(0) for m in _ADDRESS.finditer(question)).lower())
+    if BLANK.search(question) and len(term) >= MIN_LINKED_TERM_CHARS and term in addresses:
+        return "a link's address in the item gives its term away"
+    return None
+
+
+MIN_LINKED_TERM_CHARS = 3  # "io" may be in any address by chance
 
 
 def spelled_out_reason(question: str, answer: str) -> str | None:
@@ -950,10 +980,10 @@ def _degenerate(c: Candidate) -> Verdict:
 
 
 def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
-    """A "Figure 2", "Table 11.1" or "Listing 14-1" the text points at that its record does not carry: a
-    table or listing never; a figure when the pair carries no figure, or carries several (ids like
-    ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1" the text names. A
-    figure's marks ("the vertical blue line", "(squares)") when the pair carries no figure.
+    """A "Figure 2", "Table 11.1", "Listing 14-1" or "Chapter 3" the text points at that its record does not carry:
+    a table, listing, chapter, section, equation or example never; a figure when the pair carries no figure, or
+    carries several (ids like ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1"
+    the text names. A figure's marks ("the vertical blue line", "(squares)") when the pair carries no figure.
 
     >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ())
     'vertical blue line'
@@ -1001,6 +1031,8 @@ def _leans_on_context(text: str, asked: str = "") -> str | None:
         return f"leans on its source: {talk.group(0)!r}"
     if bare := _BARE_DEMONSTRATIVE.search(text):
         return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
+    if voice := _FIRST_PERSON.search(_CODE_SPAN.sub(" ", text)):
+        return f"speaks in its author's voice ({voice.group(0)!r})"
     if opener := _OPENS_ON_DEMONSTRATIVE.match(text):
         return f"opens on {opener.group(0).strip()!r}, which stands for what came before it"
     if symbol := _BARE_SYMBOL.search(text):
@@ -1022,6 +1054,8 @@ def item_source_problem(sentence: str, names: frozenset[str], source: str, calle
     document's name, which the gates put in place of "this EIP" first (``name_document``)."""
     if not _SENTENCE_END.search(sentence.strip()):
         return "not a sentence: a heading, a table row, or a line that a colon, an equation or a list completes"
+    if sentence.strip().rstrip("*_)\"'’”").endswith("?"):
+        return "a question, not a statement of fact"
     item = name_document(CLOZE_LABEL + without_connective(sentence), called, source)
     if problem := check_self_contained(item, names, source):
         return problem

@@ -202,6 +202,11 @@ _COMMON = frozenset({
     "the", "a", "an", "this", "these", "those", "its", "their", "also", "not", "no", "it", "they", "there", "here",
     "then", "so", "such", "any", "all", "each", "some", "more", "most", "very", "however", "thus", "therefore",
     "when", "if", "while", "where", "whenever", "what", "how", "why",
+    # how often, and more or less than something: a sentence's degree, never a term a learner recalls ("(____ at
+    # the pharmacy)" answered "often", "the ____ the resolution" answered "higher")
+    "often", "always", "never", "sometimes", "usually", "rarely", "seldom", "typically", "generally", "frequently",
+    "normally", "higher", "lower", "faster", "slower", "larger", "smaller", "bigger", "better", "worse", "greater",
+    "fewer", "less", "longer", "shorter", "easier", "harder", "earlier", "later",
 })  # fmt: skip
 
 
@@ -249,6 +254,10 @@ def _term_edge(term: str) -> str | None:
     return None
 
 
+# a blank in a link's target or a bare address: "[Processing](https://____/)", "https://____.org"
+_IN_ADDRESS = re.compile(r"\]\([^)\s]*_{2,}[^)\s]*\)|\b(?:https?|ftp)://\S*_{2,}")
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     blank = BLANK.search(question)
@@ -259,8 +268,14 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
         return "a true-or-false item whose statement is a question or has a blank: two forms in one"
     if blank and question.rstrip().endswith(":"):
         return "a fill-in-the-blank sentence that stops at the colon before what it introduces"
+    if blank and _IN_ADDRESS.search(question):
+        return "a blank inside a link's address: the term is part of a URL"
     if blank and (question[blank.start() - 1 : blank.start()] == "-" or question[blank.end() : blank.end() + 1] == "-"):
         return "a blank joined to a word by a hyphen ('first-____ auction'): the term is half of one word"
+    if blank and re.search(r"\[\^[^\]]+\]", question):
+        return "a fill-in-the-blank item that carries a footnote's markup ('[^note]:')"
+    if blank and len(words := answer.split()) == 1 and _common(words[0]):
+        return f"a blanked {words[0]!r} is a word of the sentence's grammar or degree, not a term"
     if blank:
         return "a fill-in-the-blank answer that still has a blank" if BLANK.search(answer) else _term_edge(answer)
     if _states_true_or_false(q):
