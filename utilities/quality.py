@@ -379,16 +379,10 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
     for phrase, pattern in context_phrases():
         if pattern.search(text):
             return f"question leans on its source: {phrase!r}"
-    if bare := _BARE_DEMONSTRATIVE.search(question):
-        return f"question ends a clause on {bare.group(0).strip()!r} with nothing it points at"
     if opener := _ITEM_POINTS_BACK.match(question):
         return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
-    if such := _SUCH.search(question):
-        return f"question refers to {such.group(0)!r}, which points at source text it does not show"
-    if voice := _FIRST_PERSON.search(_CODE_SPAN.sub(" ", question)):
-        return f"question speaks in its author's voice ({voice.group(0)!r})"
-    if symbol := _BARE_SYMBOL.search(question):
-        return f"question uses the symbol {symbol.group('symbol')!r} without saying what it stands for"
+    if leans := _leans_on_context(question):  # as an answer or an item's sentence may: "this" bare, "such", "I"
+        return f"question {leans}"
     references = [
         *_reference_pattern().finditer(question),
         *_DEMONSTRATIVE.finditer(question),
