@@ -33,15 +33,21 @@ Gates, in order (a pair is rejected by the first it fails):
    sections' titles. Nor does the answer talk about its source ("according to
    the passage", "as stated in the text", "the document mentions"), or end a
    clause on a bare "this", "these" or "those" ("no security risks associated
-   with this.").
+   with this."); and neither leans on its context otherwise (``_leans_on_context``:
+   "such circumstances", an undefined "$b$", the author's "I" or "my") or points
+   at a figure's marks, a chapter or a section it does not carry (``unseen_parts``).
 5. ``tautology``: the answer is not already in its question: its normalized text
    is not a whole-word part of the question, and its content words (stemmed)
    and code spans are not all the question's. Yes/no and true/false answers,
-   and answers to either-or questions, are not tested.
+   and answers to either-or questions, are not tested. Nor is a why-answer a
+   restatement (``restated_reason``), a blanked acronym spelled out before its
+   blank (``spelled_out_reason``), or a term a link's address spells out
+   (``linked_reason``).
 6. ``on_target``: asked what a thing is, the answer does not only say how it changes
    ("What is the unit cost of data services?" "Technological progress brings it down.",
-   ``trend_reason``); asked for an amount (a value, a level, how many), it gives one
-   (``amountless_reason``); and it mentions at least ``ON_TARGET_SHARE`` of the terms
+   ``trend_reason``); asked for an amount (a value, a level, how many) or a name, it gives one
+   (``amountless_reason``); asked what a bare thing is, it says what it is (``undefined_reason``);
+   and it mentions at least ``ON_TARGET_SHARE`` of the terms
    its question asks about: the question's content words (stemmed; identifiers
    split into their words) less those that only frame it
    (``models/data/question_frame_words.txt``: "purpose", "difference", "value").
