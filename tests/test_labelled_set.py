@@ -75,6 +75,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r42.jsonl": 35,
     "labelled_qwen1.5b_sample_r44.jsonl": 20,
     "labelled_qwen1.5b_heldout_r45.jsonl": 52,
+    "labelled_qwen1.5b_sample_r46.jsonl": 34,
 }
 
 
