@@ -1214,6 +1214,11 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         ("Random person or thing that we didn't notice at the time?", "a question"),
         ("Alternatively, you can call `background(int r, int g, int b)` to set the colour.", "'Alternatively'"),
         ("In Chapter 3, we discussed how to comment Rust code using two slashes.", "'Chapter 3'"),
+        # a figure's mark by its colour, where in the source its subject is
+        ("The hypothetical organic demand is illustrated in black.", "'illustrated in black'"),
+        ("Each column's cell proofs can be batch-verified (also applicable below).", "'applicable below'"),
+        ("The reserve price tracks the execution base fee, as described above.", "'described above'"),
+        ("Full nodes custody 4 columns (see below).", "'(see below)'"),
         # near misses: the document named where the sentence calls it "This EIP", a function named in place,
         # "this" before the noun it points at; "such as"; a symbol a noun names; no mark after "vertical";
         # "I/O" and "we"
@@ -1226,6 +1231,11 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         ("This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs.", None),
         ("The function `calc_excess_blob_gas()` no longer subtracts `target_blob_gas` when it binds.", None),
         ("No security risks are associated with the reserve price `BLOB_BASE_COST` this EIP sets.", None),
+        # near misses: a colour that is the subject, not a mark; "below"/"above" before what they bound
+        ("Black-and-white photography records only the brightness of light.", None),
+        ("The blob base fee of EIP-7918 is never set below the reserve price.", None),
+        ("A reserve price is defined below 1 gwei for testnets of EIP-7918.", None),
+        ("A blob fee given above the reserve price of EIP-7918 is paid in full.", None),
     ],
 )
 def test_a_sentence_is_offered_for_an_item_when_an_item_of_it_could_stand_alone(sentence, problem):

@@ -30,6 +30,9 @@ PROC = QuestionType.PROCESS_WORKFLOW
         ("Fill in the blank: the framework [____](https://processing.org/) draws images.", "Processing"),  # link text
         ("Fill in the blank: a roll of ____ was developed at the pharmacy.", "film"),  # a noun, not a degree
         ("Fill in the blank: the ____ resolution, the more pixels an image holds.", "higher image"),  # two words
+        # a blank that opens the item before a verb, or before an article in mid-sentence
+        ("Fill in the blank: ____ introduced the first phase of the roadmap.", "EIP-4844"),
+        ("Fill in the blank: the constant is moderate beside the ____ that blobs impose on nodes.", "compute costs"),
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -53,6 +56,16 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("Fill in the blank: [^noanim]: an animated sketch would not call ____ at all.", "`noLoop()`", "footnote"),
         ("Fill in the blank: the sketches are at https://____/sketches on the site.", "processing.org", "a URL"),
         ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
+        (
+            "Fill in the blank: ____ the first phase of the data availability sampling roadmap.",
+            "EIP-4844 introduced",
+            "subject and its verb",
+        ),
+        (
+            "Fill in the blank: ____ it simple to create a little application.",
+            "Processing makes",
+            "subject and its verb",
+        ),
     ],
 )
 def test_true_false_and_fill_blank_near_misses_fail(question, answer, detail):

@@ -253,7 +253,14 @@ _FIGURE_MARK = re.compile(
     rf"\b(?:{_COLOURS}|dashed|dotted|solid|shaded|vertical|horizontal)(?:\s+(?:{_COLOURS}|dashed|dotted))?\s+"
     r"(?:lines?|curves?|bars?|dots?|areas?|regions?|arrows?|squares?|circles?|markers?|boxes?)\b"
     rf"|\((?:squares?|circles?|arrows?|dots?|triangles?|crosses|diamonds?|markers?|{_COLOURS})\)"
-    r"|\b(?:in|by) (?:the )?(?:darker|lighter|different|bold) colou?rs?\b",
+    r"|\b(?:in|by) (?:the )?(?:darker|lighter|different|bold) colou?rs?\b"
+    rf"|\b(?:shown|illustrated|drawn|plotted|depicted|marked|highlighted) (?:in|as|by) (?:a |the )?(?:{_COLOURS})\b",
+    re.IGNORECASE,
+)
+# "(also applicable below)", "as shown above": where in its source a statement's subject is, which a pair lacks
+_SOURCE_POSITION = re.compile(
+    r"\b(?:see|as|shown|described|discussed|listed|explained|given|defined|applicable|mentioned|noted|detailed)"
+    r"\s+(?:above|below|earlier|later)\b(?!\s+(?:the|a|an|\$|\d))|\((?:see )?(?:above|below)\)",
     re.IGNORECASE,
 )
 # "$c$ is fixed", "below which $b$ cannot be reduced": a one-letter symbol that no noun before it names ("the blob
@@ -983,7 +990,8 @@ def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
     """A "Figure 2", "Table 11.1", "Listing 14-1" or "Chapter 3" the text points at that its record does not carry:
     a table, listing, chapter, section, equation or example never; a figure when the pair carries no figure, or
     carries several (ids like ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1"
-    the text names. A figure's marks ("the vertical blue line", "(squares)") when the pair carries no figure.
+    the text names. A figure's marks ("the vertical blue line", "(squares)", "illustrated in black") when the pair
+    carries no figure. Where in its source the text's subject is ("(also applicable below)", "as described above").
 
     >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ())
     'vertical blue line'
@@ -992,6 +1000,8 @@ def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
     figures = tuple(figures)
     if not figures and (mark := _FIGURE_MARK.search(text)):
         return mark.group(0)
+    if position := _SOURCE_POSITION.search(text):
+        return position.group(0)
     carried = {f.split("_", 1)[-1] for f in figures}
     for match in _FIGURE_REFERENCE.finditer(text):
         is_figure = match.group("kind").lower().startswith("fig")
