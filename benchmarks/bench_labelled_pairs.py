@@ -77,13 +77,18 @@ DATA = ROOT / "benchmarks" / "data"
 # --seed 11), then once the offered sentences left out those leaning on "such", a figure's marks or an undefined
 # symbol (r42 at the default seed), and the same with TRUE_FALSE_FILL_BLANK alone (r44: 46 items, 28 good, in
 # 4 min 08 s against r42's 8 min 15 s; the first command keeps its recall questions, see the README), then with
-# the embedded engine's compact JSON grammar (r46 at the default seed: 84 pairs, 41 good, over 3,278 completion
-# tokens against r42's 4,311; see the README's Engines).
+# LLAMACPP_COMPACT_JSON (r46 at the default seed: 84 pairs, 41 good, over 3,278 completion tokens against r42's
+# 4,311; see the README's Engines).
 # ``labelled_qwen1.5b_heldout_r45.jsonl``: the first command's two types over the first 8 sections of the two shared
 # documents the sample is not (aosa500_image_filters, rust_book_ch14_cargo), the gates having been tuned on the sample
 # only: 170 pairs, 71 good (readers agreed on 154, a third settled 16); the gates of that day kept 57 good of 108
 # (53%). The author's-voice, question-sentence, link-address, connective-opener, chapter and degree-word rules came
 # from reading its kept bad pairs (61%: 56 of 92), so it no longer measures them blind.
+# ``labelled_qwen1.5b_heldout_r48.jsonl`` and ``_r49``: the same command and sections a day later, with and without
+# LLAMACPP_COMPACT_JSON, read in one mixed packet under opaque ids by the same two readers (agreed on 260 of 283
+# distinct pairs, a third settled 23; a pair both runs wrote was read once): 76 and 82 good of 169. An earlier
+# reading of r48 alone by two other readers found 54 good: readers differ by more than runs do, so compare runs
+# read together.
 # Questions that call the document "the proposal" are stored named ("EIP-7918"), as the pipeline writes them
 # since naming (utilities/naming.py); such rows keep question_as_written and label_as_written, relabelled blind
 DEFAULT_SETS = (
@@ -122,6 +127,8 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r44.jsonl",
     "labelled_qwen1.5b_heldout_r45.jsonl",
     "labelled_qwen1.5b_sample_r46.jsonl",
+    "labelled_qwen1.5b_heldout_r48.jsonl",
+    "labelled_qwen1.5b_heldout_r49.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs

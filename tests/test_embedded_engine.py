@@ -133,10 +133,11 @@ def test_the_schema_goes_as_a_compact_json_grammar_or_as_response_format():
 
 @pytest.mark.slow
 def test_a_real_reply_under_the_compact_grammar_is_the_schema_s_json_without_layout():
-    """The installed xllamacpp has llguidance (else the engine falls back to response_format, and replies indent),
-    and under its grammar a model asked for indented JSON writes the schema's JSON with no whitespace between
-    tokens: every one it would have laid out is a decoding step saved."""
-    engine = EmbeddedEngine(EmbeddedSettings(model=smollm2_gguf(), parallel=1, ctx_per_slot=2048), None)
+    """With LLAMACPP_COMPACT_JSON, the installed xllamacpp has llguidance (else the engine falls back to
+    response_format, and replies indent), and under its grammar a model asked for indented JSON writes the schema's
+    JSON with no whitespace between tokens: every one it would have laid out is a decoding step saved."""
+    settings = EmbeddedSettings(model=smollm2_gguf(), parallel=1, ctx_per_slot=2048, compact_json=True)
+    engine = EmbeddedEngine(settings, None)
     try:
         assert engine.describe()["compact_json"] is True
         asked = "Write two questions about sentences [1] to [3] of a text on tides, as JSON indented by two spaces."

@@ -76,6 +76,8 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r44.jsonl": 20,
     "labelled_qwen1.5b_heldout_r45.jsonl": 52,
     "labelled_qwen1.5b_sample_r46.jsonl": 34,
+    "labelled_qwen1.5b_heldout_r48.jsonl": 48,
+    "labelled_qwen1.5b_heldout_r49.jsonl": 60,
 }
 
 
