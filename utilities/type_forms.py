@@ -256,7 +256,7 @@ def _term_edge(term: str) -> str | None:
 
 # "____ the first phase of the roadmap." (term "EIP-4844 introduced"): a sentence's subject comes before its verb,
 # so a blank that opens the item with an article or pronoun right after it took the verb along with the subject
-_SUBJECT_AND_VERB = re.compile(r"^(?:fill in the blank:\s*)?_{2,}\s+(?:the|a|an|it|its|this|these|their)\b", re.I)
+_ARTICLE_NEXT = re.compile(r"\s+(?:the|a|an|it|its|this|these|their)\b", re.I)
 # a blank in a link's target or a bare address: "[Processing](https://____/)", "https://____.org"
 _IN_ADDRESS = re.compile(r"\]\([^)\s]*_{2,}[^)\s]*\)|\b(?:https?|ftp)://\S*_{2,}")
 
@@ -275,7 +275,8 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
         return "a blank inside a link's address: the term is part of a URL"
     if blank and (question[blank.start() - 1 : blank.start()] == "-" or question[blank.end() : blank.end() + 1] == "-"):
         return "a blank joined to a word by a hyphen ('first-____ auction'): the term is half of one word"
-    if blank and _SUBJECT_AND_VERB.match(question.strip()):
+    opens_item = blank and question[: blank.start()].strip().lower() in ("", CLOZE_LABEL.strip().lower())
+    if opens_item and _ARTICLE_NEXT.match(question, blank.end()):
         return "a blank that opens the sentence before an article holds its subject and its verb, not a term"
     if blank and re.search(r"\[\^[^\]]+\]", question):
         return "a fill-in-the-blank item that carries a footnote's markup ('[^note]:')"
