@@ -173,10 +173,11 @@ class EmbeddedEngine:
         if self.images is None:
             log.info("embedded model has no vision projector (LLAMACPP_MMPROJ): figures are given by caption only")
         self.params = build_params(settings, self.model)
-        # llguidance in this build: its converter names itself in what it returns
-        llguidance = xllamacpp.json_schema_to_grammar("{}").startswith(LLGUIDANCE_JSON.split()[0])
-        self.compact = settings.compact_json and llguidance
-        if settings.compact_json and not llguidance:
+        # asked for, and llguidance in this build: its converter names itself in what it returns
+        self.compact = settings.compact_json and xllamacpp.json_schema_to_grammar("{}").startswith(
+            LLGUIDANCE_JSON.split()[0]
+        )
+        if settings.compact_json and not self.compact:
             log.warning("LLAMACPP_COMPACT_JSON: this xllamacpp's llama.cpp has no llguidance; replies may be laid out")
         self.server = xllamacpp.Server(self.params)
 
