@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from models.question_types import QuestionType  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
-from utilities.naming import name_document  # noqa: E402
+from utilities.naming import item_source, name_document  # noqa: E402
 from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
+from utilities.type_forms import with_source, without_source  # noqa: E402
 
 
 def _kept_questions(out: Path) -> Counter[tuple[str, str]]:
@@ -36,7 +37,7 @@ def _kept_questions(out: Path) -> Counter[tuple[str, str]]:
     kept: Counter[tuple[str, str]] = Counter()
     for path in [*out.glob("train-*.json"), *out.glob("eval-*.json")]:
         for record in json.loads(path.read_text()):
-            question = record["messages"][0]["content"][0]["text"]
+            question = without_source(record["messages"][0]["content"][0]["text"])  # as the gates judged it
             kept[(record["metadata"]["request"], question)] += 1
     return kept
 
@@ -111,7 +112,9 @@ def packet(source: Path, docs: Path, target: Path) -> int:
                 lines += [f"## Related section also shown to the model: {related.title}", "", related.text, ""]
             lines += ["=" * 80, ""]
         lines += [f"## Pair {row['id']} ({row['question_type']}; sources above)", ""]
-        lines += [f"**Question:** {row['question']}", "", f"**Answer:** {row['answer']}", ""]
+        # the item as the dataset writes it: its source named after its label (the set keeps it as judged)
+        asked = with_source(row["question"], item_source(document.called, row["section_title"]), row["answer"])
+        lines += [f"**Question:** {asked}", "", f"**Answer:** {row['answer']}", ""]
         lines += ["**Cited evidence:**", *[f"- {e}" for e in row["evidence"]], "", "---", ""]
     target.write_text("\n".join(lines))
     print(f"packet -> {target}")

@@ -186,6 +186,24 @@ def test_curating_this_tools_output_keeps_its_records_and_rejects_corrupted_ones
     assert row["kept"] + sum(row["rejections"].values()) == row["records"]
 
 
+def test_kept_items_name_their_source_and_curating_them_keeps_every_one(docs_dir, fake_backend, tmp_path):
+    """The dataset's items say where they come from (after the gates, which judge the item as built), and the
+    name trips no gate when --curate judges the records as written."""
+    write_small_doc(docs_dir)
+    generated = tmp_path / "generated"
+    assert generate(docs_dir, generated, "--question-types", "TRUE_FALSE_FILL_BLANK") == 0
+    written = only(generated, "train-notes-synthetic-data-*.json")
+    records = json.loads(written.read_text())
+    questions = [r["messages"][0]["content"][0]["text"] for r in records]
+    named = re.compile(r'(Fill in the blank|True or false) \(from "Blob fee notes", section "[^"]+"\): ')
+    assert questions and all(named.match(q) for q in questions), questions
+    assert all(r["metadata"]["section"].split(" > ")[-1] in q for r, q in zip(records, questions)), questions
+    out = tmp_path / "curated"
+    assert curate(docs_dir, out, written) == 0
+    assert only(out, "curated-train-*.json").read_bytes() == written.read_bytes(), "every item kept, as written"
+    assert not rejects(out)
+
+
 def test_every_format_this_tool_writes_can_be_curated(docs_dir, fake_backend, tmp_path):
     write_small_doc(docs_dir)
     generated = tmp_path / "generated"

@@ -1236,6 +1236,12 @@ def test_an_adjective_that_places_a_noun_in_the_sources_story_points_at_it(quest
         ("The blob base fee of EIP-7918 is never set below the reserve price.", None),
         ("A reserve price is defined below 1 gwei for testnets of EIP-7918.", None),
         ("A blob fee given above the reserve price of EIP-7918 is paid in full.", None),
+        # an ordinal and a count with no noun stand for what came before; with their noun, or "of", they do not
+        ("The first two are the red value, and the third two the blue value of a hex colour.", "counts with"),
+        ("A hex colour holds the red value in its first pair, the second two the green value.", "counts with"),
+        ("The first two characters of a hex colour are its red value.", None),
+        ("The last three columns of an extended blob are parity data.", None),
+        ("Of the six hex digits of a colour, the first two of them give its red value.", None),
     ],
 )
 def test_a_sentence_is_offered_for_an_item_when_an_item_of_it_could_stand_alone(sentence, problem):

@@ -8,7 +8,14 @@ import pytest
 
 from models.question_types import QuestionType
 from models.schemas import MAX_TERM_CHARS
-from utilities.type_forms import FORM_CHECKS, cloze_item, cloze_terms, type_form_reason
+from utilities.type_forms import (
+    FORM_CHECKS,
+    cloze_item,
+    cloze_terms,
+    type_form_reason,
+    with_source,
+    without_source,
+)
 
 from .test_quality import GOOD, gate, only  # noqa: F401  (gate: the fixture running the real gates)
 
@@ -326,3 +333,43 @@ def test_the_terms_offered_for_a_blank_are_phrases_its_sentence_says_once():
     # near misses: a phrase said twice, one across a comma, one that begins or ends on a tie word, a lone "the"
     assert not {"reserve price", "binds, and", "price of", "of `BLOB_BASE_COST`", "with L1", "the"} & set(terms)
     assert all(len(t) <= MAX_TERM_CHARS and len(t.split()) <= 4 for t in terms)
+
+
+CARGO = 'from "More About Cargo and Crates.io", section "Customizing Builds (with Release Profiles)"'
+
+
+@pytest.mark.parametrize(
+    ("question", "term", "named"),
+    [
+        # an item its label opens names its source after the label, a section title's parentheses and all
+        ("Fill in the blank: Organize large projects with ____.", "workspaces", True),
+        ("True or false: Release profiles let Cargo compile with different options.", "True", True),
+        ("fill-in-the-blank: the ____ profile is what `cargo build` uses.", "`dev`", True),
+        # a term that is no whole word of the source's name: "Crate" is not "Crates"
+        ("Fill in the blank: A ____ is the smallest amount of code the Rust compiler considers.", "crate", True),
+        # near misses, unchanged: an open question, a label that closes the item, a term the name gives away
+        ("What do release profiles let Cargo do?", "compile with different options", False),
+        ("Release profiles let Cargo compile with different options. True or false?", "True", False),
+        ("Fill in the blank: Publish libraries on ____.", "crates.io", False),
+        ("Fill in the blank: Extend ____ using custom commands.", "`Cargo`", False),
+        ("Fill in the blank: Customize your build through ____.", "release profiles", False),
+    ],
+)
+def test_an_item_names_its_source_after_its_label_unless_the_name_gives_its_blank_away(question, term, named):
+    written = with_source(question, CARGO, term)
+    if named:
+        label, rest = question.split(":", 1)
+        assert written == f"{label} ({CARGO}):{rest}"
+    else:
+        assert written == question
+    assert without_source(written) == question, "the gates judge the item as it was built"
+    assert with_source(written, CARGO, term) == written, "a source is named once"
+
+
+def test_an_item_with_no_source_to_name_is_unchanged():
+    assert with_source("Fill in the blank: A ____ holds crates.", None, "workspace") == (
+        "Fill in the blank: A ____ holds crates."
+    )
+    assert without_source("Fill in the blank: The (from) clause names ____.") == (
+        "Fill in the blank: The (from) clause names ____."
+    )

@@ -107,3 +107,22 @@ def _called(name: DocumentName, noun: str, opens: bool) -> str:
     if name.numbered:
         return name.name
     return f'{"The" if opens else "the"} {noun} "{name.name}"'
+
+
+def item_source(name: DocumentName | None, section_title: str) -> str | None:
+    """Where a true-or-false or fill-in-the-blank item comes from, as its label names it: 'from "Making Your Own
+    Image Filters", section "Photographs, the Old Way"' (the section's own heading, not its path; left out when it
+    is the document's name), or None for a document with no name.
+
+    >>> item_source(DocumentName("EIP-7918", ("eip",), numbered=True), "Motivation > Reserve price")
+    'from EIP-7918, section "Reserve price"'
+    >>> item_source(DocumentName("More About Cargo", (), numbered=False), "More About Cargo")
+    'from "More About Cargo"'
+    """
+    if name is None:
+        return None
+    called = name.name if name.numbered else f'"{name.name}"'
+    heading = " ".join(section_title.split(" > ")[-1].split())
+    if not heading or heading.lower() == name.name.lower():
+        return f"from {called}"
+    return f'from {called}, section "{heading}"'

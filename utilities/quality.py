@@ -281,6 +281,12 @@ _OPENS_ON_DEMONSTRATIVE = re.compile(
 _FIRST_PERSON = re.compile(r"(?<![\w'’/])I(?![\w/.-])|\b(?:[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b")
 # "under such circumstances", "such a fee": "such" as a determiner points back at what its source just said
 _SUCH = re.compile(r"\bsuch\s+(?!as\b|that\b)(?:an?\s+)?[a-z][\w-]*", re.IGNORECASE)
+# "The first two are the red value": an ordinal and a count with no noun stand for things named before the sentence
+_ELLIPTICAL_COUNT = re.compile(
+    r"\bthe\s+(?:first|second|third|fourth|last|next|other|remaining)\s+(?:two|three|four|five|six|few)"
+    r"(?=\s+(?:are|is|were|was|have|has|the|an?)\b|\s*[,;.])",
+    re.IGNORECASE,
+)
 _DOCUMENT_PARTS = re.compile(r"\b(?:figure|table|listing|section|chapter|equation|step|example|fig)\.?\s+[\d.-]+", re.I)
 _CAPITALIZED = re.compile(r"(?<![.:?!]\s)(?<!^)\b[A-Z][a-z]+\b")
 # An answer that talks about its source instead of its subject: a model trained on it learns to cite a passage
@@ -1029,7 +1035,8 @@ def _self_contained(c: Candidate) -> Verdict:
 def _leans_on_context(text: str, asked: str = "") -> str | None:
     """How a statement leans on the text around it: it talks about its source ("as stated in the text"),
     ends a clause on a bare "this" ("no security risks associated with this."), opens on one ("This would
-    however be another reason ..."), uses a one-letter symbol no noun names ("$c$ is fixed"), or points back with "such"
+    however be another reason ..."), uses a one-letter symbol no noun names ("$c$ is fixed"), counts with no noun
+    ("The first two are the red value"), or points back with "such"
     ("may under such circumstances shift the total cost"), unless its ``asked`` question names that thing
     ("What makes Ethereum's auction work?" "Such an auction works when ...").
 
@@ -1047,6 +1054,8 @@ def _leans_on_context(text: str, asked: str = "") -> str | None:
         return f"opens on {opener.group(0).strip()!r}, which stands for what came before it"
     if symbol := _BARE_SYMBOL.search(text):
         return f"uses the symbol {symbol.group('symbol')!r} without saying what it stands for"
+    if count := _ELLIPTICAL_COUNT.search(text):
+        return f"counts with {count.group(0)!r} and names nothing it counts"
     such = _SUCH.search(text)
     if such and not re.search(rf"(?<!\w){re.escape(_singular(such.group(0).split()[-1]))}", asked, re.IGNORECASE):
         return f"points back with {such.group(0)!r}"

@@ -122,6 +122,40 @@ def _states_true_or_false(q: str) -> bool:
 
 
 CLOZE_LABEL = "Fill in the blank: "
+# A kept item's source after its label: 'Fill in the blank (from "More About Cargo", section "Workspaces"): ...'
+_ITEM_SOURCE = re.compile(ITEM_LABEL + r"(?P<source>\s+\(from\s(?:[^()]|\([^()]*\))*\))(?=\s*:)", re.I)
+
+
+def with_source(question: str, source: str | None, term: str = "") -> str:
+    """The item ``question`` with ``source`` (``naming.item_source``) named after its label, so that "Save the
+    ____ we have made." or "Organize large projects with ____." says what it is about. Unchanged for an open
+    question, an item whose label does not open it, no ``source``, and a blank whose ``term`` the source names
+    (the name would give the blank away).
+
+    >>> with_source("Fill in the blank: Organize large projects with ____.", 'from "More About Cargo"', "workspaces")
+    'Fill in the blank (from "More About Cargo"): Organize large projects with ____.'
+    >>> with_source("Fill in the blank: Extend ____ using custom commands.", 'from "More About Cargo"', "Cargo")
+    'Fill in the blank: Extend ____ using custom commands.'
+    """
+    label = re.match(ITEM_LABEL + r"(?=\s*:)", question, re.I)
+    words = re.findall(r"\w+", term.lower())
+    if not source or label is None or _ITEM_SOURCE.match(question):
+        return question
+    if words and BLANK.search(question) and re.search(r"(?<!\w)" + r"\W+".join(words) + r"(?!\w)", source.lower()):
+        return question
+    return f"{question[: label.end()]} ({source}){question[label.end() :]}"
+
+
+def without_source(question: str) -> str:
+    """The item as the gates judge it: ``question`` without the source ``with_source`` named.
+
+    >>> without_source('True or false (from EIP-7918, section "Fees (gas)"): Fees fall.')
+    'True or false: Fees fall.'
+    """
+    found = _ITEM_SOURCE.match(question)
+    return question if found is None else question[: found.start("source")] + question[found.end("source") :]
+
+
 # A connective that only ties the sentence to the one before ("Specifically, when ..."): left out of an item
 _CONNECTIVE = re.compile(
     r"^(?:specifically|likewise|similarly|in particular|in essence|moreover|furthermore|additionally|also|notably|"

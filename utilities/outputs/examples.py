@@ -16,9 +16,11 @@ from typing import Any
 from models.documents import Document
 from models.question_types import QUESTION_TYPE_SPECS
 from models.records import Example, GatedPair, GateResult, RequestOutcome
+from utilities.naming import item_source
 from utilities.outputs.files import write_new_file
 from utilities.outputs.formats import file_stem
 from utilities.replies import REASONS
+from utilities.type_forms import with_source
 
 
 def assistant_content(answer: str, steps: Sequence[str], include_reasoning: bool) -> str:
@@ -40,7 +42,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
     return Example(
         id=gated.id,
         split=spec.split,
-        question=pair.question,
+        question=with_source(pair.question, item_source(document.called, section.title), pair.answer),
         answer=assistant_content(pair.answer, gated.steps, include_reasoning),
         images=tuple(outcome.request.figure_paths[figure_id] for figure_id in pair.figures),
         question_type=planned.question_type.value,
