@@ -335,31 +335,33 @@ def test_the_terms_offered_for_a_blank_are_phrases_its_sentence_says_once():
     assert all(len(t) <= MAX_TERM_CHARS and len(t.split()) <= 4 for t in terms)
 
 
-CARGO = 'from "More About Cargo and Crates.io", section "Customizing Builds (with Release Profiles)"'
+SECTION = 'from "More About Cargo and Crates.io", section "Customizing Builds (with Release Profiles)"'
+CARGO = (SECTION, 'from "More About Cargo and Crates.io"')
 
 
 @pytest.mark.parametrize(
     ("question", "term", "named"),
     [
         # an item its label opens names its source after the label, a section title's parentheses and all
-        ("Fill in the blank: Organize large projects with ____.", "workspaces", True),
-        ("True or false: Release profiles let Cargo compile with different options.", "True", True),
-        ("fill-in-the-blank: the ____ profile is what `cargo build` uses.", "`dev`", True),
+        ("Fill in the blank: Organize large projects with ____.", "workspaces", SECTION),
+        ("True or false: Release profiles let Cargo compile with different options.", "True", SECTION),
+        ("fill-in-the-blank: the ____ profile is what `cargo build` uses.", "`dev`", SECTION),
         # a term that is no whole word of the source's name: "Crate" is not "Crates"
-        ("Fill in the blank: A ____ is the smallest amount of code the Rust compiler considers.", "crate", True),
-        # near misses, unchanged: an open question, a label that closes the item, a term the name gives away
-        ("What do release profiles let Cargo do?", "compile with different options", False),
-        ("Release profiles let Cargo compile with different options. True or false?", "True", False),
-        ("Fill in the blank: Publish libraries on ____.", "crates.io", False),
-        ("Fill in the blank: Extend ____ using custom commands.", "`Cargo`", False),
-        ("Fill in the blank: Customize your build through ____.", "release profiles", False),
+        ("Fill in the blank: A ____ is the smallest amount of code the Rust compiler considers.", "crate", SECTION),
+        # a term of the section's heading only: the document alone is named
+        ("Fill in the blank: Customize your build through ____.", "release profiles", CARGO[1]),
+        # near misses, unchanged: an open question, a label that closes the item, a term every name gives away
+        ("What do release profiles let Cargo do?", "compile with different options", None),
+        ("Release profiles let Cargo compile with different options. True or false?", "True", None),
+        ("Fill in the blank: Publish libraries on ____.", "crates.io", None),
+        ("Fill in the blank: Extend ____ using custom commands.", "`Cargo`", None),
     ],
 )
 def test_an_item_names_its_source_after_its_label_unless_the_name_gives_its_blank_away(question, term, named):
     written = with_source(question, CARGO, term)
     if named:
         label, rest = question.split(":", 1)
-        assert written == f"{label} ({CARGO}):{rest}"
+        assert written == f"{label} ({named}):{rest}"
     else:
         assert written == question
     assert without_source(written) == question, "the gates judge the item as it was built"
@@ -367,7 +369,7 @@ def test_an_item_names_its_source_after_its_label_unless_the_name_gives_its_blan
 
 
 def test_an_item_with_no_source_to_name_is_unchanged():
-    assert with_source("Fill in the blank: A ____ holds crates.", None, "workspace") == (
+    assert with_source("Fill in the blank: A ____ holds crates.", (), "workspace") == (
         "Fill in the blank: A ____ holds crates."
     )
     assert without_source("Fill in the blank: The (from) clause names ____.") == (

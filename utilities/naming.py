@@ -109,20 +109,21 @@ def _called(name: DocumentName, noun: str, opens: bool) -> str:
     return f'{"The" if opens else "the"} {noun} "{name.name}"'
 
 
-def item_source(name: DocumentName | None, section_title: str) -> str | None:
-    """Where a true-or-false or fill-in-the-blank item comes from, as its label names it: 'from "Making Your Own
-    Image Filters", section "Photographs, the Old Way"' (the section's own heading, not its path; left out when it
-    is the document's name), or None for a document with no name.
+def item_source(name: DocumentName | None, section_title: str) -> tuple[str, ...]:
+    """Where a true-or-false or fill-in-the-blank item comes from, as its label may name it, most telling first:
+    'from "Making Your Own Image Filters", section "Photographs, the Old Way"' (the section's own heading, not its
+    path), then the document alone; the document alone when the heading is its name; none for a document with
+    no name.
 
     >>> item_source(DocumentName("EIP-7918", ("eip",), numbered=True), "Motivation > Reserve price")
-    'from EIP-7918, section "Reserve price"'
+    ('from EIP-7918, section "Reserve price"', 'from EIP-7918')
     >>> item_source(DocumentName("More About Cargo", (), numbered=False), "More About Cargo")
-    'from "More About Cargo"'
+    ('from "More About Cargo"',)
     """
     if name is None:
-        return None
-    called = name.name if name.numbered else f'"{name.name}"'
+        return ()
+    called = f"from {name.name}" if name.numbered else f'from "{name.name}"'
     heading = " ".join(section_title.split(" > ")[-1].split())
     if not heading or heading.lower() == name.name.lower():
-        return f"from {called}"
-    return f'from {called}, section "{heading}"'
+        return (called,)
+    return (f'{called}, section "{heading}"', called)

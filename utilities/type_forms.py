@@ -126,22 +126,27 @@ CLOZE_LABEL = "Fill in the blank: "
 _ITEM_SOURCE = re.compile(ITEM_LABEL + r"(?P<source>\s+\(from\s(?:[^()]|\([^()]*\))*\))(?=\s*:)", re.I)
 
 
-def with_source(question: str, source: str | None, term: str = "") -> str:
-    """The item ``question`` with ``source`` (``naming.item_source``) named after its label, so that "Save the
-    ____ we have made." or "Organize large projects with ____." says what it is about. Unchanged for an open
-    question, an item whose label does not open it, no ``source``, and a blank whose ``term`` the source names
-    (the name would give the blank away).
+def with_source(question: str, sources: tuple[str, ...], term: str = "") -> str:
+    """The item ``question`` with the first of ``sources`` (``naming.item_source``) that does not give its blank
+    away named after its label, so that "Save the ____ we have made." or "Organize large projects with ____."
+    says what it is about. Unchanged for an open question, an item whose label does not open it, and an item
+    every source would give away: its blank's ``term`` is a whole word or phrase of each.
 
-    >>> with_source("Fill in the blank: Organize large projects with ____.", 'from "More About Cargo"', "workspaces")
-    'Fill in the blank (from "More About Cargo"): Organize large projects with ____.'
-    >>> with_source("Fill in the blank: Extend ____ using custom commands.", 'from "More About Cargo"', "Cargo")
+    >>> sources = ('from "More About Cargo", section "Release Profiles"', 'from "More About Cargo"')
+    >>> with_source("Fill in the blank: Organize large projects with ____.", sources, "workspaces")
+    'Fill in the blank (from "More About Cargo", section "Release Profiles"): Organize large projects with ____.'
+    >>> with_source("Fill in the blank: Customize your build through ____.", sources, "release profiles")
+    'Fill in the blank (from "More About Cargo"): Customize your build through ____.'
+    >>> with_source("Fill in the blank: Extend ____ using custom commands.", sources, "Cargo")
     'Fill in the blank: Extend ____ using custom commands.'
     """
     label = re.match(ITEM_LABEL + r"(?=\s*:)", question, re.I)
-    words = re.findall(r"\w+", term.lower())
-    if not source or label is None or _ITEM_SOURCE.match(question):
+    if label is None or _ITEM_SOURCE.match(question):
         return question
-    if words and BLANK.search(question) and re.search(r"(?<!\w)" + r"\W+".join(words) + r"(?!\w)", source.lower()):
+    words = re.findall(r"\w+", term.lower()) if BLANK.search(question) else []
+    gives_away = re.compile(r"(?<!\w)" + r"\W+".join(words) + r"(?!\w)") if words else None
+    source = next((s for s in sources if gives_away is None or not gives_away.search(s.lower())), None)
+    if source is None:
         return question
     return f"{question[: label.end()]} ({source}){question[label.end() :]}"
 
