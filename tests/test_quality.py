@@ -1126,6 +1126,22 @@ def test_a_blank_names_nothing_the_question_refers_to():
     assert check_self_contained(named) is None
 
 
+@pytest.mark.parametrize(
+    ("item", "unnamed"),
+    [
+        # the blank right after the determiner is the name a learner fills in
+        ("Fill in the blank: The ____ method is called for every animation of a Processing sketch.", None),
+        ("Fill in the blank: EIP-7918 ensures that the ____ can function properly.", None),
+        # near misses: a placed adjective before the blank, a blank that is not the reference's own name
+        ("Fill in the blank: The *new* ____ and `blobSchedule.target` must be used after a fork.", "The *new* ____"),
+        ("Fill in the blank: The method is called for every ____ of a Processing sketch.", "The method"),
+    ],
+)
+def test_a_blank_names_the_thing_it_stands_for(item, unnamed):
+    found = check_self_contained(item)
+    assert found is None if unnamed is None else (found is not None and unnamed in found), found
+
+
 def test_a_term_that_fills_a_negated_sentence_keeps_its_negation_in_the_item(gate):
     quote = "`calc_excess_blob_gas` does not subtract `target_blob_gas` when the reserve price binds."
     item = "Fill in the blank: `calc_excess_blob_gas` does not subtract ____ when the reserve price binds."

@@ -441,7 +441,11 @@ def _strong_nouns() -> frozenset[str]:
 def _named_in_place(question: str, reference: re.Match[str], subject_names: frozenset[str]) -> bool:
     """The reference names its thing where it stands: "the `calc_excess_blob_gas` function", "the function
     `calc_excess_blob_gas()`". A name elsewhere in a long item ("When the reserve price is above
-    `GAS_PER_BLOB * base_fee_per_blob_gas`, the function ...") does not say which function."""
+    `GAS_PER_BLOB * base_fee_per_blob_gas`, the function ...") does not say which function. A blank right after
+    the determiner is the name a learner fills in: "The ____ method is called for every animation" (not "the
+    *new* ____", whose thing the source's story places)."""
+    if BLANK.match(reference.group(0).split(None, 1)[-1]):
+        return True
     word = reference.groupdict().get("word")
     if word and _names_something(f"a {word}", subject_names):
         return True
