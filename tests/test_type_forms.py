@@ -40,6 +40,12 @@ PROC = QuestionType.PROCESS_WORKFLOW
         # a blank that opens the item before a verb, or before an article in mid-sentence
         ("Fill in the blank: ____ introduced the first phase of the roadmap.", "EIP-4844"),
         ("Fill in the blank: the constant is moderate beside the ____ that blobs impose on nodes.", "compute costs"),
+        # a blank beside a whole character reference, and an ampersand that starts none
+        (
+            "Fill in the blank: ____&mdash;the cool whites of winter and reds of fall&mdash;differentiates seasons.",
+            "Color",
+        ),
+        ("Fill in the blank: AT&T sells ____ plans to customers across the US.", "mobile"),
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -61,6 +67,12 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("Fill in the blank: we would take it in to be developed (____ at the pharmacy).", "often", "not a term"),
         ("Fill in the blank: the ____ the resolution, the more pixels an image holds.", "higher", "not a term"),
         ("Fill in the blank: [^noanim]: an animated sketch would not call ____ at all.", "`noLoop()`", "footnote"),
+        # a term that takes half of an HTML character reference along ("Color&mdash;the" as the source writes it)
+        (
+            "Fill in the blank: ____;the cool whites of winter and reds of fall differentiate the seasons.",
+            "Color&mdash",
+            "HTML character reference",
+        ),
         ("Fill in the blank: the sketches are at https://____/sketches on the site.", "processing.org", "a URL"),
         ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
         (
@@ -375,3 +387,10 @@ def test_an_item_with_no_source_to_name_is_unchanged():
     assert without_source("Fill in the blank: The (from) clause names ____.") == (
         "Fill in the blank: The (from) clause names ____."
     )
+
+
+def test_the_terms_offered_for_a_blank_hold_no_piece_of_an_html_character_reference():
+    sentence = "Color&mdash;the cool whites of winter, and reds of fall&#8212;differentiate the seasons."
+    terms = cloze_terms(sentence)
+    assert "Color" in terms and "fall" in terms and "cool whites of winter" in terms
+    assert not [t for t in terms if "&" in t or t in ("mdash", "8212")], terms

@@ -206,6 +206,9 @@ def cloze_item(sentence: str, term: str) -> tuple[str, str]:
 
 MAX_TERM_WORDS = 4  # a key term is a name, value, identifier or short phrase: "L1 execution costs"
 _TERM_TOKEN = re.compile(r"`[^`\n]+`|[\w$%][\w$%.'’/-]*[\w$%]|[\w$%]")
+# An HTML character reference ("&mdash;", "&#8212;"), which markdown keeps as written: markup, not a word a term may
+# hold ("Color&mdash" blanked leaves "____;the cool whites of winter ...")
+_CHAR_REFERENCE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 
 
 def cloze_terms(sentence: str) -> tuple[str, ...]:
@@ -217,7 +220,8 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
     >>> cloze_terms("The `blobSchedule` sets the target of blobs, once.")
     ('`blobSchedule`', 'blobSchedule', 'sets', 'target', 'blobs', 'once', 'target of blobs')
     """
-    tokens = [(m.group(0), m.start(), m.end()) for m in _TERM_TOKEN.finditer(sentence)]
+    words = _CHAR_REFERENCE.sub(lambda m: " " * len(m.group(0)), sentence)  # offsets kept
+    tokens = [(m.group(0), m.start(), m.end()) for m in _TERM_TOKEN.finditer(words)]
     found: list[str] = []
     for i in range(len(tokens)):
         for j in range(i, min(i + MAX_TERM_WORDS, len(tokens))):
@@ -227,7 +231,7 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
                 continue
             inner = [t.lower() for t, _, _ in tokens[i + 1 : j]]
             text = sentence[tokens[i][1] : tokens[j][2]]
-            if any(t.startswith("`") for t, _, _ in tokens[i : j + 1]) or re.search(r"[,;:()\[\]]", text):
+            if any(t.startswith("`") for t, _, _ in tokens[i : j + 1]) or re.search(r"[,;:()\[\]&]", text):
                 continue
             if _common(first) or _common(last) or any(_common(t) and t not in _INNER_TIES for t in inner):
                 continue
@@ -300,6 +304,16 @@ _ARTICLE_NEXT = re.compile(r"\s+(?:the|a|an|it|its|this|these|their)\b", re.I)
 _IN_ADDRESS = re.compile(r"\]\([^)\s]*_{2,}[^)\s]*\)|\b(?:https?|ftp)://\S*_{2,}")
 
 
+def _cuts_char_reference(question: str, blank: re.Match[str], answer: str) -> bool:
+    """The filled blank holds part of an HTML character reference of its sentence, not the whole of one."""
+    filled = question[: blank.start()] + answer + question[blank.end() :]
+    end = blank.start() + len(answer)
+    return any(
+        r.start() < end and r.end() > blank.start() and not (blank.start() <= r.start() and r.end() <= end)
+        for r in _CHAR_REFERENCE.finditer(filled)
+    )
+
+
 def _true_false_fill_blank(question: str, answer: str) -> str | None:
     q, a = normalize(question), normalize(answer)
     blank = BLANK.search(question)
@@ -317,6 +331,8 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
     opens_item = blank and question[: blank.start()].strip().lower() in ("", CLOZE_LABEL.strip().lower())
     if opens_item and _ARTICLE_NEXT.match(question, blank.end()):
         return "a blank that opens the sentence before an article holds its subject and its verb, not a term"
+    if blank and _cuts_char_reference(question, blank, answer):
+        return "a blank that cuts through an HTML character reference ('Color&mdash' of 'Color&mdash;the')"
     if blank and re.search(r"\[\^[^\]]+\]", question):
         return "a fill-in-the-blank item that carries a footnote's markup ('[^note]:')"
     if blank and len(words := answer.split()) == 1 and _common(words[0]):
