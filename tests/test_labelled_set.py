@@ -78,6 +78,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r46.jsonl": 34,
     "labelled_qwen1.5b_heldout_r48.jsonl": 48,
     "labelled_qwen1.5b_heldout_r49.jsonl": 60,
+    "labelled_qwen1.5b_heldout_r52.jsonl": 58,
 }
 
 
