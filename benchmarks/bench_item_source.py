@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_labelled_pairs import DATA, DOCS, measure  # noqa: E402
 
 from utilities.file_utils import load_documents  # noqa: E402
-from utilities.naming import item_source  # noqa: E402
-from utilities.type_forms import with_source  # noqa: E402
+from utilities.outputs.examples import written_question  # noqa: E402
 
 AB = DATA / "ab_item_source_heldout.jsonl"
 SETS = ("labelled_qwen1.5b_heldout_r48.jsonl", "labelled_qwen1.5b_heldout_r49.jsonl")
@@ -53,10 +52,7 @@ def share(good: int, total: int) -> str:
 def run() -> int:
     items = [json.loads(line) for line in AB.read_text().splitlines()]
     documents = {d.name: d for d in load_documents(DOCS).documents}
-    today = [
-        with_source(i["item"], item_source(documents[i["document"]].called, i["section_title"]), i["answer"])
-        for i in items
-    ]
+    today = [written_question(i["item"], i["answer"], documents[i["document"]], i["section_title"]) for i in items]
     same = sum(t == (i["named"] or i["item"]) for t, i in zip(today, items))
     print(f"{len(items)} items; {sum(bool(i['named_for']) for i in items)} named in one packet; today's naming "
           f"writes {same} of {len(items)} as the readers saw them named")  # fmt: skip

@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from models.question_types import QuestionType  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
-from utilities.naming import item_source, name_document  # noqa: E402
+from utilities.naming import name_document  # noqa: E402
+from utilities.outputs.examples import written_question  # noqa: E402
 from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
-from utilities.type_forms import with_source, without_source  # noqa: E402
+from utilities.type_forms import without_source  # noqa: E402
 
 
 def _kept_questions(out: Path) -> Counter[tuple[str, str]]:
@@ -113,7 +114,7 @@ def packet(source: Path, docs: Path, target: Path) -> int:
             lines += ["=" * 80, ""]
         lines += [f"## Pair {row['id']} ({row['question_type']}; sources above)", ""]
         # the item as the dataset writes it: its source named after its label (the set keeps it as judged)
-        asked = with_source(row["question"], item_source(document.called, row["section_title"]), row["answer"])
+        asked = written_question(row["question"], row["answer"], document, row["section_title"])
         lines += [f"**Question:** {asked}", "", f"**Answer:** {row['answer']}", ""]
         lines += ["**Cited evidence:**", *[f"- {e}" for e in row["evidence"]], "", "---", ""]
     target.write_text("\n".join(lines))

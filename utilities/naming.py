@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from models.documents import DocumentName
+from utilities.sections import TITLE_SEPARATOR
 
 # Series whose documents are named by number ("EIP-7918"): from frontmatter such as "eip: 7918".
 SERIES = ("eip", "erc", "bip", "pep", "rfc")
@@ -123,7 +124,7 @@ def item_source(name: DocumentName | None, section_title: str) -> tuple[str, ...
     if name is None:
         return ()
     called = f"from {name.name}" if name.numbered else f'from "{name.name}"'
-    heading = " ".join(section_title.split(" > ")[-1].split())
+    heading = " ".join(section_title.split(TITLE_SEPARATOR)[-1].split())
     if not heading or heading.lower() == name.name.lower():
         return (called,)
     return (f'{called}, section "{heading}"', called)

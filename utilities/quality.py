@@ -121,6 +121,7 @@ from models.schemas import ReplyLimits
 from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
 from utilities.naming import name_document
+from utilities.sections import TITLE_SEPARATOR
 from utilities.settings import Float, SettingsModel, setting
 from utilities.text_checks import (
     BLANK,
@@ -502,7 +503,7 @@ def title_names(titles: tuple[str, ...]) -> frozenset[str]:
     """
     names: set[str] = set()
     for title in titles:
-        for heading in title.split(" > "):
+        for heading in title.split(TITLE_SEPARATOR):
             names.update(m.group(0).lower() for m in _IDENTIFIER.finditer(heading))
             names.update(s.lower() for s in _CODE_SPAN.findall(heading))
             words = [w for w in re.findall(r"[A-Za-z][\w'-]*", heading) if w.lower() not in ENGLISH_STOP_WORDS]

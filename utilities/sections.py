@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+TITLE_SEPARATOR = " > "  # between the headings of a section's title: "Background > Photographs, the Old Way"
+
 MIN_PREAMBLE_WORDS = 3
 
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -51,7 +53,7 @@ def normalize_newlines(text: str) -> str:
 
 @dataclass(frozen=True)
 class SectionSpan:
-    title: str  # heading path joined by " > ", or "Preamble"
+    title: str  # heading path joined by TITLE_SEPARATOR, or "Preamble"
     level: int  # heading level of the section's own heading, 0 for a preamble
     start: int
     end: int
@@ -182,7 +184,7 @@ def split_into_sections(body: str, max_chars: int) -> list[SectionSpan]:
         while stack and stack[-1][0] >= heading.level:
             stack.pop()
         stack.append((heading.level, heading.text or f"(untitled heading {n + 1})"))
-        title = " > ".join(text for _, text in stack)
+        title = TITLE_SEPARATOR.join(text for _, text in stack)
         heading_end = offsets[min(heading.line + 1, len(offsets) - 1)]
         raw.append((title, heading.level, start, end, _has_words(body[heading_end:end])))
 

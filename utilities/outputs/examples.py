@@ -34,6 +34,12 @@ def assistant_content(answer: str, steps: Sequence[str], include_reasoning: bool
     return f"<think>\n{lines}\n</think>\n\n{answer}"
 
 
+def written_question(question: str, answer: str, document: Document, section_title: str) -> str:
+    """The question as the dataset writes it: an item names its source after its label (``with_source``); the
+    gates judged it without."""
+    return with_source(question, item_source(document.called, section_title), answer)
+
+
 def to_example(gated: GatedPair, document: Document, include_reasoning: bool) -> Example:
     pair, outcome = gated.pair, gated.outcome
     planned = outcome.request.planned
@@ -42,7 +48,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
     return Example(
         id=gated.id,
         split=spec.split,
-        question=with_source(pair.question, item_source(document.called, section.title), pair.answer),
+        question=written_question(pair.question, pair.answer, document, section.title),
         answer=assistant_content(pair.answer, gated.steps, include_reasoning),
         images=tuple(outcome.request.figure_paths[figure_id] for figure_id in pair.figures),
         question_type=planned.question_type.value,
