@@ -94,6 +94,10 @@ DATA = ROOT / "benchmarks" / "data"
 # two new readers (agreed on 155 of 168, a third settled 13): 81 good of 168; the run kept 97, 63 good (65%).
 # Questions that call the document "the proposal" are stored named ("EIP-7918"), as the pipeline writes them
 # since naming (utilities/naming.py); such rows keep question_as_written and label_as_written, relabelled blind
+# ``labelled_qwen1.5b_heldout_r54.jsonl``: the same command and sections with a worked example appended to the
+# system prompt (``benchmarks/data/ab_fewshot_system.md``, not shipped: ``bench_prompt_ab.py`` shows why), read with
+# r52's pairs in one mixed packet by a new panel (agreed on 243 of 267 distinct pairs, a third settled 24): 70 good
+# of 168. That panel found 67 of r52's pairs good where r52's own readers found 81: compare runs read together.
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -133,6 +137,7 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_heldout_r48.jsonl",
     "labelled_qwen1.5b_heldout_r49.jsonl",
     "labelled_qwen1.5b_heldout_r52.jsonl",
+    "labelled_qwen1.5b_heldout_r54.jsonl",
 )
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs

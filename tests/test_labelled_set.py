@@ -79,6 +79,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_heldout_r48.jsonl": 48,
     "labelled_qwen1.5b_heldout_r49.jsonl": 60,
     "labelled_qwen1.5b_heldout_r52.jsonl": 58,
+    "labelled_qwen1.5b_heldout_r54.jsonl": 50,
 }
 
 
@@ -98,3 +99,37 @@ def test_the_gates_on_each_labelled_set_keep_better_than_the_set_and_at_least_th
         share = sum(r["label"] == "good" for r in data) / len(data)
         assert kept_good >= floor and kept_good / kept > share, (name, line)
     assert sum("good kept pairs per 1,000 completion tokens" in x for x in printed) == len(SETS)
+
+
+AB_FEWSHOT = DATA / "ab_fewshot_heldout.jsonl"
+
+
+def key(row: dict) -> tuple:
+    return row["section_index"], row["question"], row["answer"]
+
+
+def test_the_prompt_ab_holds_each_arms_pairs_once_with_a_verdict_of_its_readings():
+    """Arm A is r52's pairs and arm B r54's, each distinct pair once, labelled as the labelled sets are."""
+    data = rows(AB_FEWSHOT)
+    for row in data:
+        first, second = (reading["label"] for reading in row["readers"])
+        assert row["label"] == (first if first == second else row["third_reader"]["label"]), row["id"]
+        assert set(row["arms"]) <= {"A", "B"} and row["arms"]
+    for arm, name in (("A", "labelled_qwen1.5b_heldout_r52.jsonl"), ("B", "labelled_qwen1.5b_heldout_r54.jsonl")):
+        written = {key(r) for r in rows(DATA / name)}
+        read = [key(r) for r in data if arm in r["arms"]]
+        assert len(read) == len(set(read)) and set(read) == written, arm
+    labels = {key(r): r["label"] for r in data if "B" in r["arms"]}
+    assert all(labels[key(r)] == r["label"] for r in rows(DATA / "labelled_qwen1.5b_heldout_r54.jsonl"))
+
+
+def test_the_prompt_ab_bench_prints_both_arms_judged_by_todays_gates(shared_corpus, capsys):
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    import bench_prompt_ab
+
+    assert bench_prompt_ab.run(shared_corpus) == 0
+    printed = capsys.readouterr().out
+    for arm in ("arm A", "arm B"):
+        block = printed.split(arm, 1)[1]
+        kept = int(block.split("all: kept ")[1].split(",")[0])
+        assert 0 < kept < int(block.split(": ")[1].split(" pairs")[0]), block[:200]
