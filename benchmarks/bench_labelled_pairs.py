@@ -187,16 +187,30 @@ def precision_recall(kept: list[str], labels: list[str]) -> str:
 
 def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     """Good kept pairs per 1,000 completion tokens of the requests today's plan still sends: a request to a
-    section the planner now skips (``thin_section_reason``) costs nothing and yields nothing."""
+    section the planner now skips (``thin_section_reason``), or a fill-in-the-blank request none of whose sentences
+    can stand alone (``without_itemless``), costs nothing and yields nothing."""
     if not all("request_completion_tokens" in r for r in rows):
         return "good kept pairs per 1,000 completion tokens: - (the set has no token counts)"
+    from models.question_types import QuestionType
+    from models.schemas import ReplyLimits
     from utilities.config import PlanSettings
     from utilities.file_utils import load_documents
-    from utilities.planner import thin_section_reason
+    from utilities.planner import plan_requests, thin_section_reason, without_itemless
+    from utilities.prompts import request_key
 
     documents = {d.name: d for d in load_documents(docs).documents}
-    min_words = PlanSettings().min_section_words
-    planned = [not thin_section_reason(documents[r["document"]].sections[r["section_index"]], min_words) for r in rows]
+    plan = PlanSettings()
+    left_out = set()  # fill-in-the-blank requests today's planner does not send: no sentence of theirs stands alone
+    for name in {r["document"] for r in rows}:
+        cloze = (QuestionType.TRUE_FALSE_FILL_BLANK,)
+        every = plan_requests(documents[name], cloze, 2, sentences_per_request=plan.sentences_per_request)
+        sent, _ = without_itemless(documents[name], every, ReplyLimits())
+        left_out |= {request_key(r) for r in every if r not in sent}
+    planned = [
+        not thin_section_reason(documents[r["document"]].sections[r["section_index"]], plan.min_section_words)
+        and r["request"] not in left_out
+        for r in rows
+    ]
     tokens = {r["request"]: r["request_completion_tokens"] for r, p in zip(rows, planned) if p}
     every = {r["request"]: r["request_completion_tokens"] for r in rows}
     good = sum(k and p and r["label"] == "good" for r, k, p in zip(rows, kept, planned))
@@ -205,7 +219,7 @@ def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     return (
         f"good kept pairs per 1,000 completion tokens: {rate:.2f} ({good} over {sum(tokens.values()):,} tokens of "
         f"{len(tokens)} requests; {skipped} requests, {sum(every.values()) - sum(tokens.values()):,} tokens, "
-        f"go to sections the planner now skips)"
+        f"go to sections or runs the planner now skips)"
     )
 
 

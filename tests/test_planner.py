@@ -8,7 +8,14 @@ from models.documents import Section
 from models.question_types import QuestionType
 from utilities.config import load_config
 from utilities.file_utils import load_configured_documents, load_documents
-from utilities.planner import build_plan, no_substance_reason, plan_requests, section_words, thin_section_reason
+from utilities.planner import (
+    build_plan,
+    format_plan_summary,
+    no_substance_reason,
+    plan_requests,
+    section_words,
+    thin_section_reason,
+)
 from utilities.prompts import request_key
 
 
@@ -136,3 +143,31 @@ def test_quotes_evidence_plans_no_focused_runs(docs_dir, monkeypatch):
         config = load_config(argv, {})
         plan = build_plan(load_configured_documents(config), config)
         assert len(plan.requests) == count, fmt
+
+
+def test_a_fill_in_the_blank_request_goes_only_to_a_run_with_a_sentence_that_can_stand_alone(docs_dir):
+    """Run 1 of 2 holds the heading and seven sentences in the author's voice: any item built from them fails the
+    gates, so it gets no fill-in-the-blank request, and the plan says so. Run 2 holds one sentence that stands alone
+    among seven others in that voice, and keeps its request; the recall requests of both runs stay."""
+    voice = [f"I tuned parameter P{i} of the blob fee market to {i * 7} units last spring." for i in range(14)]
+    voice.insert(10, "The blob base fee rises when blocks use more blob gas than the target.")
+    (docs_dir / "notes.md").write_text("# Blob fee notes\n\n" + " ".join(voice) + "\n")
+    argv = ["--docs-dir", str(docs_dir), "--question-types", "FACTUAL_RECALL,TRUE_FALSE_FILL_BLANK"]
+    config = load_config([*argv, "--sentences-per-request", "8"], {})
+    plan = build_plan(load_configured_documents(config), config)
+    planned = [(p.question_type, p.focus) for p in plan.requests]
+    recall, cloze = QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK
+    assert planned == [(recall, (1, 2)), (recall, (2, 2)), (cloze, (2, 2))]
+    [skipped] = plan.documents[0].sections_skipped
+    assert (skipped.question_type, skipped.window) == ("TRUE_FALSE_FILL_BLANK", "1 of 2")
+    line = "no TRUE_FALSE_FILL_BLANK request for section 0 'Blob fee notes' (sentences run 1 of 2): none of its"
+    assert line in format_plan_summary(plan)
+    # with the sentence that stands alone in run 1 instead, run 1 keeps its request
+    voice.insert(3, voice.pop(10))
+    (docs_dir / "notes.md").write_text("# Blob fee notes\n\n" + " ".join(voice) + "\n")
+    plan = build_plan(load_configured_documents(config), config)
+    assert [(p.question_type, p.focus) for p in plan.requests] == [(recall, (1, 2)), (recall, (2, 2)), (cloze, (1, 2))]
+    # quoted evidence offers every sentence, so nothing is left out
+    config = load_config([*argv, "--evidence-format", "quotes"], {})
+    plan = build_plan(load_configured_documents(config), config)
+    assert [p.question_type for p in plan.requests] == [recall, cloze]

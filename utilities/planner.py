@@ -40,6 +40,7 @@ from utilities.config import Config
 from utilities.facts import quotable_sentences
 from utilities.file_utils import LoadResult, SkippedFile
 from utilities.outputs.files import timestamp, write_new_json
+from utilities.prompts import standing_sentences
 
 # Characters a request adds around its context (system prompt, instructions, schema
 # description): an estimate for the dry run's token counts, not a measurement.
@@ -226,9 +227,42 @@ PLAN_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class SkippedSection:
+    """A section planned without requests, or without one type's request for one run of its sentences
+    (``question_type`` and ``window``, "k of K", set)."""
+
     index: int
     title: str
     reason: str
+    question_type: str | None = None
+    window: str | None = None
+
+    def describe(self) -> str:
+        what = f"no {self.question_type} request" if self.question_type else "no requests"
+        run = f" (sentences run {self.window})" if self.window else ""
+        return f"{what} for section {self.index} '{self.title}'{run}: {self.reason}"
+
+
+NO_STANDING_ITEM = "none of its sentences can stand alone as a fill-in-the-blank item"
+
+
+def without_itemless(
+    document: Document, requests: list[PlannedRequest], limits: ReplyLimits
+) -> tuple[list[PlannedRequest], list[SkippedSection]]:
+    """The requests less each fill-in-the-blank request none of whose sentences can make an item that stands alone
+    (``standing_sentences``: a run of first-person narrative, of sentences opening on "This" or "However"): every
+    item built from them fails the gates. Returns (kept requests, the skips)."""
+    kept: list[PlannedRequest] = []
+    skipped: list[SkippedSection] = []
+    for request in requests:
+        if QUESTION_TYPE_SPECS[request.question_type].form.cloze and not standing_sentences(document, request, limits):
+            section = document.sections[request.section_index]
+            window = f"{request.focus[0]} of {request.focus[1]}" if request.focus else None
+            skipped.append(
+                SkippedSection(section.index, section.title, NO_STANDING_ITEM, request.question_type.value, window)
+            )
+        else:
+            kept.append(request)
+    return kept, skipped
 
 
 @dataclass(frozen=True)
@@ -284,6 +318,8 @@ def build_plan(loaded: LoadResult, config: Config) -> RunPlan:
             for s in document.sections
             if (reason := thin_section_reason(s, config.plan.min_section_words))
         ]
+        requests, itemless = without_itemless(document, requests, config.limits)
+        skipped += itemless
         tokens = sum(estimate_prompt_tokens(document, r) for r in requests)
         documents.append(DocumentPlan(document, requests, skipped, tokens))
     return RunPlan(documents, list(loaded.skipped))
@@ -363,7 +399,7 @@ def format_plan_summary(plan: RunPlan) -> str:
             "    " + ", ".join(f"{qt.value} {by_type[qt.value]}" for qt in QuestionType if qt.value in by_type)
         )
         for skipped in doc.sections_skipped:
-            lines.append(f"    no requests for section {skipped.index} '{skipped.title}': {skipped.reason}")
+            lines.append(f"    {skipped.describe()}")
     for skipped_file in plan.skipped:
         lines.append(f"skipped {skipped_file.path}: {skipped_file.reason}")
     sections = sum(len(d.document.sections) for d in plan.documents)

@@ -183,14 +183,53 @@ def focus_range(focus: tuple[int, ...], sentences: int) -> range | None:
 
 def cloze_sentences(
     quotes: tuple[str, ...], cite: range | None, names: frozenset[str], source: str, called: DocumentName | None
-) -> tuple[int, ...] | range | None:
-    """The numbers of the sentences a fill-in-the-blank request may build its items from: those of ``cite``
-    (all when None) that make an item able to stand alone (``item_source_problem``: not "However, ...",
-    not "the function" unnamed, no figure it does not carry). ``cite`` itself when none or all of them do:
-    the gates then judge what the model makes of them."""
+) -> tuple[int, ...]:
+    """The numbers of the sentences of ``cite`` (all when None) that make a fill-in-the-blank item able to stand
+    alone (``item_source_problem``: not "However, ...", not "the function" unnamed, no figure it does not carry).
+    An item built from any other sentence fails the gates whatever term it blanks."""
     candidates = cite if cite is not None else range(1, len(quotes) + 1)
-    standing = tuple(i for i in candidates if item_source_problem(quotes[i - 1], names, source, called) is None)
-    return cite if not standing or len(standing) == len(candidates) else standing
+    return tuple(i for i in candidates if item_source_problem(quotes[i - 1], names, source, called) is None)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """A request's source texts as the prompt shows them, the sentences it may cite (numbered from 1 in that
+    order) and the run of them it asks about (``focus_range``; None for the whole section)."""
+
+    texts: list[str]
+    context: list[str]
+    quotes: tuple[str, ...]
+    cite: range | None
+    title: str | None
+
+
+def _sources(document: Document, planned: PlannedRequest, limits: ReplyLimits) -> _Sources:
+    title = document.metadata.get("title") if isinstance(document.metadata.get("title"), str) else None
+    header = f"# Source material from {title!r}\n\n" if title else "# Source material\n\n"
+    texts = [header]
+    context = [document.sections[planned.section_index].text]
+    citable = _Citable(limits)
+    # One heading for every type: the 15 requests of a section share this prefix.
+    texts.append(_section_block("Section", document, planned.section_index, citable))
+    cite = focus_range(planned.focus, len(citable.quotes))
+    for index in planned.related:
+        texts.append("\n" + _section_block("Related section", document, index, citable))
+        context.append(document.sections[index].text)
+    return _Sources(texts, context, tuple(citable.quotes), cite, title)
+
+
+def standing_sentences(document: Document, planned: PlannedRequest, limits: ReplyLimits) -> tuple[int, ...]:
+    """The sentences of a request's run from which a fill-in-the-blank item can stand alone (``cloze_sentences``).
+    With ``EVIDENCE_FORMAT=quotes`` the reply cites sentences by their text and every sentence is offered."""
+    return _standing(document, planned, _sources(document, planned, limits), limits)
+
+
+def _standing(document: Document, planned: PlannedRequest, sources: _Sources, limits: ReplyLimits) -> tuple[int, ...]:
+    if limits.evidence_format != "ids":
+        return tuple(range(1, len(sources.quotes) + 1))
+    titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
+    names = title_names(request_titles(titles, sources.title))
+    return cloze_sentences(sources.quotes, sources.cite, names, " ".join(sources.context), document.called)
 
 
 def _section_block(heading: str, document: Document, index: int, citable: _Citable) -> str:
@@ -209,17 +248,10 @@ def build_request(
 ) -> BuiltRequest:
     key = request_key(planned)
     section = document.sections[planned.section_index]
-    title = document.metadata.get("title") if isinstance(document.metadata.get("title"), str) else None
-    header = f"# Source material from {title!r}\n\n" if title else "# Source material\n\n"
-    texts = [header]
-    context = [section.text]
-    citable = _Citable(limits)
-    # One heading for every type: the 15 requests of a section share this prefix.
-    texts.append(_section_block("Section", document, planned.section_index, citable))
-    cite = focus_range(planned.focus, len(citable.quotes))
-    for index in planned.related:
-        texts.append("\n" + _section_block("Related section", document, index, citable))
-        context.append(document.sections[index].text)
+    sources = _sources(document, planned, limits)
+    texts, context, cite, title = sources.texts, sources.context, sources.cite, sources.title
+    citable = _Citable(limits)  # facts are marked after the sources' sentences, numbered on from them
+    citable.quotes.extend(sources.quotes)
     if planned.facts:
         facts = [section.facts[i] for i in planned.facts]
         lines = [
@@ -246,8 +278,11 @@ def build_request(
     terms: tuple[str, ...] = ()
     if spec.form.cloze:  # items of the sentences that stand alone, their terms decoded from those sentences' phrases
         if limits.evidence_format == "ids":
-            names = title_names(request_titles(section_titles, title))
-            offered = cloze_sentences(quotes, cite, names, " ".join(context), document.called)
+            standing = _standing(document, planned, sources, limits)
+            candidates = cite if cite is not None else range(1, len(quotes) + 1)
+            # all of them standing: the run itself; none (a plan of today's planner never sends such a request, a
+            # journal of an older one may): the gates judge what the model makes of them
+            offered = standing if 0 < len(standing) < len(candidates) else cite
         sentences = offered if offered is not None else range(1, len(quotes) + 1)
         terms = tuple(dict.fromkeys(t for i in sentences for t in cloze_terms(quotes[i - 1])))
         n_pairs = max(1, min(n_pairs, len(sentences)))  # asked for more items than sentences, the model repeats them
