@@ -133,3 +133,19 @@ def test_the_prompt_ab_bench_prints_both_arms_judged_by_todays_gates(shared_corp
         block = printed.split(arm, 1)[1]
         kept = int(block.split("all: kept ")[1].split(",")[0])
         assert 0 < kept < int(block.split(": ")[1].split(" pairs")[0]), block[:200]
+
+
+def test_the_item_context_ab_reads_each_item_twice_each_way_and_its_bench_prints_both_shares(capsys):
+    data = rows(DATA / "ab_item_context.jsonl")
+    assert len({r["id"] for r in data}) == len(data) >= 70
+    for row in data:
+        assert set(row["readers"]) == {"A", "B", "C", "D"} and row["context_for"] in ("AB", "CD")
+        label, _, sentence = row["named"].partition(": ")
+        assert row["with_context"] == f"{label}: {row['context']} {sentence}" and "____" in sentence
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    import bench_item_context
+
+    assert bench_item_context.run() == 0
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if x.startswith(f"all items ({len(data)}): "))
+    assert line.count(f"/{2 * len(data)} (") == 2, line  # two readings with context and two without, per item
