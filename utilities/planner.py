@@ -253,8 +253,10 @@ def without_itemless(
     item built from them fails the gates. Returns (kept requests, the skips)."""
     kept: list[PlannedRequest] = []
     skipped: list[SkippedSection] = []
+    cloze = [r for r in requests if QUESTION_TYPE_SPECS[r.question_type].form.cloze]
+    itemless = {r for r, standing in zip(cloze, standing_sentences(document, cloze, limits)) if not standing}
     for request in requests:
-        if QUESTION_TYPE_SPECS[request.question_type].form.cloze and not standing_sentences(document, request, limits):
+        if request in itemless:
             section = document.sections[request.section_index]
             window = f"{request.focus[0]} of {request.focus[1]}" if request.focus else None
             skipped.append(

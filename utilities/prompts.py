@@ -194,11 +194,13 @@ def cloze_sentences(
 @dataclass(frozen=True)
 class _Sources:
     """A request's source texts as the prompt shows them, the sentences it may cite (numbered from 1 in that
-    order) and the run of them it asks about (``focus_range``; None for the whole section)."""
+    order, the section's ``section_quotes`` first) and the run of them it asks about (``focus_range``; None for
+    the whole section)."""
 
     texts: list[str]
     context: list[str]
     quotes: tuple[str, ...]
+    section_quotes: int
     cite: range | None
     title: str | None
 
@@ -211,25 +213,39 @@ def _sources(document: Document, planned: PlannedRequest, limits: ReplyLimits) -
     citable = _Citable(limits)
     # One heading for every type: the 15 requests of a section share this prefix.
     texts.append(_section_block("Section", document, planned.section_index, citable))
-    cite = focus_range(planned.focus, len(citable.quotes))
+    section_quotes = len(citable.quotes)
     for index in planned.related:
         texts.append("\n" + _section_block("Related section", document, index, citable))
         context.append(document.sections[index].text)
-    return _Sources(texts, context, tuple(citable.quotes), cite, title)
+    cite = focus_range(planned.focus, section_quotes)
+    return _Sources(texts, context, tuple(citable.quotes), section_quotes, cite, title)
 
 
-def standing_sentences(document: Document, planned: PlannedRequest, limits: ReplyLimits) -> tuple[int, ...]:
-    """The sentences of a request's run from which a fill-in-the-blank item can stand alone (``cloze_sentences``).
+def standing_sentences(
+    document: Document, requests: list[PlannedRequest], limits: ReplyLimits
+) -> list[tuple[int, ...]]:
+    """For each request, the sentences of its run from which a fill-in-the-blank item can stand alone
+    (``cloze_sentences``). The sources of a section and its related sections are built once for all its runs.
     With ``EVIDENCE_FORMAT=quotes`` the reply cites sentences by their text and every sentence is offered."""
-    return _standing(document, planned, _sources(document, planned, limits), limits)
+    built: dict[tuple[int, tuple[int, ...]], _Sources] = {}
+    found = []
+    for planned in requests:
+        key = (planned.section_index, planned.related)
+        if key not in built:
+            built[key] = _sources(document, planned, limits)
+        sources = built[key]
+        found.append(_standing(document, planned, sources, focus_range(planned.focus, sources.section_quotes), limits))
+    return found
 
 
-def _standing(document: Document, planned: PlannedRequest, sources: _Sources, limits: ReplyLimits) -> tuple[int, ...]:
+def _standing(
+    document: Document, planned: PlannedRequest, sources: _Sources, cite: range | None, limits: ReplyLimits
+) -> tuple[int, ...]:
     if limits.evidence_format != "ids":
         return tuple(range(1, len(sources.quotes) + 1))
     titles = tuple(document.sections[i].title for i in (planned.section_index, *planned.related))
     names = title_names(request_titles(titles, sources.title))
-    return cloze_sentences(sources.quotes, sources.cite, names, " ".join(sources.context), document.called)
+    return cloze_sentences(sources.quotes, cite, names, " ".join(sources.context), document.called)
 
 
 def _section_block(heading: str, document: Document, index: int, citable: _Citable) -> str:
@@ -278,7 +294,7 @@ def build_request(
     terms: tuple[str, ...] = ()
     if spec.form.cloze:  # items of the sentences that stand alone, their terms decoded from those sentences' phrases
         if limits.evidence_format == "ids":
-            standing = _standing(document, planned, sources, limits)
+            standing = _standing(document, planned, sources, cite, limits)
             candidates = cite if cite is not None else range(1, len(quotes) + 1)
             # all of them standing: the run itself; none (a plan of today's planner never sends such a request, a
             # journal of an older one may): the gates judge what the model makes of them
