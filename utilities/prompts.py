@@ -15,6 +15,7 @@ numbering of a section is the same in all its requests); the reply cites numbers
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -121,6 +122,28 @@ def attempt_seed(base_seed: int, key: str, attempt: int) -> int:
     return (base_seed * 1_000_003 + zlib.crc32(key.encode()) + attempt * 7919) % (2**31 - 1)
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _collapse_whitespace(text: str) -> tuple[str, list[int]]:
+    """``text`` with each run of whitespace made one space, and for each of its characters where it stands in
+    ``text``.
+
+    >>> _collapse_whitespace("a  b\\nc")
+    ('a b c', [0, 1, 3, 4, 5])
+    """
+    parts: list[str] = []
+    origin: list[int] = []
+    last = 0
+    for run in _WHITESPACE.finditer(text):
+        parts += [text[last : run.start()], " "]
+        origin += [*range(last, run.start()), run.start()]
+        last = run.end()
+    parts.append(text[last:])
+    origin += range(last, len(text))
+    return "".join(parts), origin
+
+
 def mark_sentences(text: str, sentences: tuple[str, ...], first: int) -> tuple[str, list[str]]:
     """``text`` with ``[n]`` before each of ``sentences`` found in it, in order, numbered from ``first``.
 
@@ -133,14 +156,20 @@ def mark_sentences(text: str, sentences: tuple[str, ...], first: int) -> tuple[s
     out: list[str] = []
     found: list[str] = []
     cursor = 0
+    # A sentence is found with any run of whitespace between its words: in the text with each run made one space,
+    # as the sentence is written with ``" ".join(sentence.split())`` (one str.find each, not a regex per sentence).
+    collapsed, origin = _collapse_whitespace(text)
     for sentence in sentences:
-        pattern = r"\s+".join(re.escape(word) for word in sentence.split())
-        match = re.compile(pattern).search(text, cursor)
-        if match is None:
-            continue
-        at = match.start()
+        words = " ".join(sentence.split())
+        if not words:  # found where the search starts, as an empty pattern is
+            at = cursor
+        else:
+            start = collapsed.find(words, bisect.bisect_left(origin, cursor))
+            if start < 0:
+                continue
+            at = origin[start]
         if sentence.startswith("|"):  # a table row: the mark goes inside its first cell, the row stays a row
-            at = match.start() + 1 + len(sentence[1:]) - len(sentence[1:].lstrip())
+            at += 1 + len(sentence[1:]) - len(sentence[1:].lstrip())
         out.append(text[cursor:at] + f"[{first + len(found)}] ")
         found.append(sentence)
         cursor = at
