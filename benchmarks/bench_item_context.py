@@ -19,17 +19,18 @@ import json
 import sys
 from pathlib import Path
 
-AB = Path(__file__).resolve().parent / "data" / "ab_item_context.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_labelled_pairs import DATA, share  # noqa: E402
+
+AB = DATA / "ab_item_context.jsonl"
 
 
 def readings(item: dict, with_context: bool) -> list[str]:
     """The labels of the two readers who saw ``item`` with (or without) its context."""
     return [r["label"] for name, r in item["readers"].items() if (name in item["context_for"]) == with_context]
-
-
-def share(labels: list[str]) -> str:
-    good = labels.count("good")
-    return f"{good}/{len(labels)} ({100 * good / len(labels):.0f}%)" if labels else "-"
 
 
 def run() -> int:
@@ -40,7 +41,11 @@ def run() -> int:
         with_context = [label for i in chosen for label in readings(i, True)]
         without = [label for i in chosen for label in readings(i, False)]
         what = "all items" if scope == "all" else f"items labelled {scope} in their set"
-        print(f"{what} ({len(chosen)}): good with context {share(with_context)}, without {share(without)}")
+        with_share, without_share = (
+            share(with_context.count("good"), len(with_context)),
+            share(without.count("good"), len(without)),
+        )
+        print(f"{what} ({len(chosen)}): good with context {with_share}, without {without_share}")
     for change, sign in (("gained", 1), ("lost", -1)):
         moved = [i for i in items if sign * (readings(i, True).count("good") - readings(i, False).count("good")) > 0]
         print(f"items that {change} a reader with context: {len(moved)}")

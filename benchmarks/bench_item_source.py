@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_labelled_pairs import DATA, DOCS, measure  # noqa: E402
+from bench_labelled_pairs import DATA, DOCS, measure, share  # noqa: E402
 
 from utilities.file_utils import load_documents  # noqa: E402
 from utilities.outputs.examples import written_question  # noqa: E402
@@ -43,10 +43,6 @@ def kept_items() -> set[tuple[str, str]]:
             flags, _ = measure(DATA / name, "none", DOCS, [])
         kept |= {(r["question"], r["answer"]) for r, k in zip(rows, flags) if k}
     return kept
-
-
-def share(good: int, total: int) -> str:
-    return f"{good}/{total} ({100 * good / total:.0f}%)" if total else "-"
 
 
 def run() -> int:

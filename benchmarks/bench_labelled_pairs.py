@@ -172,6 +172,11 @@ def curate_record(row: dict) -> dict:
     }
 
 
+def share(good: int, total: int) -> str:
+    """``good`` of ``total`` with its percentage, as the A/B benches print a share of readings or pairs."""
+    return f"{good}/{total} ({100 * good / total:.0f}%)" if total else "-"
+
+
 def precision_recall(kept: list[str], labels: list[str]) -> str:
     """``kept`` and ``labels``: one per pair seen; 'good'/'bad' labels, True where the stage kept the pair."""
     good = labels.count("good")

@@ -26,14 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_labelled_pairs import DATA, DOCS, measure  # noqa: E402
+from bench_labelled_pairs import DATA, DOCS, measure, share  # noqa: E402
 
 AB = DATA / "ab_fewshot_heldout.jsonl"
 ARMS = {"A": "today's system prompt (r52)", "B": "with the worked example (r54)"}
-
-
-def share(good: int, total: int) -> str:
-    return f"{good}/{total} ({100 * good / total:.0f}%)" if total else "-"
 
 
 def run(docs: Path = DOCS) -> int:
