@@ -139,6 +139,8 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_heldout_r52.jsonl",
     "labelled_qwen1.5b_heldout_r54.jsonl",
 )
+# sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
+UNSHIPPED_SETS = ("labelled_qwen1.5b_git_howto_recall.jsonl",)
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
 SAMPLE_RUNS = (
@@ -192,24 +194,25 @@ def precision_recall(kept: list[str], labels: list[str]) -> str:
 
 def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     """Good kept pairs per 1,000 completion tokens of the requests today's plan still sends: a request to a
-    section the planner now skips (``thin_section_reason``), or a fill-in-the-blank request none of whose sentences
-    can stand alone (``without_itemless``), costs nothing and yields nothing."""
+    section the planner now skips (``thin_section_reason``), or for a run of sentences it now skips
+    (``without_barren_runs``: none stands alone as a fill-in-the-blank item, or half or more are told by the author),
+    costs nothing and yields nothing."""
     if not all("request_completion_tokens" in r for r in rows):
         return "good kept pairs per 1,000 completion tokens: - (the set has no token counts)"
     from models.question_types import QuestionType
     from models.schemas import ReplyLimits
     from utilities.config import PlanSettings
     from utilities.file_utils import load_documents
-    from utilities.planner import plan_requests, thin_section_reason, without_itemless
+    from utilities.planner import plan_requests, thin_section_reason, without_barren_runs
     from utilities.prompts import request_key
 
     documents = {d.name: d for d in load_documents(docs).documents}
     plan = PlanSettings()
-    left_out = set()  # fill-in-the-blank requests today's planner does not send: no sentence of theirs stands alone
+    left_out = set()  # requests for runs of sentences today's planner does not send
     for name in {r["document"] for r in rows}:
-        cloze = (QuestionType.TRUE_FALSE_FILL_BLANK,)
-        every = plan_requests(documents[name], cloze, 2, sentences_per_request=plan.sentences_per_request)
-        sent, _ = without_itemless(documents[name], every, ReplyLimits())
+        focused = (QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK)
+        every = plan_requests(documents[name], focused, 2, sentences_per_request=plan.sentences_per_request)
+        sent, _ = without_barren_runs(documents[name], every, ReplyLimits())
         left_out |= {request_key(r) for r in every if r not in sent}
     planned = [
         not thin_section_reason(documents[r["document"]].sections[r["section_index"]], plan.min_section_words)
@@ -221,10 +224,12 @@ def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     good = sum(k and p and r["label"] == "good" for r, k, p in zip(rows, kept, planned))
     skipped = len(every) - len(tokens)
     rate = 1000 * good / sum(tokens.values()) if tokens else 0.0
+    lost = [(k, r["label"]) for r, k, p in zip(rows, kept, planned) if not p]  # what the skipped requests wrote
     return (
         f"good kept pairs per 1,000 completion tokens: {rate:.2f} ({good} over {sum(tokens.values()):,} tokens of "
         f"{len(tokens)} requests; {skipped} requests, {sum(every.values()) - sum(tokens.values()):,} tokens, "
-        f"go to sections or runs the planner now skips)"
+        f"go to sections or runs the planner now skips: their {len(lost)} pairs, {sum(k for k, _ in lost)} kept, "
+        f"{sum(k and label == 'good' for k, label in lost)} kept good)"
     )
 
 

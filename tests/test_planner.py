@@ -9,12 +9,14 @@ from models.question_types import QuestionType
 from utilities.config import load_config
 from utilities.file_utils import load_configured_documents, load_documents
 from utilities.planner import (
+    AUTHORS_STORY,
     build_plan,
     format_plan_summary,
     no_substance_reason,
     plan_requests,
     section_words,
     thin_section_reason,
+    told_by_author,
 )
 from utilities.prompts import request_key
 
@@ -148,16 +150,14 @@ def test_quotes_evidence_plans_no_focused_runs(docs_dir, monkeypatch):
 def test_a_fill_in_the_blank_request_goes_only_to_a_run_with_a_sentence_that_can_stand_alone(docs_dir):
     """Run 1 of 2 holds the heading and seven sentences in the author's voice: any item built from them fails the
     gates, so it gets no fill-in-the-blank request, and the plan says so. Run 2 holds one sentence that stands alone
-    among seven others in that voice, and keeps its request; the recall requests of both runs stay."""
+    among seven others in that voice, and keeps its request."""
     voice = [f"I tuned parameter P{i} of the blob fee market to {i * 7} units last spring." for i in range(14)]
     voice.insert(10, "The blob base fee rises when blocks use more blob gas than the target.")
     (docs_dir / "notes.md").write_text("# Blob fee notes\n\n" + " ".join(voice) + "\n")
-    argv = ["--docs-dir", str(docs_dir), "--question-types", "FACTUAL_RECALL,TRUE_FALSE_FILL_BLANK"]
+    argv = ["--docs-dir", str(docs_dir), "--question-types", "TRUE_FALSE_FILL_BLANK"]
     config = load_config([*argv, "--sentences-per-request", "8"], {})
     plan = build_plan(load_configured_documents(config), config)
-    planned = [(p.question_type, p.focus) for p in plan.requests]
-    recall, cloze = QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK
-    assert planned == [(recall, (1, 2)), (recall, (2, 2)), (cloze, (2, 2))]
+    assert [p.focus for p in plan.requests] == [(2, 2)]
     [skipped] = plan.documents[0].sections_skipped
     assert (skipped.question_type, skipped.window) == ("TRUE_FALSE_FILL_BLANK", "1 of 2")
     line = "no TRUE_FALSE_FILL_BLANK request for section 0 'Blob fee notes' (sentences run 1 of 2): none of its"
@@ -166,8 +166,51 @@ def test_a_fill_in_the_blank_request_goes_only_to_a_run_with_a_sentence_that_can
     voice.insert(3, voice.pop(10))
     (docs_dir / "notes.md").write_text("# Blob fee notes\n\n" + " ".join(voice) + "\n")
     plan = build_plan(load_configured_documents(config), config)
-    assert [(p.question_type, p.focus) for p in plan.requests] == [(recall, (1, 2)), (recall, (2, 2)), (cloze, (1, 2))]
+    assert [p.focus for p in plan.requests] == [(1, 2)]
     # quoted evidence offers every sentence, so nothing is left out
     config = load_config([*argv, "--evidence-format", "quotes"], {})
     plan = build_plan(load_configured_documents(config), config)
-    assert [p.question_type for p in plan.requests] == [recall, cloze]
+    assert [p.question_type for p in plan.requests] == [QuestionType.TRUE_FALSE_FILL_BLANK]
+
+
+# A run of 8 sentences: ``told`` of them in the author's voice, the rest neutral statements of fact.
+_TOLD = "I ran `git fsck` on the packfile {i} times before the checksum of my copy matched."
+_NEUTRAL = "The zlib stream of object {i} ends with an adler-32 checksum of the inflated data."
+
+
+@pytest.mark.parametrize(
+    ("told", "left_out"),
+    [(4, True), (3, False), (8, True), (0, False)],
+)
+def test_a_recall_request_goes_only_to_a_run_that_is_not_told_by_its_author(docs_dir, told, left_out):
+    """Half or more of a run's sentences in the author's voice: its recall questions ask what "I" did, so the plan
+    leaves its recall request out and says why; one sentence fewer and it is sent. Fill-in-the-blank requests
+    keep their own rule: run 2 is neutral and keeps both."""
+    run1 = [(_TOLD if i < told else _NEUTRAL).format(i=i) for i in range(8)]
+    run2 = [_NEUTRAL.format(i=i) for i in range(8, 16)]
+    (docs_dir / "notes.md").write_text("# Pack recovery\n\n" + " ".join(run1 + run2) + "\n")
+    argv = ["--docs-dir", str(docs_dir), "--question-types", "FACTUAL_RECALL,TRUE_FALSE_FILL_BLANK"]
+    config = load_config([*argv, "--sentences-per-request", "8"], {})
+    plan = build_plan(load_configured_documents(config), config)
+    recall = [p.focus for p in plan.requests if p.question_type is QuestionType.FACTUAL_RECALL]
+    assert recall == ([(2, 2)] if left_out else [(1, 2), (2, 2)])
+    assert (2, 2) in [p.focus for p in plan.requests if p.question_type is QuestionType.TRUE_FALSE_FILL_BLANK]
+    skips = [s for s in plan.documents[0].sections_skipped if s.question_type == "FACTUAL_RECALL"]
+    assert [(s.window, s.reason) for s in skips] == ([("1 of 2", AUTHORS_STORY)] if left_out else [])
+    if left_out:
+        line = "no FACTUAL_RECALL request for section 0 'Pack recovery' (sentences run 1 of 2): half or more of its"
+        assert line in format_plan_summary(plan)
+
+
+@pytest.mark.parametrize(
+    ("sentences", "told"),
+    [
+        (("I found that the checksum failed.", "The pack has an index."), True),
+        (("My copy of the pack was corrupt.", "The pack has an index.", "Git reads it."), False),
+        (("Set `I` to the loop index.", "The pack has an index."), False),  # an "I" in code is no narrator
+        (("The Iteration API ends.", "I/O errors stop the scan."), False),
+        ((), False),
+    ],
+)
+def test_told_by_author_counts_sentences_in_the_authors_voice(sentences, told):
+    assert told_by_author(sentences) is told

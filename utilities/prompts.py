@@ -250,20 +250,35 @@ def _sources(document: Document, planned: PlannedRequest, limits: ReplyLimits) -
     return _Sources(texts, context, tuple(citable.quotes), section_quotes, cite, title)
 
 
-def standing_sentences(
-    document: Document, requests: list[PlannedRequest], limits: ReplyLimits
-) -> list[tuple[int, ...]]:
-    """For each request, the sentences of its run from which a fill-in-the-blank item can stand alone
-    (``cloze_sentences``). The sources of a section and its related sections are built once for all its runs.
-    With ``EVIDENCE_FORMAT=quotes`` the reply cites sentences by their text and every sentence is offered."""
+def _each_sources(document: Document, requests: list[PlannedRequest], limits: ReplyLimits) -> list[_Sources]:
+    """Each request's ``_sources``, built once for all the runs of a section with the same related sections."""
     built: dict[tuple[int, tuple[int, ...]], _Sources] = {}
-    found = []
     for planned in requests:
         key = (planned.section_index, planned.related)
         if key not in built:
             built[key] = _sources(document, planned, limits)
-        sources = built[key]
-        found.append(_standing(document, planned, sources, focus_range(planned.focus, sources.section_quotes), limits))
+    return [built[(planned.section_index, planned.related)] for planned in requests]
+
+
+def standing_sentences(
+    document: Document, requests: list[PlannedRequest], limits: ReplyLimits
+) -> list[tuple[int, ...]]:
+    """For each request, the sentences of its run from which a fill-in-the-blank item can stand alone
+    (``cloze_sentences``). With ``EVIDENCE_FORMAT=quotes`` the reply cites sentences by their text and every
+    sentence is offered."""
+    return [
+        _standing(document, planned, sources, focus_range(planned.focus, sources.section_quotes), limits)
+        for planned, sources in zip(requests, _each_sources(document, requests, limits))
+    ]
+
+
+def run_sentences(document: Document, requests: list[PlannedRequest], limits: ReplyLimits) -> list[tuple[str, ...]]:
+    """For each request, the sentences it asks about as the prompt numbers them: its run, or its whole section's
+    when it has none."""
+    found = []
+    for planned, sources in zip(requests, _each_sources(document, requests, limits)):
+        cite = focus_range(planned.focus, sources.section_quotes) or range(1, sources.section_quotes + 1)
+        found.append(tuple(sources.quotes[i - 1] for i in cite))
     return found
 
 

@@ -1053,8 +1053,8 @@ def _leans_on_context(text: str, asked: str = "") -> str | None:
         return f"leans on its source: {talk.group(0)!r}"
     if bare := _BARE_DEMONSTRATIVE.search(text):
         return f"ends a clause on {bare.group(0).strip()!r} with nothing it points at"
-    if voice := _FIRST_PERSON.search(_CODE_SPAN.sub(" ", text)):
-        return f"speaks in its author's voice ({voice.group(0)!r})"
+    if voice := authors_voice(text):
+        return f"speaks in its author's voice ({voice!r})"
     if opener := _OPENS_ON_DEMONSTRATIVE.match(text):
         return f"opens on {opener.group(0).strip()!r}, which stands for what came before it"
     if symbol := _BARE_SYMBOL.search(text):
@@ -1065,6 +1065,16 @@ def _leans_on_context(text: str, asked: str = "") -> str | None:
     if such and not re.search(rf"(?<!\w){re.escape(_singular(such.group(0).split()[-1]))}", asked, re.IGNORECASE):
         return f"points back with {such.group(0)!r}"
     return None
+
+
+def authors_voice(text: str) -> str | None:
+    """The word by which ``text`` speaks in its author's own voice ("I", "my"; code spans aside), or None.
+
+    >>> authors_voice("Reading the zlib source, I found that it failed."), authors_voice("`I` is an index.")
+    ('I', None)
+    """
+    voice = _FIRST_PERSON.search(_CODE_SPAN.sub(" ", text))
+    return voice.group(0) if voice else None
 
 
 def item_source_problem(sentence: str, names: frozenset[str], source: str, called: DocumentName | None) -> str | None:
