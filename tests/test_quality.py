@@ -504,6 +504,7 @@ def test_whole_word_near_misses_pass_self_containment(gate, question):
         "Which reserve price does this guide recommend?",
         "In March 2025, how high was the reserve price the proposal applied?",  # a date names no subject
         "Does the reserve price rise once demand at this fee is above its target?",  # no fee before "this fee"
+        "What does the task describe about the reserve price?",  # the prompt's "# Task", echoed
     ],
 )
 def test_definite_references_to_unnamed_things_fail(gate, question):
@@ -518,6 +519,7 @@ def test_definite_references_to_unnamed_things_fail(gate, question):
         "How does EIP-7918 set the reserve price of the blob base fee?",
         "When does the `if` clause in `calc_excess_blob_gas()` stop subtracting from the reserve price?",
         "What does the `cargo publish` command upload with the reserve price?",
+        "What does the `publish` task of Gradle upload with the reserve price?",
         "What does the function calc_excess_blob_gas return when the reserve price binds?",
         "How does the blob base fee respond when the reserve price binds?",  # named, no generic noun
         "How does the fee change when the reserve price binds?",  # "change" as a verb
