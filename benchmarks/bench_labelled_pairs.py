@@ -140,7 +140,10 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_heldout_r54.jsonl",
 )
 # sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
-UNSHIPPED_SETS = ("labelled_qwen1.5b_git_howto_recall.jsonl",)
+# labelled_qwen1.5b_git_howto_n1: the recall requests of three first-person how-tos from Git's documentation at
+# 56d237d's parent (before the author's-voice rule), 42 pairs, 3 good; _n2: the README's first command's types over
+# them at 00d6e48, 64 pairs, 32 good. Two readers each, a third on 4 disagreements of _n2.
+UNSHIPPED_SETS = ("labelled_qwen1.5b_git_howto_n1.jsonl", "labelled_qwen1.5b_git_howto_n2.jsonl")
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
 SAMPLE_RUNS = (
@@ -172,6 +175,11 @@ def curate_record(row: dict) -> dict:
             "figures": row.get("figures", []),
         },
     }
+
+
+def _record_key(record: dict) -> str:
+    """What tells a labelled record from the others of its set: its id, or its messages in the older set."""
+    return record.get("id") or json.dumps(record["messages"])
 
 
 def share(good: int, total: int) -> str:
@@ -262,8 +270,9 @@ def measure(path: Path, verify: str, docs: Path, extra: list[str]) -> tuple[list
     labels = [r["label"] for r in rows]
     kept = [json.loads(line) for f in out.glob("curated-*.jsonl") for line in f.read_text().splitlines()]
     rejects = [json.loads(line) for f in out.glob("rejects-curated-*.jsonl") for line in f.read_text().splitlines()]
-    rejected_by = {json.dumps(r["record"]["messages"]): r for r in rejects if "record" in r}
-    stage = [rejected_by.get(json.dumps(curate_record(r)["messages"]), {}).get("gate") for r in rows]
+    # by id: a pair the model wrote twice is one record kept and one rejected as a duplicate of it
+    rejected_by = {_record_key(r["record"]): r for r in rejects if "record" in r}
+    stage = [rejected_by.get(_record_key(curate_record(r)), {}).get("gate") for r in rows]
     verifiers = [m for m in verify.split(",") if m not in ("none", "")]
     gates_kept = [s is None or s in (*verifiers, "verify_failed") for s in stage]
     print(f"\n{path.name}: {len(rows)} labelled pairs, {labels.count('good')} good")
@@ -277,7 +286,7 @@ def measure(path: Path, verify: str, docs: Path, extra: list[str]) -> tuple[list
         print(f"{label} pairs rejected:")
         for row, reason in zip(rows, stage):
             if reason and row["label"] == label:
-                detail = rejected_by[json.dumps(curate_record(row)["messages"])]["detail"]
+                detail = rejected_by[_record_key(curate_record(row))]["detail"]
                 print(f"  {reason}: {curate_record(row)['messages'][0]['content'][:70]!r} ({detail[:80]})")
     print(f"output: {out}")
     return [s is None for s in stage], labels
