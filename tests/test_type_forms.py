@@ -46,6 +46,11 @@ PROC = QuestionType.PROCESS_WORKFLOW
             "Color",
         ),
         ("Fill in the blank: AT&T sells ____ plans to customers across the US.", "mobile"),
+        # a closing quote after a word, and a possessive, are not a prime
+        ("Fill in the blank: we know '____' matches 'revert-c99' exactly.", "master"),
+        ("Fill in the blank: the commits go to the ____' mailing list for review.", "maintainers"),
+        ("Fill in the blank: the ____'s registry hosts the crates.", "Cargo"),
+        ("Fill in the blank: it does fix the problem (from 'make ____' test) and breaks nothing.", "CC=gcc-2.95"),
     ],
 )
 def test_true_false_and_fill_blank_items_pass(question, answer):
@@ -75,6 +80,11 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ),
         ("Fill in the blank: the sketches are at https://____/sketches on the site.", "processing.org", "a URL"),
         ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
+        # git's revision suffixes and a prime: the blank takes part of "master^", "HEAD~2", "#1'" or "#1"
+        ("Fill in the blank: the ____^ and #1 is applied to master.", "diff between master", "half of one word"),
+        ("Fill in the blank: reset the branch to ____~2 before you rebase it.", "HEAD", "half of one word"),
+        ("Fill in the blank: the diff is applied and ____' commit is made.", "committed to create #1", "half of one"),
+        ("Fill in the blank: the diff between master^ and #____ is applied to master.", "1", "half of one word"),
         (
             "Fill in the blank: ____ the first phase of the data availability sampling roadmap.",
             "EIP-4844 introduced",

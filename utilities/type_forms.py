@@ -235,6 +235,8 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
                 continue
             if _common(first) or _common(last) or any(_common(t) and t not in _INNER_TIES for t in inner):
                 continue
+            if _joined(sentence, tokens[i][1], tokens[j][2], text):
+                continue
             found.append(text)
     once = [t for t in dict.fromkeys(found) if len(t) <= MAX_TERM_CHARS and _said_once(t, sentence)]
     return tuple(sorted(once, key=lambda t: (len(t.split()), found.index(t))))
@@ -256,6 +258,22 @@ _COMMON = frozenset({
 def _common(word: str) -> bool:
     w = word.lower().strip("`")
     return w in _TIE_WORDS or w in _COMMON or not re.search(r"[a-z0-9]", w)
+
+
+def _joined(text: str, start: int, end: int, term: str) -> bool:
+    """Whether ``text[start:end]``, which holds ``term`` or its blank, is joined to the rest of one token: by a
+    hyphen ("first-____ auction"), a "#" before it ("#____" of "#1"), git's "^" or "~" after it ("____^" of
+    "master^", "HEAD~2"), or a prime after a term that ends on a digit ("____' commit" of "#1'"; a quote that closes
+    one opened before it is no prime: "'make ____' test" of "make CC=gcc-2.95").
+
+    >>> _joined("diff between master^ and #1", 0, 19, "diff between master"), _joined("'master' head", 1, 7, "master")
+    (True, False)
+    """
+    before, after = text[start - 1 : start] if start else "", text[end : end + 1]
+    if before in ("-", "#") or after in ("-", "^", "~"):
+        return True
+    opened = text[:start].count(after) + (text[:start].count("‘") if after == "’" else 0)
+    return after in ("'", "’") and term.rstrip("`")[-1:].isdigit() and opened % 2 == 0
 
 
 def _said_once(term: str, sentence: str) -> bool:
@@ -326,8 +344,8 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
         return "a fill-in-the-blank sentence that stops at the colon before what it introduces"
     if blank and _IN_ADDRESS.search(question):
         return "a blank inside a link's address: the term is part of a URL"
-    if blank and (question[blank.start() - 1 : blank.start()] == "-" or question[blank.end() : blank.end() + 1] == "-"):
-        return "a blank joined to a word by a hyphen ('first-____ auction'): the term is half of one word"
+    if blank and _joined(question, blank.start(), blank.end(), answer):
+        return "a blank joined to the rest of its token ('first-____ auction', '____^' of 'master^'): half of one word"
     opens_item = blank and question[: blank.start()].strip().lower() in ("", CLOZE_LABEL.strip().lower())
     if opens_item and _ARTICLE_NEXT.match(question, blank.end()):
         return "a blank that opens the sentence before an article holds its subject and its verb, not a term"
