@@ -98,6 +98,8 @@ DATA = ROOT / "benchmarks" / "data"
 # system prompt (``benchmarks/data/ab_fewshot_system.md``, not shipped: ``bench_prompt_ab.py`` shows why), read with
 # r52's pairs in one mixed packet by a new panel (agreed on 243 of 267 distinct pairs, a third settled 24): 70 good
 # of 168. That panel found 67 of r52's pairs good where r52's own readers found 81: compare runs read together.
+# ``labelled_qwen1.5b_sample_r55.jsonl``: the README's first command at 6051160 (author's-voice rule, whole-token
+# terms), 83 pairs, read blind by two new readers (agreed on 77, a third settled 6): 54 good; the run kept 55, 48 good.
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -138,6 +140,7 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_heldout_r49.jsonl",
     "labelled_qwen1.5b_heldout_r52.jsonl",
     "labelled_qwen1.5b_heldout_r54.jsonl",
+    "labelled_qwen1.5b_sample_r55.jsonl",
 )
 # sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
 # labelled_qwen1.5b_git_howto_n1: the recall requests of three first-person how-tos from Git's documentation at
@@ -150,7 +153,7 @@ SAMPLE_RUNS = (
     "q2",
     "q4",
     *(f"r{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20, 28, 29, 30, 31, 32, 33)),
-    *(f"r{n}" for n in (38, 39, 40, 41, 42, 44, 46)),
+    *(f"r{n}" for n in (38, 39, 40, 41, 42, 44, 46, 55)),
 )
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 

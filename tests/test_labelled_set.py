@@ -82,6 +82,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_heldout_r49.jsonl": 60,
     "labelled_qwen1.5b_heldout_r52.jsonl": 58,
     "labelled_qwen1.5b_heldout_r54.jsonl": 50,
+    "labelled_qwen1.5b_sample_r55.jsonl": 46,
 }
 
 
