@@ -257,9 +257,8 @@ def told_by_author(sentences: tuple[str, ...]) -> bool:
     >>> told_by_author(("I ran git fsck.", "It found one bad object.")), told_by_author(("I ran it.", "A", "B"))
     (True, False)
     """
-    return bool(sentences) and sum(authors_voice(s) is not None for s in sentences) >= AUTHORS_VOICE_SHARE * len(
-        sentences
-    )
+    told = sum(authors_voice(s) is not None for s in sentences)
+    return bool(sentences) and told >= AUTHORS_VOICE_SHARE * len(sentences)
 
 
 def without_barren_runs(
