@@ -210,7 +210,7 @@ def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     costs nothing and yields nothing."""
     if not all("request_completion_tokens" in r for r in rows):
         return "good kept pairs per 1,000 completion tokens: - (the set has no token counts)"
-    from models.question_types import QuestionType
+    from models.question_types import FOCUSED, QuestionType
     from models.schemas import ReplyLimits
     from utilities.config import PlanSettings
     from utilities.file_utils import load_documents
@@ -221,7 +221,7 @@ def per_token_yield(rows: list[dict], kept: list[bool], docs: Path) -> str:
     plan = PlanSettings()
     left_out = set()  # requests for runs of sentences today's planner does not send
     for name in {r["document"] for r in rows}:
-        focused = (QuestionType.FACTUAL_RECALL, QuestionType.TRUE_FALSE_FILL_BLANK)
+        focused = tuple(qt for qt in QuestionType if qt in FOCUSED)
         every = plan_requests(documents[name], focused, 2, sentences_per_request=plan.sentences_per_request)
         sent, _ = without_barren_runs(documents[name], every, ReplyLimits())
         left_out |= {request_key(r) for r in every if r not in sent}

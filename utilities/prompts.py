@@ -222,15 +222,14 @@ def cloze_sentences(
 
 @dataclass(frozen=True)
 class _Sources:
-    """A request's source texts as the prompt shows them, the sentences it may cite (numbered from 1 in that
-    order, the section's ``section_quotes`` first) and the run of them it asks about (``focus_range``; None for
-    the whole section)."""
+    """A request's source texts as the prompt shows them and the sentences it may cite (numbered from 1 in that
+    order, the section's ``section_quotes`` first). The same for every run of a section with the same related
+    sections: which run a request asks about is ``focus_range(planned.focus, section_quotes)``."""
 
     texts: list[str]
     context: list[str]
     quotes: tuple[str, ...]
     section_quotes: int
-    cite: range | None
     title: str | None
 
 
@@ -246,8 +245,7 @@ def _sources(document: Document, planned: PlannedRequest, limits: ReplyLimits) -
     for index in planned.related:
         texts.append("\n" + _section_block("Related section", document, index, citable))
         context.append(document.sections[index].text)
-    cite = focus_range(planned.focus, section_quotes)
-    return _Sources(texts, context, tuple(citable.quotes), section_quotes, cite, title)
+    return _Sources(texts, context, tuple(citable.quotes), section_quotes, title)
 
 
 def _each_sources(document: Document, requests: list[PlannedRequest], limits: ReplyLimits) -> list[_Sources]:
@@ -309,7 +307,8 @@ def build_request(
     key = request_key(planned)
     section = document.sections[planned.section_index]
     sources = _sources(document, planned, limits)
-    texts, context, cite, title = sources.texts, sources.context, sources.cite, sources.title
+    texts, context, title = sources.texts, sources.context, sources.title
+    cite = focus_range(planned.focus, sources.section_quotes)
     citable = _Citable(limits)  # facts are marked after the sources' sentences, numbered on from them
     citable.quotes.extend(sources.quotes)
     if planned.facts:
