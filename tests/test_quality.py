@@ -1425,6 +1425,13 @@ def test_a_blanked_acronym_spelled_out_before_it_gives_its_answer_away(gate, ite
     [
         ("What is the blob base fee?", "The blob base fee will settle where a blob costs at least its compute.", True),
         ("What is the execution layer?", "Nodes of the execution layer verify every blob in their pool.", True),
+        # its verb says what something else is: the thing comes after it
+        ("What is silver halide crystals?", "Photographic film is covered in silver halide crystals.", True),
+        ("What is the alpha channel?", "Each pixel is stored with an alpha channel beside its colour.", True),
+        # near misses: the thing before a later verb; an inverted definition names it before "is" too; a colon
+        ("What is the alpha channel?", "In a PNG, the alpha channel is how opaque each pixel is.", False),
+        ("What are silver halide crystals?", "Film is coated, and these crystals are what light darkens.", False),
+        ("What is the alpha channel?", "Per the PNG spec: the opacity stored beside each pixel.", False),
         # near misses: a definition; an opening "A ..."; a named thing; a purpose; a thing placed by "of"
         ("What is the reserve price?", "The reserve price is BLOB_BASE_COST times the execution base fee.", False),
         ("What is the reserve price?", "A floor under the blob base fee, set by BLOB_BASE_COST.", False),

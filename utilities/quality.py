@@ -46,8 +46,8 @@ Gates, in order (a pair is rejected by the first it fails):
 6. ``on_target``: asked what a thing is, the answer does not only say how it changes
    ("What is the unit cost of data services?" "Technological progress brings it down.",
    ``trend_reason``); asked for an amount (a value, a level, how many) or a name, it gives one
-   (``amountless_reason``); asked what a bare thing is, it says what it is (``undefined_reason``);
-   and it mentions at least ``ON_TARGET_SHARE`` of the terms
+   (``amountless_reason``); asked what a bare thing is, it says what it is, with a verb of
+   definition after the thing (``undefined_reason``); and it mentions at least ``ON_TARGET_SHARE`` of the terms
    its question asks about: the question's content words (stemmed; identifiers
    split into their words) less those that only frame it
    (``models/data/question_frame_words.txt``: "purpose", "difference", "value").
@@ -645,14 +645,18 @@ _DEFINES = re.compile(
 
 def undefined_reason(question: str, answer: str) -> str | None:
     """Asked what a bare thing is ("What is the blob base fee?"), the answer's first sentence never says what it
-    is: no "is", "are", "refers to", "means", "denotes", no colon, no opening "A ...". The 1.5B answers such a
-    question with any sentence about the thing ("The blob base fee will settle at a level where ...").
+    is: no "is", "are", "refers to", "means", "denotes" after the thing, no colon, no opening "A ...". The 1.5B
+    answers such a question with any sentence about the thing ("The blob base fee will settle at a level where
+    ..."), or one that names it after its verb, so that the sentence says what something else is ("What is
+    silver halide crystals?" answered "Photographic film is covered in silver halide crystals.").
 
     >>> undefined_reason("What is the blob base fee?", "Ethereum uses an auction to set the blob base fee.")
     'asked what the blob base fee is, the answer never says what it is'
     >>> undefined_reason("What is the target blob gas?", "The target blob gas is defined as GAS_PER_BLOB times two.")
     >>> undefined_reason("What is the fee of EIP-7918?", "EIP-7918 sets a reserve price.")
     >>> undefined_reason("What is EIP-7594?", "EIP-7594 introduces PeerDAS.")
+    >>> undefined_reason("What is the threshold level?", "Thresholding is applied to the data.")
+    'asked what the threshold level is, the answer never says what it is'
     """
     asked = _WHAT_IS.match(question.strip())
     thing = re.sub(r"^(?:the|an?)\s+", "", asked.group("asked"), flags=re.IGNORECASE) if asked else ""
@@ -660,7 +664,12 @@ def undefined_reason(question: str, answer: str) -> str | None:
     if not asked or len(thing.split()) > MAX_BARE_WORDS or words & (_PLACING_WORDS | _HOW_FRAMES) or _names(thing):
         return None  # a name ("What is EIP-7594?") is answered by what it does; a purpose by what it is for
     first = re.split(r"(?<=[.!?])\s", answer.strip(), maxsplit=1)[0]
-    return None if _DEFINES.search(first) else f"asked what {asked.group('asked')} is, the answer never says what it is"
+    head = content_stems(thing.split()[-1])  # "crystals" of "silver halide crystals"
+    for defines in _DEFINES.finditer(first):
+        opens, colon = defines.start() == 0, defines.group(0) == ":"
+        if not head or opens or colon or head & content_stems(first[: defines.start()]):
+            return None
+    return f"asked what {asked.group('asked')} is, the answer never says what it is"
 
 
 def trend_reason(question: str, answer: str) -> str | None:
