@@ -145,8 +145,10 @@ DEFAULT_SETS = (
 # sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
 # labelled_qwen1.5b_git_howto_n1: the recall requests of three first-person how-tos from Git's documentation at
 # 56d237d's parent (before the author's-voice rule), 42 pairs, 3 good; _n2: the README's first command's types over
-# them at 00d6e48, 64 pairs, 32 good. Two readers each, a third on 4 disagreements of _n2.
-UNSHIPPED_SETS = ("labelled_qwen1.5b_git_howto_n1.jsonl", "labelled_qwen1.5b_git_howto_n2.jsonl")
+# them at 00d6e48, 64 pairs, 32 good; _n3: the recall requests of four more how-tos (separating-topic-branches,
+# rebuild-from-update-hook, setup-git-server-over-http, recover-corrupted-blob-object) at f5c6aae, 32 pairs, 5 good.
+# Two readers each, a third on 4 disagreements of _n2 and 1 of _n3.
+UNSHIPPED_SETS = tuple(f"labelled_qwen1.5b_git_howto_{n}.jsonl" for n in ("n1", "n2", "n3"))
 DOCS = ROOT.parent / "shared" / "corpus" / "markdown_docs"
 # sets over other documents than --docs
 SAMPLE_RUNS = (

@@ -24,6 +24,10 @@ HOWTOS = {  # file in git-doc's howto/ -> (document name, author)
     "rebase-from-internal-branch.txt": ("git_rebase_internal_branch", "Junio C Hamano"),
     "recover-corrupted-object-harder.txt": ("git_recover_corrupted_object", "Jeff King"),
     "revert-branch-rebase.txt": ("git_revert_branch_rebase", "Junio C Hamano"),
+    "separating-topic-branches.txt": ("git_separating_topic_branches", "Junio C Hamano"),
+    "rebuild-from-update-hook.txt": ("git_rebuild_from_update_hook", "Junio C Hamano"),
+    "setup-git-server-over-http.txt": ("git_server_over_http", "Rutger Nijlunsing"),
+    "recover-corrupted-blob-object.txt": ("git_recover_corrupted_blob", "Linus Torvalds"),
 }
 
 
