@@ -1068,6 +1068,11 @@ def test_an_answer_ending_a_clause_on_a_bare_demonstrative_is_not_self_contained
         ("What does Table 11.1 list about the reserve price?", GOOD.answer, (), False),  # a table is never carried
         ("What does Figure 1.1 show about the reserve price?", GOOD.answer, ("FIGURE_1.1",), True),  # attached
         ("What does Figure 1 show about the reserve price?", GOOD.answer, ("FIGURE_1.1",), True),  # its own number
+        # a how-to's numbered step is a part of the source, never carried; a step with no number is a word
+        ("What error does the push print in step 5 of the reserve price set-up?", GOOD.answer, (), False),
+        ("What does Step 2: enable DAV on the reserve price's repository state?", GOOD.answer, (), False),
+        ("What is the first step of setting the reserve price?", GOOD.answer, (), True),
+        ("How many steps does setting the reserve price take?", GOOD.answer, (), True),
     ],
 )
 def test_a_pair_pointing_at_a_figure_or_table_it_does_not_carry_fails(gate, question, answer, figures, ok):

@@ -243,7 +243,8 @@ _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
 # at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
 _FIGURE_REFERENCE = re.compile(
-    r"\b(?P<kind>figures?|fig\.?|tables?|listings?|chapters?|sections?|equations?|examples?)\s+(?P<number>\d+(?:[.-]\d+)*)",
+    r"\b(?P<kind>figures?|fig\.?|tables?|listings?|chapters?|sections?|equations?|examples?|steps?)\s+"
+    r"(?P<number>\d+(?:[.-]\d+)*)",
     re.I,
 )
 # How a text points at a figure's marks without a number: a colour or a line style and the mark it draws ("the
@@ -1007,11 +1008,12 @@ def _degenerate(c: Candidate) -> Verdict:
 
 
 def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
-    """A "Figure 2", "Table 11.1", "Listing 14-1" or "Chapter 3" the text points at that its record does not carry:
-    a table, listing, chapter, section, equation or example never; a figure when the pair carries no figure, or
-    carries several (ids like ``FIGURE_11.9``) and none has its number. One carried figure may be the "Figure 1"
-    the text names. A figure's marks ("the vertical blue line", "(squares)", "illustrated in black") when the pair
-    carries no figure. Where in its source the text's subject is ("(also applicable below)", "as described above").
+    """A "Figure 2", "Table 11.1", "Listing 14-1", "Chapter 3" or "step 5" the text points at that its record does
+    not carry: a table, listing, chapter, section, equation, example or a how-to's numbered step never; a figure
+    when the pair carries no figure, or carries several (ids like ``FIGURE_11.9``) and none has its number. One
+    carried figure may be the "Figure 1" the text names. A figure's marks ("the vertical blue line", "(squares)",
+    "illustrated in black") when the pair carries no figure. Where in its source the text's subject is ("(also
+    applicable below)", "as described above").
 
     >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ())
     'vertical blue line'
