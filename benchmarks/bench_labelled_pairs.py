@@ -100,6 +100,12 @@ DATA = ROOT / "benchmarks" / "data"
 # of 168. That panel found 67 of r52's pairs good where r52's own readers found 81: compare runs read together.
 # ``labelled_qwen1.5b_sample_r55.jsonl``: the README's first command at 6051160 (author's-voice rule, whole-token
 # terms), 83 pairs, read blind by two new readers (agreed on 77, a third settled 6): 54 good; the run kept 55, 48 good.
+# ``labelled_qwen1.5b_sample_r56.jsonl`` and ``labelled_qwen1.5b_heldout_r56.jsonl``: the recall requests of the
+# sample and of the Rust chapter's first 8 sections at f5c6aae with each request offered only the sentences of its
+# run that stand alone, as fill-in-the-blank requests are (not shipped: it changed nothing). Read in one blind packet
+# with _r55's and _r52's recall pairs of the same requests by a new panel (agreed on 135 of 144, a third settled 9):
+# 17 and 18 good of 38 and 34, against 15 and 17 for the pairs of today's prompts; the gates keep 22 good of 30
+# against 21 of 30, and the readers' reasons barely move (not self-contained 17 against 16).
 DEFAULT_SETS = (
     "labelled_qwen1.5b_t07.jsonl",
     "labelled_qwen1.5b_t02.jsonl",
@@ -141,6 +147,8 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_heldout_r52.jsonl",
     "labelled_qwen1.5b_heldout_r54.jsonl",
     "labelled_qwen1.5b_sample_r55.jsonl",
+    "labelled_qwen1.5b_sample_r56.jsonl",
+    "labelled_qwen1.5b_heldout_r56.jsonl",
 )
 # sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
 # labelled_qwen1.5b_git_howto_n1: the recall requests of three first-person how-tos from Git's documentation at
@@ -155,7 +163,7 @@ SAMPLE_RUNS = (
     "q2",
     "q4",
     *(f"r{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20, 28, 29, 30, 31, 32, 33)),
-    *(f"r{n}" for n in (38, 39, 40, 41, 42, 44, 46, 55)),
+    *(f"r{n}" for n in (38, 39, 40, 41, 42, 44, 46, 55, 56)),
 )
 SET_DOCS = {f"labelled_qwen1.5b_sample_{n}.jsonl": ROOT / "markdown_docs" for n in SAMPLE_RUNS}
 

@@ -83,6 +83,8 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_heldout_r52.jsonl": 58,
     "labelled_qwen1.5b_heldout_r54.jsonl": 50,
     "labelled_qwen1.5b_sample_r55.jsonl": 46,
+    "labelled_qwen1.5b_sample_r56.jsonl": 9,
+    "labelled_qwen1.5b_heldout_r56.jsonl": 11,
 }
 
 
