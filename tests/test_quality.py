@@ -609,6 +609,50 @@ def test_an_answer_that_adds_information_passes_tautology(gate, question, answer
     assert reason in after("tautology"), detail
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "echoed"),
+    [
+        # the question's words and one more: nothing asked is answered
+        (
+            "How do Rust and Cargo make published packages easier for people to find and use?",
+            "Rust and Cargo have features that make your published package easier for people to find and use.",
+            True,
+        ),
+        (
+            "What color filters can be adjusted in the image app?",
+            "The RGB filters can be adjusted in the image app.",
+            True,
+        ),
+        (
+            "Where should crate authors typically use doc comments in the crate root file?",
+            "Crate authors typically use doc comments in the crate root file by convention.",
+            True,
+        ),
+        # near misses: two new words; a number, a code span or an identifier the question lacks; an option chosen
+        (
+            "How do Rust and Cargo make published packages easier to find?",
+            "Rust and Cargo add metadata and documentation that make published packages easier to find.",
+            False,
+        ),
+        ("What is the default opt-level of the dev profile?", "The default opt-level of the dev profile is 0.", False),
+        (
+            "Which module is loaded for DAV support in Apache?",
+            "The dav_module is loaded for DAV support in Apache.",
+            False,
+        ),
+        ("Which field does the fee update read?", "The fee update reads `baseFeeUpdateFraction`.", False),
+        ("Does the reserve price rise with the execution fee or the blob fee?", "With the execution fee.", False),
+    ],
+)
+def test_an_answer_that_echoes_its_question_adding_one_word_fails_tautology(gate, question, answer, echoed):
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=(answer,), reasoning_steps=())
+    reason, detail = only(gate_over(gate, pair, (answer,)))
+    if echoed:
+        assert reason == "tautology" and detail.endswith("to its question's words"), detail
+    else:
+        assert reason != "tautology", detail
+
+
 # 3b'. on target: an answer mentions the terms its question asks about
 
 
@@ -1309,7 +1353,7 @@ def test_a_blank_whose_term_is_only_a_generic_reference_names_nothing_to_recall(
         # two things differ
         (
             "How do the `dev` and `release` profiles differ?",
-            "The `dev` and `release` profiles differ in their configurations.",
+            "The `dev` and `release` profiles differ in their optimization level and debug information.",
             False,
         ),
         (
@@ -1378,7 +1422,7 @@ def test_a_pair_leaning_on_figure_marks_such_or_an_undefined_symbol_is_not_self_
         ),
         (
             "How many columns does a full node verify for the reserve price?",
-            "Full nodes verify columns of cells.",
+            "Full nodes verify custodied columns of cells.",
             "amount",
         ),
         (

@@ -41,8 +41,9 @@ Gates, in order (a pair is rejected by the first it fails):
    and code spans are not all the question's. Yes/no and true/false answers,
    and answers to either-or questions, are not tested. Nor is a why-answer a
    restatement (``restated_reason``), a blanked acronym spelled out before its
-   blank (``spelled_out_reason``), or a term a link's address spells out
-   (``linked_reason``).
+   blank (``spelled_out_reason``), a term a link's address spells out
+   (``linked_reason``), or an answer that echoes its question and adds one word
+   (``echoed_reason``).
 6. ``on_target``: asked what a thing is, the answer does not only say how it changes
    ("What is the unit cost of data services?" "Technological progress brings it down.",
    ``trend_reason``); asked for an amount (a value, a level, how many) or a name, it gives one
@@ -528,7 +529,45 @@ def check_tautology(question: str, answer: str) -> str | None:
     spans = {normalize(s) for s in _CODE_SPAN.findall(answer)}
     if answer_words and answer_words <= question_words and all(s in q for s in spans):
         return "every word of the answer is in its question"
-    return spelled_out_reason(question, answer) or linked_reason(question, answer) or restated_reason(question, answer)
+    return (
+        spelled_out_reason(question, answer)
+        or linked_reason(question, answer)
+        or restated_reason(question, answer)
+        or echoed_reason(question, answer)
+    )
+
+
+MAX_ECHO_WORDS = 1  # content words an answer may add to its question's and still say nothing it did not
+MIN_ECHOED_WORDS = 2  # of the question's content words, that an answer must repeat to echo it
+# a name an answer may add to its question's words: a number, an identifier (dav_module, baseFee, EIP-7840)
+_NAMED_VALUE = re.compile(r"\w*\d\w*|\w+_\w+|[a-z]+[A-Z]\w*")
+
+
+def echoed_reason(question: str, answer: str) -> str | None:
+    """An open question answered by repeating its words (``MIN_ECHOED_WORDS`` or more) and adding at most
+    ``MAX_ECHO_WORDS``, with no value or name it lacks: "How do Rust and Cargo make published packages easier for
+    people to find and use?" answered "Rust and Cargo have features that make your published package easier for
+    people to find and use.". A new number, code span or identifier is an answer on its own ("The default
+    `opt-level` of `dev` is `0`."; "The dav_module is loaded."). Not judged: items (a blank, a verdict), yes or
+    no answers, and questions that offer options ("X or Y?").
+
+    >>> echoed_reason("What in Cargo makes crates easy to find?", "Cargo has features that make crates easy to find.")
+    "the answer adds only 'featur' to its question's words"
+    >>> echoed_reason("What in Cargo makes crates easy to find?", "Its `description` field makes them easy to find.")
+    """
+    if BLANK.search(question) or verdict(question, answer) or re.search(r"\bor\b", question, re.IGNORECASE):
+        return None
+    if normalize(answer).split(" ", 1)[0].strip(",.;:!") in YES_NO:
+        return None  # a polar question's verdict
+    said, asked = content_stems(_identifier_words(answer)), content_stems(_identifier_words(question))
+    if len(said & asked) < MIN_ECHOED_WORDS:
+        return None  # a short answer in its own words ("Reserve.")
+    added = said - asked
+    names = {n.lower() for n in _NAMED_VALUE.findall(answer)} - {n.lower() for n in _NAMED_VALUE.findall(question)}
+    if len(added) > MAX_ECHO_WORDS or value_tokens(answer) - value_tokens(question) or names:
+        return None
+    new = f"only {next(iter(added))!r}" if added else "nothing"
+    return f"the answer adds {new} to its question's words"
 
 
 _ADDRESS = re.compile(r"\]\(([^)\s]+)\)|\b(?:https?|ftp)://\S+")
