@@ -548,14 +548,14 @@ def echoed_reason(question: str, answer: str) -> str | None:
     ``MAX_ECHO_WORDS``, with no value or name it lacks: "How do Rust and Cargo make published packages easier for
     people to find and use?" answered "Rust and Cargo have features that make your published package easier for
     people to find and use.". A new number, code span or identifier is an answer on its own ("The default
-    `opt-level` of `dev` is `0`."; "The dav_module is loaded."). Not judged: items (a blank, a verdict), yes or
-    no answers, and questions that offer options ("X or Y?").
+    `opt-level` of `dev` is `0`."; "The dav_module is loaded."). Not judged: items (a blank, a verdict) and yes or
+    no answers; ``check_tautology`` leaves out questions that offer options ("X or Y?") before it asks.
 
     >>> echoed_reason("What in Cargo makes crates easy to find?", "Cargo has features that make crates easy to find.")
     "the answer adds only 'featur' to its question's words"
     >>> echoed_reason("What in Cargo makes crates easy to find?", "Its `description` field makes them easy to find.")
     """
-    if BLANK.search(question) or verdict(question, answer) or re.search(r"\bor\b", question, re.IGNORECASE):
+    if BLANK.search(question) or verdict(question, answer):
         return None
     if normalize(answer).split(" ", 1)[0].strip(",.;:!") in YES_NO:
         return None  # a polar question's verdict
