@@ -563,11 +563,18 @@ def echoed_reason(question: str, answer: str) -> str | None:
     if len(said & asked) < MIN_ECHOED_WORDS:
         return None  # a short answer in its own words ("Reserve.")
     added = said - asked
-    names = {n.lower() for n in _NAMED_VALUE.findall(answer)} - {n.lower() for n in _NAMED_VALUE.findall(question)}
+    names = _added(_NAMED_VALUE, answer, question)
     if len(added) > MAX_ECHO_WORDS or value_tokens(answer) - value_tokens(question) or names:
         return None
     new = f"only {next(iter(added))!r}" if added else "nothing"
     return f"the answer adds {new} to its question's words"
+
+
+def _added(pattern: re.Pattern[str], answer: str, question: str) -> set[str]:
+    """What ``pattern`` finds in ``answer`` and not in ``question``, case aside: the names an answer adds."""
+    return {m.group(0).lower() for m in pattern.finditer(answer)} - {
+        m.group(0).lower() for m in pattern.finditer(question)
+    }
 
 
 _ADDRESS = re.compile(r"\]\(([^)\s]+)\)|\b(?:https?|ftp)://\S+")
@@ -773,9 +780,7 @@ def amountless_reason(question: str, answer: str) -> str | None:
     if not _ASKS_AMOUNT.match(question):
         return None
     given = (value_tokens(answer) | _numbers(answer)) - value_tokens(question) - _numbers(question)
-    names = {m.group(0).lower() for m in _IDENTIFIER.finditer(answer)} - {
-        m.group(0).lower() for m in _IDENTIFIER.finditer(question)
-    }
+    names = _added(_IDENTIFIER, answer, question)
     if given or names or re.search(r"[$*/+=<>×÷^%]", answer) or _AMOUNT_WORDS.search(answer):
         return None
     return "asked for an amount, the answer gives none"
