@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.question_types import QuestionType  # noqa: E402
 from utilities.file_utils import load_documents  # noqa: E402
-from utilities.naming import name_document  # noqa: E402
+from utilities.naming import name_document, name_document_in_answer  # noqa: E402
 from utilities.outputs.examples import written_question  # noqa: E402
 from utilities.planner import plan_requests, thin_section_reason  # noqa: E402
 from utilities.type_forms import without_source  # noqa: E402
@@ -71,8 +71,9 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                 related = next((list(p.related) for p in plans if p.section_index == section.index), [])
                 shown = " ".join(document.sections[i].text for i in (section.index, *related))
                 for n, pair in enumerate(entry["pairs"]):
-                    # the question as the run's gates judged and wrote it, with its document named
+                    # the pair as the run's gates judged and wrote it, with its document named
                     named = name_document(pair["question"], document.called, shown)
+                    answer = name_document_in_answer(pair["answer"], document.called)
                     rows.append(
                         {
                             "id": f"{entry['key']}/{n}",
@@ -85,6 +86,8 @@ def collect(outs: list[Path], docs: Path, target: Path, min_words: int) -> int:
                             **pair,
                             "question": named,
                             **({"question_as_written": pair["question"]} if named != pair["question"] else {}),
+                            "answer": answer,
+                            **({"answer_as_written": pair["answer"]} if answer != pair["answer"] else {}),
                             "run_kept": _take(kept, (entry["key"], named)),
                             # every attempt's completion tokens, on each pair of the request (for yields per token)
                             "request_completion_tokens": sum(a["completion_tokens"] for a in entry["attempts"]),

@@ -219,6 +219,7 @@ class GatedPair:
     detail: str = ""
     verify: dict[str, Any] = field(default_factory=dict)  # verifier -> its reply (utilities/verify.py)
     question_as_written: str | None = None  # the model's question, when naming its document changed it
+    answer_as_written: str | None = None  # the model's answer, when naming its document changed it
 
     @property
     def id(self) -> str:

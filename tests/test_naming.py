@@ -14,7 +14,7 @@ from models.schemas import ReplyLimits
 from utilities.config import GateSettings, SamplingSettings
 from utilities.facts import quotable_sentences
 from utilities.file_utils import load_documents
-from utilities.naming import document_name, name_document
+from utilities.naming import document_name, name_document, name_document_in_answer
 from utilities.planner import plan_requests
 from utilities.prompts import PromptLibrary, build_request
 from utilities.quality import apply_gates
@@ -121,6 +121,36 @@ def test_no_name_leaves_the_question_as_written():
     assert name_document("What is the proposal's purpose?", None) == "What is the proposal's purpose?"
 
 
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ("This EIP assigns a reserve price to blobs.", "EIP-7918 assigns a reserve price to blobs."),
+        ("The proposal ensures that fees cover compute.", "EIP-7918 ensures that fees cover compute."),
+        ("Fees rise, as the proposal's if-clause says.", "Fees rise, as EIP-7918's if-clause says."),
+        # near misses: another EIP by its number, and the document's generic nouns, which in an answer are
+        # often things of the source ("formatting the text")
+        (
+            "EIP-4844 introduced blobs; the EIP-7594 cells follow.",
+            "EIP-4844 introduced blobs; the EIP-7594 cells follow.",
+        ),
+        ("Markdown is used for formatting the text.", "Markdown is used for formatting the text."),
+        ("The document type of a blob is fixed.", "The document type of a blob is fixed."),
+    ],
+)
+def test_an_answer_names_its_document_by_the_nouns_the_document_calls_itself(answer, named):
+    assert name_document_in_answer(answer, EIP) == named
+
+
+def test_an_answer_of_a_chapter_names_it_by_its_title_and_a_document_with_no_noun_of_its_own_is_left():
+    assert (
+        name_document_in_answer("This chapter covers hue filters.", CHAPTER)
+        == 'The chapter "Making Your Own Image Filters" covers hue filters.'
+    )
+    plain = DocumentName("Blob fees", ("document", "text"), numbered=False)
+    assert name_document_in_answer("The text says fees rise.", plain) == "The text says fees rise."
+    assert name_document_in_answer("This EIP assigns a price.", None) == "This EIP assigns a price."
+
+
 EIP_DOC = """---
 eip: 7918
 title: Blob base fee bounded by execution cost
@@ -150,10 +180,29 @@ def test_the_gates_judge_and_keep_the_named_question_and_the_record_keeps_the_wr
     (kept,) = apply_gates([outcome], GateSettings(), tmp_path).accepted
     assert kept.pair.question == "What does EIP-7918 ensure about blob consumers?"
     assert kept.question_as_written == pair.question
+    assert kept.answer_as_written is None  # the answer names nothing: as written
     # without the name (a journal from before it, or --curate), the same pair leans on "the proposal"
     unnamed = RequestOutcome(dataclasses.replace(built, document_name=None), "accepted", (pair,))
     (rejected,) = apply_gates([unnamed], GateSettings(), tmp_path).rejected
     assert rejected.gate == "self_contained" and "the proposal" in rejected.detail
+
+
+def test_the_gates_keep_the_named_answer_and_the_record_keeps_the_written_one(tmp_path):
+    (tmp_path / "eip.md").write_text(EIP_DOC)
+    document = load_documents(tmp_path).documents[0]
+    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
+    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    sentence = quotable_sentences(document.sections[0].text)[0]
+    pair = ParsedPair(
+        question="What reserve price is assigned to blobs?",
+        answer="This EIP assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs.",
+        reasoning_steps=(),
+        evidence=(sentence,),
+        figures=(),
+    )
+    (kept,) = apply_gates([RequestOutcome(built, "accepted", (pair,))], GateSettings(), tmp_path).accepted
+    assert kept.pair.answer == "EIP-7918 assigns a reserve price `BLOB_BASE_COST * base_fee_per_gas` to blobs."
+    assert kept.answer_as_written == pair.answer and kept.question_as_written is None
 
 
 def test_the_name_survives_the_journal(tmp_path):

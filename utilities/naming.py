@@ -9,7 +9,8 @@ document calls itself ("eip: 7918" and "This EIP ..."), else its title after tha
 ('the chapter "Making Your Own Image Filters"'). The nouns replaced are the ones the
 document calls itself ("this chapter", "This EIP") and "document" and "text", which in a
 question mean its source unless they open a term of it ("the text color"). A reference to
-anything else ("the function", "the two curves") is left for the gate to judge.
+anything else ("the function", "the two curves") is left for the gate to judge. An answer's references
+by the nouns the document calls itself are named too ("This EIP assigns ..."), not its "document" or "text".
 """
 
 from __future__ import annotations
@@ -101,6 +102,22 @@ def name_document(question: str, name: DocumentName | None, source: str = "") ->
         return called + (match.group("possessive") or "")
 
     return _reference(name.nouns).sub(named, question)
+
+
+def name_document_in_answer(answer: str, name: DocumentName | None) -> str:
+    """``answer`` with each reference to its document by a noun the document calls itself ("This EIP assigns ...",
+    "the proposal") replaced by the document's name ("EIP-7918 assigns ..."). Not "the document" or "the text":
+    in an answer they are more often things of the source than the source ("formatting the text").
+
+    >>> name_document_in_answer("This EIP assigns a reserve price.", DocumentName("EIP-7918", ("eip",), True))
+    'EIP-7918 assigns a reserve price.'
+    >>> name_document_in_answer("Markdown formats the text.", DocumentName("Cargo", ("chapter", "text"), False))
+    'Markdown formats the text.'
+    """
+    own = tuple(n for n in name.nouns if n not in SOURCE_NOUNS) if name is not None else ()
+    if name is None or not own:
+        return answer
+    return name_document(answer, DocumentName(name.name, own, name.numbered))
 
 
 def _called(name: DocumentName, noun: str, opens: bool) -> str:

@@ -121,7 +121,7 @@ from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome, Re
 from models.schemas import ReplyLimits
 from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
-from utilities.naming import name_document
+from utilities.naming import name_document, name_document_in_answer
 from utilities.sections import TITLE_SEPARATOR
 from utilities.settings import Float, SettingsModel, setting
 from utilities.text_checks import (
@@ -1335,12 +1335,21 @@ def apply_gates(
         names = subject_names(outcome)
         shown = " ".join(outcome.request.context)
         for position, written in enumerate(outcome.pairs):
-            # "the proposal" -> "EIP-7918": the pair the gates judge and the dataset keeps names its document
-            named = name_document(written.question, outcome.request.document_name, shown)
-            pair = written if named == written.question else replace(written, question=named)
+            # "the proposal" -> "EIP-7918": the pair the gates judge and the dataset keeps names its document, in the
+            # question and, by the nouns the document calls itself, in the answer ("This EIP assigns ...")
+            called = outcome.request.document_name
+            named = name_document(written.question, called, shown)
+            answer = name_document_in_answer(written.answer, called)
+            pair = (
+                written
+                if (named, answer) == (written.question, written.answer)
+                else replace(written, question=named, answer=answer)
+            )
             gated = GatedPair(pair, outcome, position)
-            if pair is not written:
+            if named != written.question:
                 gated.question_as_written = written.question
+            if answer != written.answer:
+                gated.answer_as_written = written.answer
             _check_pair(gated, Candidate(pair, outcome.request, settings, docs_root, names))
             if gated.gate is None:
                 survivors.setdefault(document, []).append(gated)

@@ -68,6 +68,7 @@ def to_example(gated: GatedPair, document: Document, include_reasoning: bool) ->
             "evidence_support": round(gated.support, 2),
             "verify": gated.verify,  # each verifier's reply ({} when VERIFY=none)
             "question_as_written": gated.question_as_written,  # the model's, when "the proposal" became a name
+            "answer_as_written": gated.answer_as_written,  # the model's, when "This EIP" became a name
         },
     )
 
@@ -110,6 +111,7 @@ def _pair_reject_line(gated: GatedPair) -> dict[str, Any]:
         "verify": gated.verify,
         "pair": pair.to_dict(),
         "question_as_written": gated.question_as_written,
+        "answer_as_written": gated.answer_as_written,
     }
 
 
