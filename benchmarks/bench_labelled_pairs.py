@@ -109,6 +109,11 @@ DATA = ROOT / "benchmarks" / "data"
 # ``labelled_qwen1.5b_sample_r57.jsonl``: the README's first command at e1dbb66 (the defining-verb, numbered-step
 # and echoed-answer rules), 83 pairs, read blind by two new readers who agreed on all: 52 good; the run kept 53, 46
 # good (40 of its pairs are word for word _r55's: the slots batch differently on a busy host).
+# ``labelled_qwen1.5b_open_r58.jsonl``: the three open types of the issue's five (TECHNICAL_EXPLANATION, INFERENCE,
+# COMPARATIVE_ANALYSIS) over the first 5 sections of each shared document at 199ee72 (--limit-sections 5), 39
+# requests in 37 min 53 s (the test suite beside it), 78 pairs, 12,608 completion tokens, read blind by two new
+# readers (agreed on 71, a third settled 7): 24 good; the run kept 27, 11 good. 39 of one reader's 50 bad and 37
+# of the other's 53 are "wrong": a reversed condition, a constant credited with the proposal's goals, seasons swapped.
 # Answers that call the document by a noun it calls itself ("This EIP assigns ...") are stored named ("EIP-7918
 # assigns ..."), as the pipeline writes them since answers are named too (utilities/naming.py
 # name_document_in_answer): such rows keep answer_as_written, label_as_written and readers_as_written (or, where
@@ -158,6 +163,7 @@ DEFAULT_SETS = (
     "labelled_qwen1.5b_sample_r56.jsonl",
     "labelled_qwen1.5b_heldout_r56.jsonl",
     "labelled_qwen1.5b_sample_r57.jsonl",
+    "labelled_qwen1.5b_open_r58.jsonl",
 )
 # sets whose documents are not shipped: run them with --set and --docs (benchmarks/git_howto_docs.py builds them)
 # labelled_qwen1.5b_git_howto_n1: the recall requests of three first-person how-tos from Git's documentation at

@@ -86,6 +86,7 @@ KEPT_GOOD_FLOORS = {
     "labelled_qwen1.5b_sample_r56.jsonl": 9,
     "labelled_qwen1.5b_heldout_r56.jsonl": 11,
     "labelled_qwen1.5b_sample_r57.jsonl": 44,
+    "labelled_qwen1.5b_open_r58.jsonl": 10,
 }
 
 

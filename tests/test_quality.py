@@ -1034,6 +1034,8 @@ def test_a_negated_quote_the_answer_does_not_rest_on_is_no_polarity_problem(gate
     [
         "How did you decide on the reserve price for the blob base fee?",
         "Why was it important for you to bound the blob base fee?",
+        "What inspired you to bound the blob base fee by BLOB_BASE_COST?",
+        "What was the main reason you took longer to bound the blob base fee?",
         "What does the reserve price in the attached figures show?",
     ],
 )
@@ -1042,8 +1044,14 @@ def test_questions_to_the_author_or_about_attached_figures_fail(gate, question):
     assert reason == "self_contained" and "leans on its source" in detail
 
 
-def test_a_general_second_person_question_passes(gate):
-    question = "How do you compute the reserve price of the blob base fee?"
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do you compute the reserve price of the blob base fee?",
+        "What does BLOB_BASE_COST let you take from the blob base fee?",  # near miss: "you take", now
+    ],
+)
+def test_a_general_second_person_question_passes(gate, question):
     assert only(gate(dataclasses.replace(GOOD, question=question)))[0] is None
 
 
@@ -1390,6 +1398,8 @@ def test_a_why_question_answered_without_a_reason_restates_itself(gate, question
         ("What bounds the blob base fee from below?", "This would be the reserve price.", "opens on 'This would'"),
         ("What floor does BLOB_BASE_COST set for $b$?", GOOD.answer, "'$b$'"),
         ("How did I compute the blob base fee from BLOB_BASE_COST?", GOOD.answer, "author's voice ('I')"),
+        ("What bounds the blob base fee from below?", "The figure shows BLOB_BASE_COST as its floor.", "'The figure'"),
+        ("What does this diagram show about BLOB_BASE_COST?", GOOD.answer, "'this diagram'"),
         ("What bounds the blob base fee from below?", "My reserve price, BLOB_BASE_COST times the base fee.", "('My')"),
         # near misses: "such as"; "such" naming the question's own noun; "This" before a noun; a symbol a noun names
         ("What fees, such as the blob base fee, does BLOB_BASE_COST bound from below?", GOOD.answer, None),
@@ -1400,6 +1410,9 @@ def test_a_why_question_answered_without_a_reason_restates_itself(gate, question
             None,
         ),
         ("What keeps the blob base fee $b$ above the BLOB_BASE_COST floor?", GOOD.answer, None),
+        # a figure by its number is for the other rule; a graph may be a commit graph, a figure of speech no figure
+        ("What does the commit graph of EIP-7918's repository hold?", GOOD.answer, None),
+        ("What figures does BLOB_BASE_COST set for the blob base fee?", GOOD.answer, None),
     ],
 )
 def test_a_pair_leaning_on_figure_marks_such_or_an_undefined_symbol_is_not_self_contained(

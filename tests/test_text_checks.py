@@ -152,6 +152,23 @@ def test_cut_off_and_sampling_accident():
     assert "repeats" in sampling_accident("Why?", "The fee rises with demand. The fee rises with demand.", EIP)
 
 
+@pytest.mark.parametrize(
+    ("answer", "is_cut"),
+    [
+        ("By applying the reserve price to the blob base fee, EIP-7918 jointly ensures that:", True),
+        ("To document the crate as a whole, we add documentation comments that *!", True),
+        ("The equilibrium forms on the edges of the upper-left quadrant, at the...", True),
+        # near misses: a colon inside, a last word that ends a sentence, a code span of one letter
+        ("EIP-7918 ensures two things: the fee market works and consumers pay for compute.", False),
+        ("The higher the resolution, the more pixels there are.", False),
+        ("The loop index is `a`.", False),
+        ("It is what the reserve price is for.", False),
+    ],
+)
+def test_an_answer_that_ends_on_a_colon_or_a_tying_word_is_cut_off(answer, is_cut):
+    assert cut_off(answer) is is_cut
+
+
 TRUE_FALSE = "True or false: The reserve price equals BLOB_BASE_COST times the execution base fee?"
 BLANK_ITEM = "A 10% change in the blob base fee may shift the total cost by just ____."
 

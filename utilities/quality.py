@@ -260,6 +260,13 @@ _FIGURE_MARK = re.compile(
     rf"|\b(?:shown|illustrated|drawn|plotted|depicted|marked|highlighted) (?:in|as|by) (?:a |the )?(?:{_COLOURS})\b",
     re.IGNORECASE,
 )
+# "The figure indicates that ...", "this diagram": a figure named by no number, which a pair that carries no figure
+# points at without showing (not "graph", "chart" or "plot": a commit graph, a Helm chart, a story's plot)
+_UNNUMBERED_FIGURE = re.compile(
+    r"\b(?:the|this|that|these|those)\s+(?:(?:above|following|attached|accompanying|previous)\s+)?"
+    r"(?:figure|diagram)s?\b(?!\s*\d)",
+    re.IGNORECASE,
+)
 # "(also applicable below)", "as shown above": where in its source a statement's subject is, which a pair lacks
 _SOURCE_POSITION = re.compile(
     r"\b(?:see|as|shown|described|discussed|listed|explained|given|defined|applicable|mentioned|noted|detailed)"
@@ -1056,15 +1063,17 @@ def unseen_parts(text: str, figures: Iterable[str]) -> str | None:
     not carry: a table, listing, chapter, section, equation, example or a how-to's numbered step never; a figure
     when the pair carries no figure, or carries several (ids like ``FIGURE_11.9``) and none has its number. One
     carried figure may be the "Figure 1" the text names. A figure's marks ("the vertical blue line", "(squares)",
-    "illustrated in black") when the pair carries no figure. Where in its source the text's subject is ("(also
-    applicable below)", "as described above").
+    "illustrated in black") or a figure by no number ("The figure indicates ...", "this diagram") when the pair
+    carries no figure. Where in its source the text's subject is ("(also applicable below)", "as described above").
 
     >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ())
     'vertical blue line'
     >>> unseen_parts("The supply curve (vertical blue line) is inelastic.", ("FIGURE_1.1",))
+    >>> unseen_parts("The figure shows heavy compute.", ()), unseen_parts("The figure shows it.", ("FIGURE_5.1",))
+    ('The figure', None)
     """
     figures = tuple(figures)
-    if not figures and (mark := _FIGURE_MARK.search(text)):
+    if not figures and (mark := _FIGURE_MARK.search(text) or _UNNUMBERED_FIGURE.search(text)):
         return mark.group(0)
     if position := _SOURCE_POSITION.search(text):
         return position.group(0)

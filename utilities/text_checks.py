@@ -42,6 +42,9 @@ BLANK = re.compile(r"(?<![\w`])_{2,}(?![\w`])")  # the blank of a fill-in-the-bl
 _VERDICT = re.compile(r"\W*(?:true|false)\W*", re.IGNORECASE)
 MAX_TERM_WORDS = 6  # a term that fills a blank; a longer answer is a sentence and must end like one
 _ENDS_SENTENCE = re.compile(r"""[.!?:;)\]"'`>*]\s*$""")
+# An ending that leaves its sentence open: a colon with nothing after it ("EIP-7918 jointly ensures that:"), or a last
+# word that only ties on what should follow ("... documentation comments that *!", "... at the...")
+_DANGLING_END = re.compile(r"""(?:(?<![`\w])(?:the|a|an|and|or|of|that|which|whose)[^\w`]*|:\s*)$""", re.IGNORECASE)
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|<!--.*?-->", re.DOTALL)
 # Code outside backticks: an indented line, a line ending in ; { or }, an assignment line, an HTML tag.
 _CODE_LINE = re.compile(r"^(?: {4,}|\t).*$|^.*[;{}]\s*$|^\s*[\w.\[\]]+\s*[-+*/]?=\s.*$|<[^>\n]+>", re.MULTILINE)
@@ -123,7 +126,8 @@ def content_stems(text: str) -> set[str]:
 
 
 def cut_off(answer: str, question: str = "") -> bool:
-    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark.
+    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark, or it
+    ends on a colon or on a word that ties on what should follow ("the", "and", "that").
 
     A bare verdict ("True", "False") and a short term that fills the question's blank are whole
     answers, not sentences cut short (a small model often answers a true-or-false item so).
@@ -134,11 +138,13 @@ def cut_off(answer: str, question: str = "") -> bool:
     (False, True, False)
     >>> cut_off("0.0000001% of the total cost because the", "It shifts the cost by just ___.")
     True
+    >>> cut_off("By applying it, EIP-7918 ensures that:"), cut_off("We add comments that *!"), cut_off("Set `a`.")
+    (True, True, False)
     """
     text = answer.strip()
     if _VERDICT.fullmatch(text) or (BLANK.search(question) and len(text.split()) <= MAX_TERM_WORDS):
         return False
-    return not _ENDS_SENTENCE.search(text)
+    return not _ENDS_SENTENCE.search(text) or bool(_DANGLING_END.search(text))
 
 
 def short_answer(answer: str) -> bool:
