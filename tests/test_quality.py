@@ -25,6 +25,7 @@ from utilities.quality import (
     item_source_problem,
     normalize,
     subject_names,
+    unsourced_code,
 )
 from utilities.text_checks import BLANK
 from utilities.type_forms import cloze_item
@@ -375,6 +376,28 @@ def test_an_answers_identifier_made_of_source_words_is_sourced(gate):
     assert only(gate(dataclasses.replace(pair, answer=invented), settings=GateSettings(), context=source))[0] == (
         "unsourced"
     )
+
+
+def test_an_answers_code_that_no_source_holds_is_unsourced(gate):
+    """The 1.5B garbles a formula of its source: `GAS_PER_BLOB * base_fee_per_gas` for `... base_fee_per_blob_gas`."""
+    source = (EIP_ABSTRACT[1],)
+    question = "When does `calc_excess_blob_gas()` skip subtracting `target_blob_gas`?"
+    answer = "When the reserve price is higher than `GAS_PER_BLOB * base_fee_per_gas`, it is not subtracted."
+    pair = dataclasses.replace(GOOD, question=question, answer=answer, evidence=source)
+    reason, detail = only(gate(pair, settings=GateSettings(), context=source))
+    assert reason == "unsourced" and "`GAS_PER_BLOB * base_fee_per_gas`" in detail, detail
+    # Near misses: the source's own formula spaced otherwise, a code span of the question, a number alone (the
+    # number rule's), and the same garbled formula when the gate is turned off
+    for fine in (
+        "When the reserve price is higher than `GAS_PER_BLOB*base_fee_per_blob_gas`, it is not subtracted.",
+        "When the reserve price is higher, `target_blob_gas` is not subtracted.",
+    ):
+        assert only(gate(dataclasses.replace(pair, answer=fine), settings=GateSettings(), context=source))[0] in (
+            after("unsourced")
+        ), fine
+    assert unsourced_code(question, "It is `8192`.", source) is None
+    assert only(gate(pair, settings=GateSettings(unsourced_ceiling=1.0), context=source))[0] in after("unsourced")
+    assert unsourced_code(question, answer, source) == "GAS_PER_BLOB * base_fee_per_gas"
 
 
 def test_an_answer_that_asks_instead_of_answering_fails_and_one_quoting_a_question_passes(gate):

@@ -167,7 +167,8 @@ class GateSettings(SettingsModel):
     )
     unsourced_ceiling: Float = setting(
         "0.35",
-        "share of an answer's content words not in its question that may be in no source shown; 1 turns it off",
+        "share of an answer's content words not in its question that may be in no source shown; "
+        "1 turns the gate off (its code check too)",
         ge=0.0,
         le=1.0,
     )
@@ -318,6 +319,7 @@ CALENDAR_NAMES = frozenset({
 MIN_TERM_USES = 2  # a term of the source: two words it uses together at least this often
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][\w-]*)")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
+_NO_SPACE = re.compile(r"\s+")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
 
 
@@ -1194,11 +1196,30 @@ def _evidence_support(c: Candidate) -> Verdict:
     return c.support
 
 
+def unsourced_code(question: str, answer: str, texts: Iterable[str]) -> str | None:
+    """The first code span of ``answer`` that neither ``question`` nor any of ``texts`` holds, spaces aside, or
+    None: a name or formula the model made up or garbled ("`GAS_PER_BLOB * base_fee_per_gas`", where its source
+    has `GAS_PER_BLOB * base_fee_per_blob_gas`). A number alone is the number rule's (``evidence_support``).
+
+    >>> unsourced_code("When?", "When `a*b` exceeds `c` and `8192`.", ["if a * b > c: 2**13"])
+    >>> unsourced_code("When?", "When `a*d` exceeds `c`.", ["if a * b > c"])
+    'a*d'
+    """
+    held = _NO_SPACE.sub("", " ".join((question, *texts)))
+    for span in _CODE_SPAN.findall(answer):
+        if not _NUMBER.fullmatch(span.strip()) and _NO_SPACE.sub("", span) not in held:
+            return span
+    return None
+
+
 def _unsourced(c: Candidate) -> Verdict:
-    """The answer does not add what no source says ("digital sensors" in an answer about film photographs)."""
-    if c.pair.figures:
+    """The answer does not add what no source says ("digital sensors" in an answer about film photographs), nor a
+    code span none holds."""
+    if c.pair.figures or c.settings.unsourced_ceiling >= 1:
         return Verdict()
     request = c.request
+    if code := unsourced_code(c.pair.question, c.pair.answer, (*request.context, *request.titles)):
+        return Verdict(f"the answer's code `{code}` is in no source shown")
     unsourced, new = unsourced_words(
         c.pair.question, c.pair.answer, _request_vocabulary((*request.context, *request.titles))
     )
