@@ -162,11 +162,16 @@ consumers pay at least a relevant fraction of the market rate for the compute th
 """
 
 
-def test_the_gates_judge_and_keep_the_named_question_and_the_record_keeps_the_written_one(tmp_path):
+def _eip_request(tmp_path):
+    """The EIP document's first recall request, and the document."""
     (tmp_path / "eip.md").write_text(EIP_DOC)
     document = load_documents(tmp_path).documents[0]
     planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
-    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    return build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path), document
+
+
+def test_the_gates_judge_and_keep_the_named_question_and_the_record_keeps_the_written_one(tmp_path):
+    built, document = _eip_request(tmp_path)
     assert built.document_name == DocumentName("EIP-7918", ("eip", "proposal", "document", "text"), numbered=True)
     sentence = quotable_sentences(document.sections[0].text)[1]
     pair = ParsedPair(
@@ -188,10 +193,7 @@ def test_the_gates_judge_and_keep_the_named_question_and_the_record_keeps_the_wr
 
 
 def test_the_gates_keep_the_named_answer_and_the_record_keeps_the_written_one(tmp_path):
-    (tmp_path / "eip.md").write_text(EIP_DOC)
-    document = load_documents(tmp_path).documents[0]
-    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
-    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    built, document = _eip_request(tmp_path)
     sentence = quotable_sentences(document.sections[0].text)[0]
     pair = ParsedPair(
         question="What reserve price is assigned to blobs?",
@@ -206,10 +208,7 @@ def test_the_gates_keep_the_named_answer_and_the_record_keeps_the_written_one(tm
 
 
 def test_the_name_survives_the_journal(tmp_path):
-    (tmp_path / "eip.md").write_text(EIP_DOC)
-    document = load_documents(tmp_path).documents[0]
-    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
-    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    built, _ = _eip_request(tmp_path)
     sources = RequestSources.from_dict(json.loads(json.dumps(built.to_dict())))
     assert sources.document_name == built.document_name
     old = {k: v for k, v in built.to_dict().items() if k != "document_name"}  # a journal from before it
