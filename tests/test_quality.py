@@ -908,6 +908,7 @@ def test_attached_figure_passes_and_a_deleted_image_fails(gate, docs_dir):
         ({"question": "The reserve price and the blob base fee."}, "no question form"),
         ({"question": "What is this?"}, "shorter than 4 words"),
         ({"answer": "The reserve price equals BLOB_BASE_COST times the execution"}, "cut off mid-sentence"),
+        ({"answer": "A reserve price bounds it, so that BLOB_BASE_COST times the base fee ensures that:"}, "cut off"),
     ],
 )
 def test_form_failures(gate, change, detail):

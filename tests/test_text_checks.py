@@ -8,6 +8,7 @@ from utilities.file_utils import load_documents
 from utilities.text_checks import (
     content_stems,
     cut_off,
+    dangling_end,
     degenerate_reason,
     json_debris,
     repetition_reason,
@@ -165,8 +166,9 @@ def test_cut_off_and_sampling_accident():
         ("It is what the reserve price is for.", False),
     ],
 )
-def test_an_answer_that_ends_on_a_colon_or_a_tying_word_is_cut_off(answer, is_cut):
-    assert cut_off(answer) is is_cut
+def test_an_answer_that_ends_on_a_colon_or_a_tying_word_is_left_open(answer, is_cut):
+    assert dangling_end(answer) is is_cut
+    assert not cut_off(answer)  # its punctuation closes it: no sampling accident to re-send
 
 
 TRUE_FALSE = "True or false: The reserve price equals BLOB_BASE_COST times the execution base fee?"

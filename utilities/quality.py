@@ -130,6 +130,7 @@ from utilities.text_checks import (
     content_stems,
     content_words,
     cut_off,
+    dangling_end,
     degenerate_reason,
     normalize,
     short_answer,
@@ -375,7 +376,7 @@ def check_form(pair: ParsedPair, question_type: QuestionType, source_words: int 
     if len(pair.answer.split()) < min_words:
         return f"answer shorter than {min_words} words, the least for {question_type.value}"
     built = pair.question.startswith(CLOZE_LABEL) and short_answer(pair.answer)  # a term: type_form judges the item
-    if cut_off(pair.answer, pair.question) and not built:
+    if (cut_off(pair.answer, pair.question) or dangling_end(pair.answer)) and not built:
         return "answer is cut off mid-sentence"
     return None
 

@@ -126,8 +126,7 @@ def content_stems(text: str) -> set[str]:
 
 
 def cut_off(answer: str, question: str = "") -> bool:
-    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark, or it
-    ends on a colon or on a word that ties on what should follow ("the", "and", "that").
+    """The answer stops mid-sentence: it does not end with sentence punctuation, a bracket or a code mark.
 
     A bare verdict ("True", "False") and a short term that fills the question's blank are whole
     answers, not sentences cut short (a small model often answers a true-or-false item so).
@@ -138,13 +137,24 @@ def cut_off(answer: str, question: str = "") -> bool:
     (False, True, False)
     >>> cut_off("0.0000001% of the total cost because the", "It shifts the cost by just ___.")
     True
-    >>> cut_off("By applying it, EIP-7918 ensures that:"), cut_off("We add comments that *!"), cut_off("Set `a`.")
-    (True, True, False)
     """
     text = answer.strip()
     if _VERDICT.fullmatch(text) or (BLANK.search(question) and len(text.split()) <= MAX_TERM_WORDS):
         return False
-    return not _ENDS_SENTENCE.search(text) or bool(_DANGLING_END.search(text))
+    return not _ENDS_SENTENCE.search(text)
+
+
+def dangling_end(answer: str) -> bool:
+    """The answer ends on a colon with nothing after it, or on a word that ties on what should follow ("the",
+    "and", "that"): a sentence left open though its punctuation closes it. The form gate's, not a sampling
+    accident's (``sampling_accident``): a model that ends so does it again, and a re-send only costs tokens.
+
+    >>> dangling_end("By applying it, EIP-7918 ensures that:"), dangling_end("We add comments that *!")
+    (True, True)
+    >>> dangling_end("Set `a`."), dangling_end("The higher the resolution, the more pixels there are.")
+    (False, False)
+    """
+    return bool(_DANGLING_END.search(answer.strip()))
 
 
 def short_answer(answer: str) -> bool:
