@@ -320,7 +320,6 @@ CALENDAR_NAMES = frozenset({
 MIN_TERM_USES = 2  # a term of the source: two words it uses together at least this often
 _NEXT_WORD = re.compile(r"\s+([A-Za-z][\w-]*)")
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:\*\*|\^)\s*\d+)?(?![\w])(?!-\d)")
-_NO_SPACE = re.compile(r"\s+")
 _ENUMERATOR = re.compile(r"(?:^|\n|[:;.]\s)\s*\(?\d{1,2}[.)]\s|\bsteps?\s+\d+", re.IGNORECASE)
 
 
@@ -1206,11 +1205,17 @@ def unsourced_code(question: str, answer: str, texts: Iterable[str]) -> str | No
     >>> unsourced_code("When?", "When `a*d` exceeds `c`.", ["if a * b > c"])
     'a*d'
     """
-    held = _NO_SPACE.sub("", " ".join((question, *texts)))
-    for span in _CODE_SPAN.findall(answer):
-        if not _NUMBER.fullmatch(span.strip()) and _NO_SPACE.sub("", span) not in held:
-            return span
-    return None
+    spans = [s for s in _CODE_SPAN.findall(answer) if not _NUMBER.fullmatch(s.strip())]
+    if not spans:
+        return None
+    asked, held = "".join(question.split()), _spaceless(tuple(texts))
+    return next((s for s in spans if "".join(s.split()) not in asked and "".join(s.split()) not in held), None)
+
+
+@lru_cache(maxsize=16)
+def _spaceless(texts: tuple[str, ...]) -> str:
+    """A request's texts without their whitespace, once for all the pairs of its reply."""
+    return "".join("".join(texts).split())
 
 
 def _unsourced(c: Candidate) -> Verdict:
@@ -1218,12 +1223,10 @@ def _unsourced(c: Candidate) -> Verdict:
     code span none holds."""
     if c.pair.figures or c.settings.unsourced_ceiling >= 1:
         return Verdict()
-    request = c.request
-    if code := unsourced_code(c.pair.question, c.pair.answer, (*request.context, *request.titles)):
+    texts = (*c.request.context, *c.request.titles)
+    if code := unsourced_code(c.pair.question, c.pair.answer, texts):
         return Verdict(f"the answer's code `{code}` is in no source shown")
-    unsourced, new = unsourced_words(
-        c.pair.question, c.pair.answer, _request_vocabulary((*request.context, *request.titles))
-    )
+    unsourced, new = unsourced_words(c.pair.question, c.pair.answer, _request_vocabulary(texts))
     if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
         return Verdict()
     words = ", ".join(sorted(unsourced)[:6])
