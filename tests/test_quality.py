@@ -589,6 +589,11 @@ TERM_SOURCE = (
         ("What does the documentation say about the reserve price?", False),  # the noun alone
         ("What does the function return for blobs?", False),  # "function returns" once, a noun and its verb
         ("What does the documentation support for formatting?", False),  # "documentation support(s)" is not a term
+        # "these" points back at the comments the source just showed, term or not
+        ("What are the typical uses of these documentation comments?", False),
+        ("Where do these documentation comments go in the crate root file?", False),
+        # one reference opening a term names only its own thing: "the function" stays unnamed
+        ("What do the documentation comments of the function generate?", False),
     ],
 )
 def test_a_generic_noun_that_opens_a_term_of_the_source_names_it(gate, question, named):
@@ -598,6 +603,18 @@ def test_a_generic_noun_that_opens_a_term_of_the_source_names_it(gate, question,
         assert reason in after("self_contained"), detail
     else:
         assert reason == "self_contained" and "without naming it" in detail, detail
+
+
+def test_an_item_keeps_its_sentence_s_demonstrative_before_a_term_of_the_source():
+    """An item is a sentence of its source: "this documentation comment" is the one it is about, where a question's
+    "these documentation comments" points back at ones it does not show."""
+    about = "Fill in the blank: We can generate the ____ from this documentation comment by running `cargo doc`."
+    assert check_self_contained(about, source=TERM_SOURCE) is None
+    other = "Fill in the blank: We use these documentation comments inside the function or a ____."
+    assert "'the function' without naming it" in (check_self_contained(other, source=TERM_SOURCE) or "")
+    assert "without naming it" in (
+        check_self_contained("Why use these documentation comments?", source=TERM_SOURCE) or ""
+    )
 
 
 # 3b. tautology

@@ -242,6 +242,8 @@ _RELATIVE = re.compile(
 # a sentence ends on ".", "!" or "?" (closing marks aside); a heading or a table row does not
 _SENTENCE_END = re.compile(r"[.!?][*_)\"'’”]*$")
 _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
+# a reference that opens on a demonstrative ("these documentation comments") points back at what its source just said
+_POINTING = re.compile(r"(?:this|these|that|those)\b", re.IGNORECASE)
 # "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
 # at something its source said before, which a name elsewhere in the question does not tell.
 _BARE_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s*(?=[?.,;:!]|$)", re.IGNORECASE)
@@ -419,10 +421,10 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
         *_DEMONSTRATIVE.finditer(question),
         *_RELATIVE.finditer(question),
     ]
-    references = [m for m in references if not _refers_back(question, m)]
+    references = [
+        m for m in references if not _refers_back(question, m) and not _opens_source_term(question, m, source)
+    ]
     if not references:
-        return None
-    if any(_opens_source_term(question, m, source) for m in references):
         return None
     if _ITEM.match(question):  # a sentence of its source: "the function" there is one it named before
         unnamed = [m for m in references if _pointer(m) and not _named_in_place(question, m, subject_names)]
@@ -487,8 +489,13 @@ def _refers_back(question: str, reference: re.Match[str]) -> bool:
 def _opens_source_term(question: str, reference: re.Match[str], source: str) -> bool:
     """The reference's last word and the word after it make a term the source uses again and again
     ("documentation comments"), not once in passing as a noun and its verb ("the function returns"). Not for
-    "the proposed reserve fee": its adjective places any term in the source's story."""
+    "the proposed reserve fee": its adjective places any term in the source's story; nor, in a question, for "these
+    documentation comments": a demonstrative points back at the ones its source just showed, term or not. An item
+    is a sentence of its source: its "this documentation comment" is the one it is about ("We can generate the ____
+    from this documentation comment by running `cargo doc`.")."""
     if reference.groupdict().get("relative"):
+        return False
+    if _POINTING.match(reference.group(0)) and not _ITEM.match(question):
         return False
     following = _NEXT_WORD.match(question, reference.end())
     if not following or following.group(1).lower() in ENGLISH_STOP_WORDS:
