@@ -28,6 +28,8 @@ HOWTOS = {  # file in git-doc's howto/ -> (document name, author)
     "rebuild-from-update-hook.txt": ("git_rebuild_from_update_hook", "Junio C Hamano"),
     "setup-git-server-over-http.txt": ("git_server_over_http", "Rutger Nijlunsing"),
     "recover-corrupted-blob-object.txt": ("git_recover_corrupted_blob", "Linus Torvalds"),
+    "keep-canonical-history-correct.txt": ("git_keep_canonical_history", "Junio C Hamano"),
+    "using-merge-subtree.txt": ("git_merge_subtree", "Sean"),
 }
 
 

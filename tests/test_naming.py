@@ -207,6 +207,39 @@ def test_the_gates_keep_the_named_answer_and_the_record_keeps_the_written_one(tm
     assert kept.answer_as_written == pair.answer and kept.question_as_written is None
 
 
+CHAPTER_DOC = """---
+title: Making Your Own Image Filters
+---
+# Making Your Own Image Filters
+
+In this chapter, we use Processing to build image filters that decompose an image into pixels. This chapter
+explains how the dominant hue filter hides every pixel whose hue differs from the most common hue.
+"""
+
+
+def test_the_gates_keep_a_question_named_by_its_documents_title(tmp_path):
+    """'this chapter' becomes 'the chapter "Making Your Own Image Filters"', which names it: the gates keep it."""
+    (tmp_path / "filters.md").write_text(CHAPTER_DOC)
+    document = load_documents(tmp_path).documents[0]
+    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
+    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    sentence = quotable_sentences(document.sections[0].text)[1]
+    pair = ParsedPair(
+        question="What does the dominant hue filter hide in this chapter?",
+        answer="The dominant hue filter hides every pixel whose hue differs from the most common hue.",
+        reasoning_steps=(),
+        evidence=(sentence,),
+        figures=(),
+    )
+    (kept,) = apply_gates([RequestOutcome(built, "accepted", (pair,))], GateSettings(), tmp_path).accepted
+    assert kept.pair.question == (
+        'What does the dominant hue filter hide in the chapter "Making Your Own Image Filters"?'
+    )
+    unnamed = RequestOutcome(dataclasses.replace(built, document_name=None), "accepted", (pair,))
+    (rejected,) = apply_gates([unnamed], GateSettings(), tmp_path).rejected
+    assert rejected.gate == "self_contained" and "this chapter" in rejected.detail
+
+
 def test_the_name_survives_the_journal(tmp_path):
     built, _ = _eip_request(tmp_path)
     sources = RequestSources.from_dict(json.loads(json.dumps(built.to_dict())))

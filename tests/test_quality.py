@@ -617,6 +617,23 @@ def test_an_item_keeps_its_sentence_s_demonstrative_before_a_term_of_the_source(
     )
 
 
+@pytest.mark.parametrize(
+    "question, leans",
+    [
+        ('What does the chapter "Making Your Own Image Filters" use Processing for?', None),
+        ("What does the chapter “More About Cargo” say about workspaces?", None),  # curly quotes
+        ('Fill in the blank: The chapter "Making Your Own Image Filters" covers ____ and hue filters.', None),
+        ("What does the chapter use Processing for?", "the chapter"),  # the noun alone
+        ('What does the chapter "" use Processing for?', "the chapter"),  # quotes with no name in them
+        ('What did the author of the chapter "Making Your Own Image Filters" find?', "the author"),
+    ],
+)
+def test_a_title_in_quotes_after_the_source_noun_names_the_source(question, leans):
+    """As the gates' own naming writes a document with no number ('the chapter "Making Your Own Image Filters"')."""
+    problem = check_self_contained(question)
+    assert problem is None if leans is None else f"{leans!r}" in (problem or ""), problem
+
+
 # 3b. tautology
 
 

@@ -242,6 +242,9 @@ _RELATIVE = re.compile(
 # a sentence ends on ".", "!" or "?" (closing marks aside); a heading or a table row does not
 _SENTENCE_END = re.compile(r"[.!?][*_)\"'’”]*$")
 _NEXT_TOKEN = re.compile(r"\s*(`[^`\n]+`|[\w.()-]+)")
+# 'the chapter "Making Your Own Image Filters"': a title in quotes right after the noun names the source (as the
+# gates' own naming writes a document with no number, ``naming.name_document``)
+_QUOTED_NAME = re.compile(r'\s*["“][^"”\n]*[A-Za-z0-9][^"”\n]*["”]')
 # a reference that opens on a demonstrative ("these documentation comments") points back at what its source just said
 _POINTING = re.compile(r"(?:this|these|that|those)\b", re.IGNORECASE)
 # "this" or "these" standing alone at the end of a clause: "are there risks associated with this?" points
@@ -410,7 +413,7 @@ def check_self_contained(question: str, subject_names: frozenset[str] = frozense
     """
     text = normalize(question)
     for phrase, pattern in context_phrases():
-        if pattern.search(text):
+        if any(not _QUOTED_NAME.match(text, m.end()) for m in pattern.finditer(text)):
             return f"question leans on its source: {phrase!r}"
     if opener := _ITEM_POINTS_BACK.match(question):
         return f"the item opens on {opener.group('opener')!r}, which points at source text it does not show"
@@ -458,7 +461,7 @@ def _named_in_place(question: str, reference: re.Match[str], subject_names: froz
     `GAS_PER_BLOB * base_fee_per_blob_gas`, the function ...") does not say which function. A blank right after
     the determiner is the name a learner fills in: "The ____ method is called for every animation" (not "the
     *new* ____", whose thing the source's story places)."""
-    if BLANK.match(reference.group(0).split(None, 1)[-1]):
+    if BLANK.match(reference.group(0).split(None, 1)[-1]) or _QUOTED_NAME.match(question, reference.end()):
         return True
     word = reference.groupdict().get("word")
     if word and _names_something(f"a {word}", subject_names):
