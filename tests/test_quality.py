@@ -494,7 +494,7 @@ def test_an_answer_that_talks_about_its_source_is_not_self_contained(gate, answe
         "According to the text, what bounds the blob base fee?",
         "What does this section say about the reserve price?",
         "What does the figure above show?",
-        "In the document, what is BLOB_BASE_COST?",
+        "In the source, what is BLOB_BASE_COST?",  # "the document" the gates name first (test_naming.py)
         "What does the passage claim about blob pricing?",
     ],
 )

@@ -50,6 +50,9 @@ PROC = QuestionType.PROCESS_WORKFLOW
         ("Fill in the blank: we know '____' matches 'revert-c99' exactly.", "master"),
         ("Fill in the blank: the commits go to the ____' mailing list for review.", "maintainers"),
         ("Fill in the blank: the ____'s registry hosts the crates.", "Cargo"),
+        # a digit is a value, two letters a name: near misses of the one-letter placeholder
+        ("Fill in the blank: the default `opt-level` of the `dev` profile is ____.", "`0`"),
+        ("Fill in the blank: validators on the consensus layer (____) verify the commitments.", "CL"),
         ("Fill in the blank: it does fix the problem (from 'make ____' test) and breaks nothing.", "CC=gcc-2.95"),
     ],
 )
@@ -80,6 +83,14 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ),
         ("Fill in the blank: the sketches are at https://____/sketches on the site.", "processing.org", "a URL"),
         ("Fill in the blank: the fee is ____-denominated for blobs.", "ETH", "half of one word"),
+        # an example's one-letter names: commits of a drawn history, a project called B
+        (
+            "Fill in the blank: ____ is a descendant of `Z`, so you can push to update the repository.",
+            "`M`",
+            "placeholder",
+        ),
+        ("Fill in the blank: the last command merges updates from '____ project' into yours.", "B", "placeholder"),
+        ("Fill in the blank: the merge ____ with swapped parents says 'Merge fix-bug-12345'.", "`M'`", "placeholder"),
         # git's revision suffixes and a prime: the blank takes part of "master^", "HEAD~2", "#1'" or "#1"
         ("Fill in the blank: the ____^ and #1 is applied to master.", "diff between master", "half of one word"),
         ("Fill in the blank: reset the branch to ____~2 before you rebase it.", "HEAD", "half of one word"),
@@ -355,6 +366,13 @@ def test_the_terms_offered_for_a_blank_are_phrases_its_sentence_says_once():
     # near misses: a phrase said twice, one across a comma, one that begins or ends on a tie word, a lone "the"
     assert not {"reserve price", "binds, and", "price of", "of `BLOB_BASE_COST`", "with L1", "the"} & set(terms)
     assert all(len(t) <= MAX_TERM_CHARS and len(t.split()) <= 4 for t in terms)
+
+
+def test_the_terms_offered_for_a_blank_hold_no_one_letter_name():
+    """The commits `X`, `Y` and `Z` of an example are placeholders; `git push` and the digit `2` are offered."""
+    terms = cloze_terms("Because your history that leads to `C` lacks `X`, `Y` and Z, `git push` fails in `2` ways.")
+    assert {"`git push`", "git push", "history", "`2`"} <= set(terms)
+    assert not {"`C`", "C", "`X`", "X", "`Y`", "Z"} & set(terms)
 
 
 SECTION = 'from "More About Cargo and Crates.io", section "Customizing Builds (with Release Profiles)"'

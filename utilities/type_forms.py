@@ -226,6 +226,8 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
     for i in range(len(tokens)):
         for j in range(i, min(i + MAX_TERM_WORDS, len(tokens))):
             first, last = tokens[i][0], tokens[j][0]
+            if i == j and _placeholder(first):
+                continue
             if i == j and first.startswith("`"):
                 found.extend((first, first.strip("`")))
                 continue
@@ -253,6 +255,15 @@ _COMMON = frozenset({
     "normally", "higher", "lower", "faster", "slower", "larger", "smaller", "bigger", "better", "worse", "greater",
     "fewer", "less", "longer", "shorter", "easier", "harder", "earlier", "later",
 })  # fmt: skip
+
+
+# A one-letter name: the commits `A`, `M'` and `X` of an example's history, "the B project", $b$. An example's
+# placeholder, which a learner cannot recall as a fact of the source; a digit is a value ("`opt-level` ____" `0`).
+_PLACEHOLDER = re.compile(r"[`'\"$*_]*[A-Za-z]['’]?[`'\"$*_]*\.?")
+
+
+def _placeholder(term: str) -> bool:
+    return bool(_PLACEHOLDER.fullmatch(term.strip()))
 
 
 def _common(word: str) -> bool:
@@ -353,6 +364,10 @@ def _true_false_fill_blank(question: str, answer: str) -> str | None:
         return "a blank that cuts through an HTML character reference ('Color&mdash' of 'Color&mdash;the')"
     if blank and re.search(r"\[\^[^\]]+\]", question):
         return "a fill-in-the-blank item that carries a footnote's markup ('[^note]:')"
+    if blank and _placeholder(answer):
+        return (
+            f"a blanked one-letter name ({answer.strip()!r}) is an example's placeholder, not a term a learner recalls"
+        )
     if blank and len(words := answer.split()) == 1 and _common(words[0]):
         return f"a blanked {words[0]!r} is a word of the sentence's grammar or degree, not a term"
     if blank:
