@@ -24,6 +24,7 @@ from utilities.quality import (
     grounding_scores,
     item_source_problem,
     normalize,
+    reattributed,
     subject_names,
     unsourced_code,
 )
@@ -398,6 +399,63 @@ def test_an_answers_code_that_no_source_holds_is_unsourced(gate):
     assert unsourced_code(question, "It is `8192`.", source) is None
     assert only(gate(pair, settings=GateSettings(unsourced_ceiling=1.0), context=source))[0] in after("unsourced")
     assert unsourced_code(question, answer, source) == "GAS_PER_BLOB * base_fee_per_gas"
+
+
+HISTORY = "Some projects want to keep a completely linear history without any merges."
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentence", "moved"),
+    [
+        # the source's words after a subject of the answer's own: said of another thing than the source says
+        ("Git follows a linear history without any merges.", HISTORY, ("git follows a", "some projects want")),
+        ("The trunk refers to keeping a completely linear history without any merges.", HISTORY, ("the trunk", "")),
+        ("The ratio is 1/16 with the proposed constant.", "This ratio is 1/16 with the proposed constant.", None),
+        # near misses: the same subject, the document's own name, a copy that is an object or a clause of its own,
+        # a short place before the source's subject, a pronoun, four words in a row
+        ("Projects keep a completely linear history without any merges.", HISTORY, None),
+        (
+            "EIP-7918 assigns a reserve price to blobs at last.",
+            "This EIP assigns a reserve price to blobs at last.",
+            None,
+        ),
+        (
+            "Doc comment syntax writes documentation comments for public API items.",
+            "The HTML displays the contents of documentation comments for public API items.",
+            None,
+        ),
+        (
+            "The dev and release profiles are predefined, customizable profiles with different configurations.",
+            "In Rust, release profiles are predefined, customizable profiles with different configurations.",
+            None,
+        ),
+        (
+            "If true, it will not subtract `target_blob_gas` from `excess_blob_gas`.",
+            "Specifically, the function will not subtract `target_blob_gas` from `excess_blob_gas`.",
+            None,
+        ),
+        ("Git keeps a linear history without merges.", HISTORY, None),
+    ],
+)
+def test_an_answer_that_says_of_one_thing_what_its_source_says_of_another_is_unsourced(answer, sentence, moved):
+    found = reattributed(answer, [sentence])
+    if moved is None:
+        assert found is None, found
+    else:
+        assert found is not None and found[0].startswith(moved[0]) and found[1].startswith(moved[1]), found
+
+
+def test_the_gate_rejects_a_copied_claim_moved_to_another_subject(gate):
+    source = (f"There are three kinds of projects. {HISTORY} Others merge freely and let the trunk hold merges.",)
+    question = "What kind of history does Git itself keep?"
+    pair = dataclasses.replace(
+        GOOD, question=question, answer="Git keeps a completely linear history without any merges.", evidence=source
+    )
+    reason, detail = only(gate(pair, settings=GateSettings(), context=source))
+    assert reason == "unsourced" and "says of 'git keeps' what its source says of 'some projects want to keep'" in detail, detail
+    said = dataclasses.replace(pair, answer="Some projects keep a completely linear history without any merges.")
+    assert only(gate(said, settings=GateSettings(), context=source))[0] in after("unsourced")
+    assert only(gate(pair, settings=GateSettings(unsourced_ceiling=1.0), context=source))[0] in after("unsourced")
 
 
 def test_an_answer_that_asks_instead_of_answering_fails_and_one_quoting_a_question_passes(gate):

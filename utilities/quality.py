@@ -109,6 +109,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -121,7 +122,7 @@ from models.records import GatedPair, GateResult, ParsedPair, RequestOutcome, Re
 from models.schemas import ReplyLimits
 from utilities.facts import quotable_sentences
 from utilities.figures import strip_placeholders
-from utilities.naming import name_document, name_document_in_answer
+from utilities.naming import SELF_NOUNS, SOURCE_NOUNS, name_document, name_document_in_answer
 from utilities.sections import TITLE_SEPARATOR
 from utilities.settings import Float, SettingsModel, setting
 from utilities.text_checks import (
@@ -140,6 +141,7 @@ from utilities.text_checks import (
 from utilities.type_forms import (
     CLOZE_LABEL,
     ITEM_LABEL,
+    TIE_WORDS,
     judged_statement,
     type_form_reason,
     verdict,
@@ -1228,14 +1230,87 @@ def _spaceless(texts: tuple[str, ...]) -> str:
     return "".join("".join(texts).split())
 
 
+MIN_COPIED_WORDS = 5  # words in a row an answer shares with one sentence, two of them content words: its claim
+_CLAUSE_TOKEN = re.compile(r"[\w'’.-]*\w|[.;:!?]")
+_CLAUSE_ENDS = frozenset(".;:!?")
+# "In Rust, release profiles are ...": a short place or time before a sentence's subject, which the copy then holds
+_PLACE_WORDS = frozenset({
+    "in", "on", "at", "for", "with", "by", "from", "under", "after", "before", "during", "within",
+})  # fmt: skip
+MAX_PLACE_WORDS = 3
+# the words that open a clause of its own after them ("specifically when ____", "so ____")
+_CLAUSE_OPENERS = TIE_WORDS | {"when", "if", "because", "then", "so"}
+
+
+def reattributed(answer: str, sentences: Iterable[str]) -> tuple[str, str, str] | None:
+    """(the answer's words before the copy, the sentence's, the copy) when the answer copies ``MIN_COPIED_WORDS``
+    or more words in a row of one of ``sentences`` after a clause opening that shares no content word with the one
+    the sentence puts before them: it says of one thing what its source says of another. "The trunk management
+    refers to keeping a completely linear history without any merges." where the source has "Some projects want to
+    keep a completely linear history without any merges."; "Git follows a linear history ..." of the same
+    sentence. Not when the sentence's opening ends on a word that ties it to the copy (a preposition, "and", "is",
+    "when": the copy is an object or a clause with its own subject: "the HTML displays the contents of
+    documentation comments ..."), is a short place or time ("In Rust, release profiles are ..."), or names only its
+    document ("This EIP assigns ...", which the answer names: "EIP-7918 assigns ...").
+
+    >>> reattributed("Git follows a linear history without any merges.", ["Some projects keep a linear history \
+without any merges."])
+    ('git follows', 'some projects keep', 'a linear history without any merges')
+    >>> reattributed("EIP-7918 assigns a reserve price to blobs.", ["This EIP assigns a reserve price to blobs."])
+    """
+    said = _clause_tokens(answer)
+    best: tuple[int, int, int, list[str]] | None = None
+    for sentence in sentences:
+        source = _clause_tokens(sentence)
+        match = SequenceMatcher(None, said, source, autojunk=False).find_longest_match(0, len(said), 0, len(source))
+        copy = said[match.a : match.a + match.size]
+        longer = best is None or match.size > best[0]
+        if longer and match.size >= MIN_COPIED_WORDS and len(content_stems(" ".join(copy))) >= 2:
+            best = (match.size, match.a, match.b, source)
+    if best is None:
+        return None
+    size, start, at, source = best
+    mine, theirs = said[_clause_start(said, start) : start], source[_clause_start(source, at) : at]
+    if not theirs or theirs[-1] in _CLAUSE_OPENERS:
+        return None
+    if theirs[0] in _PLACE_WORDS and len(theirs) <= MAX_PLACE_WORDS:
+        return None
+    if mine and mine[-1] in ("it", "they"):  # "If true, it will not subtract ...": whose "it", the words do not say
+        return None
+    own, other = content_stems(" ".join(mine)), content_stems(" ".join(theirs))
+    if not own or not other or own & other or other <= _document_stems():
+        return None
+    copy = [t for t in said[start : start + size] if t not in _CLAUSE_ENDS]
+    return " ".join(mine), " ".join(theirs), " ".join(copy)
+
+
+def _clause_tokens(text: str) -> list[str]:
+    return _CLAUSE_TOKEN.findall(normalize(text).replace("`", " "))
+
+
+def _clause_start(tokens: list[str], end: int) -> int:
+    """Where the clause that holds ``tokens[end]`` begins: after the last sentence or clause mark before it."""
+    return next((i + 1 for i in range(end - 1, -1, -1) if tokens[i] in _CLAUSE_ENDS), 0)
+
+
+@lru_cache(maxsize=1)
+def _document_stems() -> frozenset[str]:
+    return frozenset(stem(n) for n in (*SELF_NOUNS, *SOURCE_NOUNS))
+
+
 def _unsourced(c: Candidate) -> Verdict:
     """The answer does not add what no source says ("digital sensors" in an answer about film photographs), nor a
-    code span none holds."""
+    code span none holds, nor say of one thing what a shown sentence says of another."""
     if c.pair.figures or c.settings.unsourced_ceiling >= 1:
         return Verdict()
     texts = (*c.request.context, *c.request.titles)
     if code := unsourced_code(c.pair.question, c.pair.answer, texts):
         return Verdict(f"the answer's code `{code}` is in no source shown")
+    if not (BLANK.search(c.pair.question) or verdict(c.pair.question, c.pair.answer)):
+        shown = c.request.quotes or tuple(s for text in c.request.context for s in quotable_sentences(text))
+        if moved := reattributed(c.pair.answer, shown):
+            mine, theirs, copy = moved
+            return Verdict(f"the answer says of {mine!r} what its source says of {theirs!r}: {copy[:60]!r}")
     unsourced, new = unsourced_words(c.pair.question, c.pair.answer, _request_vocabulary(texts))
     if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
         return Verdict()

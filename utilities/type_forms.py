@@ -268,7 +268,7 @@ def _placeholder(term: str) -> bool:
 
 def _common(word: str) -> bool:
     w = word.lower().strip("`")
-    return w in _TIE_WORDS or w in _COMMON or not re.search(r"[a-z0-9]", w)
+    return w in TIE_WORDS or w in _COMMON or not re.search(r"[a-z0-9]", w)
 
 
 def _joined(text: str, start: int, end: int, term: str) -> bool:
@@ -304,7 +304,7 @@ def cloze_from(term: str, cited: str, shown: tuple[str, ...]) -> tuple[str, str,
 
 # Words that tie a phrase into its sentence: a blanked term that begins or ends on one ("verification performed
 # by", "of blobs") is a piece of the sentence, and the item left without it does not read.
-_TIE_WORDS = frozenset({
+TIE_WORDS = frozenset({
     "of", "by", "to", "in", "on", "at", "for", "from", "with", "into", "via", "per", "and", "or", "but", "nor", "as",
     "than", "that", "which", "whose", "who", "is", "are", "was", "were", "be", "been", "has", "have", "had", "will",
     "would", "can", "could", "should", "may", "might", "must",
@@ -321,7 +321,7 @@ def _term_edge(term: str) -> str | None:
     if not words:
         return None
     for where, word in (("begins", words[0]), ("ends", words[-1])):
-        if word in _TIE_WORDS or (where == "ends" and word in ("the", "a", "an")):
+        if word in TIE_WORDS or (where == "ends" and word in ("the", "a", "an")):
             return f"a blanked term that {where} on {word!r} is a piece of its sentence, not a term"
     return None
 
