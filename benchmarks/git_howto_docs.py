@@ -32,6 +32,8 @@ HOWTOS = {  # file in git-doc's howto/ -> (document name, author)
     "recover-corrupted-blob-object.txt": ("git_recover_corrupted_blob", "Linus Torvalds"),
     "keep-canonical-history-correct.txt": ("git_keep_canonical_history", "Junio C Hamano"),
     "using-merge-subtree.txt": ("git_merge_subtree", "Sean"),
+    "revert-a-faulty-merge.txt": ("git_revert_faulty_merge", "Linus Torvalds, Junio C Hamano"),
+    "update-hook-example.txt": ("git_update_hook_example", "Junio C Hamano, Carl Baldwin"),
 }
 
 

@@ -452,7 +452,9 @@ def test_the_gate_rejects_a_copied_claim_moved_to_another_subject(gate):
         GOOD, question=question, answer="Git keeps a completely linear history without any merges.", evidence=source
     )
     reason, detail = only(gate(pair, settings=GateSettings(), context=source))
-    assert reason == "unsourced" and "says of 'git keeps' what its source says of 'some projects want to keep'" in detail, detail
+    assert (
+        reason == "unsourced" and "says of 'git keeps' what its source says of 'some projects want to keep'" in detail
+    ), detail
     said = dataclasses.replace(pair, answer="Some projects keep a completely linear history without any merges.")
     assert only(gate(said, settings=GateSettings(), context=source))[0] in after("unsourced")
     assert only(gate(pair, settings=GateSettings(unsourced_ceiling=1.0), context=source))[0] in after("unsourced")
@@ -1473,8 +1475,19 @@ def test_a_blank_whose_term_is_only_a_generic_reference_names_nothing_to_recall(
             "The proposal ensures that blob consumers pay a relevant fraction of the market rate for compute.",
             True,
         ),
-        # near misses: a reason the question lacks, after "because", "if" or "by"; a value as the reason; how
+        # examples after "such as" are no reason
+        (
+            "Why do some projects want each commit on the trunk to do one single thing?",
+            "Some projects want each commit on the trunk to do one single thing, such as solving a single issue.",
+            True,
+        ),
+        # near misses: a reason the question lacks, after "because", "if", "by" or "as"; a value as the reason; how
         # two things differ
+        (
+            "Why do some projects want each commit on the trunk to do one single thing?",
+            "Projects want each trunk commit to do one thing, as reviewers read the history commit by commit.",
+            False,
+        ),
         (
             "How do the `dev` and `release` profiles differ?",
             "The `dev` and `release` profiles differ in their optimization level and debug information.",

@@ -643,11 +643,12 @@ _WHY = re.compile(
     r"address|solv|fix|protect|limit)\w*))",
     re.IGNORECASE,
 )  # "how does X ensure Y?" asks for a means; "how do you compute X?" may be answered by a formula
-# What opens a reason, a condition or a means: the clause after it is the answer to a "why"
+# What opens a reason, a condition or a means: the clause after it is the answer to a "why" (not the "as" of "such
+# as" or "as well as", which opens examples or more of the same)
 _REASON_MARK = re.compile(
-    r"\b(?:because|since|as|due to|owing to|so that|so|therefore|thus|hence|in order to|given|if|when|whenever|once|"
-    r"unless|by|through|via|otherwise|which means|meaning|to (?:avoid|prevent|ensure|keep|allow|make|fix|reduce|enable|"
-    r"let|help|limit|protect))\b",
+    r"\b(?:because|since|(?<!such )(?<!well )as|due to|owing to|so that|so|therefore|thus|hence|in order to|given|"
+    r"if|when|whenever|once|unless|by|through|via|otherwise|which means|meaning|"
+    r"to (?:avoid|prevent|ensure|keep|allow|make|fix|reduce|enable|let|help|limit|protect))\b",
     re.IGNORECASE,
 )
 MIN_REASON_WORDS = 2  # content words a reason adds to its question: one may be a name the question left out
