@@ -556,6 +556,8 @@ def test_an_answer_that_talks_about_its_source_is_not_self_contained(gate, answe
         "What does the figure above show?",
         "In the source, what is BLOB_BASE_COST?",  # "the document" the gates name first (test_naming.py)
         "What does the passage claim about blob pricing?",
+        "What does the sentence 'The two essential methods are `setup()` and `draw()`' mean?",
+        "What does the phrase 'Customize your build through release profiles' mean in the context of Cargo?",
     ],
 )
 def test_questions_leaning_on_their_source_fail(gate, question):
@@ -565,7 +567,11 @@ def test_questions_leaning_on_their_source_fail(gate, question):
 
 @pytest.mark.parametrize(
     "question",
-    ["What does the textbook definition of a reserve price say?", "How does the sectional fee split work?"],
+    [
+        "What does the textbook definition of a reserve price say?",
+        "How does the sectional fee split work?",
+        "What does the passphrase of an SSH key protect?",
+    ],
 )
 def test_whole_word_near_misses_pass_self_containment(gate, question):
     reason, detail = only(gate(dataclasses.replace(GOOD, question=question)))
