@@ -435,6 +435,12 @@ HISTORY = "Some projects want to keep a completely linear history without any me
             None,
         ),
         ("Git keeps a linear history without merges.", HISTORY, None),
+        # a pronoun after its verbs are set aside: "it" of "it can't"
+        (
+            "It can't apply when the execution base fee is zero.",
+            "The reserve price does not apply when the execution base fee is zero.",
+            None,
+        ),
     ],
 )
 def test_an_answer_that_says_of_one_thing_what_its_source_says_of_another_is_unsourced(answer, sentence, moved):

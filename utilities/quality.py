@@ -1239,6 +1239,12 @@ _PLACE_WORDS = frozenset({
     "in", "on", "at", "for", "with", "by", "from", "under", "after", "before", "during", "within",
 })  # fmt: skip
 MAX_PLACE_WORDS = 3
+# the verbs and negations between a subject and the rest of its clause ("it can't apply ...")
+_AUXILIARIES = frozenset({
+    "can", "can't", "cannot", "could", "couldn't", "will", "won't", "would", "wouldn't", "shall", "should",
+    "shouldn't", "may", "might", "must", "does", "doesn't", "do", "don't", "did", "didn't", "is", "isn't", "are",
+    "aren't", "was", "wasn't", "were", "weren't", "has", "hasn't", "have", "haven't", "had", "not", "no", "also",
+})  # fmt: skip
 # the words that open a clause of its own after them ("specifically when ____", "so ____")
 _CLAUSE_OPENERS = TIE_WORDS | {"when", "if", "because", "then", "so"}
 
@@ -1276,7 +1282,8 @@ without any merges."])
         return None
     if theirs[0] in _PLACE_WORDS and len(theirs) <= MAX_PLACE_WORDS:
         return None
-    if mine and mine[-1] in ("it", "they"):  # "If true, it will not subtract ...": whose "it", the words do not say
+    subject = [t for t in mine if t not in _AUXILIARIES]
+    if subject and subject[-1] in ("it", "they"):  # "If true, it will not subtract ...": whose "it", words do not say
         return None
     own, other = content_stems(" ".join(mine)), content_stems(" ".join(theirs))
     if not own or not other or own & other or other <= _document_stems():
