@@ -1,14 +1,15 @@
 """Narrative how-tos from Git's own documentation, as input documents for the labelled sets
-``labelled_qwen1.5b_git_howto_n1.jsonl`` to ``_n4.jsonl``: engineers telling, in the first person, how they
-rebased, reverted and recovered a corrupt pack ("I started with an fsck, ..."), and (``_n4``) how to keep a
-project's first-parent history and use the subtree merge strategy. They are GPL-2.0 and not shipped;
-this builds them from Debian's ``git-doc`` package, which the registry serves:
+``labelled_qwen1.5b_git_howto_n1.jsonl`` to ``_n5.jsonl``: engineers telling, in the first person, how they
+rebased, reverted and recovered a corrupt pack ("I started with an fsck, ..."), and (``_n4``, ``_n5``) how to
+keep a project's first-parent history, use the subtree merge strategy, revert a faulty merge and write an update
+hook. They are GPL-2.0 and not shipped; this builds them from Debian's ``git-doc`` package, which the registry
+serves:
 
     apt-get download git-doc && dpkg-deb -x git-doc_*.deb /tmp/git-doc
     python benchmarks/git_howto_docs.py /tmp/git-doc/usr/share/doc/git-doc/howto /tmp/git_howto
-    python benchmarks/bench_labelled_pairs.py --set benchmarks/data/labelled_qwen1.5b_git_howto_n1.jsonl \\
-        --set benchmarks/data/labelled_qwen1.5b_git_howto_n2.jsonl --set benchmarks/data/labelled_qwen1.5b_git_howto_n3.jsonl \\
-        --set benchmarks/data/labelled_qwen1.5b_git_howto_n4.jsonl --docs /tmp/git_howto
+    python benchmarks/bench_labelled_pairs.py --docs /tmp/git_howto \\
+        --set benchmarks/data/labelled_qwen1.5b_git_howto_n1.jsonl \\
+        --set benchmarks/data/labelled_qwen1.5b_git_howto_n2.jsonl ...  # and so on to _n5
 
 The set was made from git-doc 1:2.39.5-0+deb12u3. Each mail-style header block is dropped, the title underlined
 with "=" becomes the heading, "-----" delimited blocks become code fences, "****" sidebar rules are dropped and

@@ -600,6 +600,7 @@ def test_whole_word_near_misses_pass_self_containment(gate, question):
         "In March 2025, how high was the reserve price the proposal applied?",  # a date names no subject
         "Does the reserve price rise once demand at this fee is above its target?",  # no fee before "this fee"
         "What does the task describe about the reserve price?",  # the prompt's "# Task", echoed
+        "What does the hook do with the reserve price?",
     ],
 )
 def test_definite_references_to_unnamed_things_fail(gate, question):
@@ -621,6 +622,8 @@ def test_definite_references_to_unnamed_things_fail(gate, question):
         "What does the Ethereum proposal assign as the reserve price?",
         "What does the Ethereum operational guidance document say about the reserve price?",  # named
         "How does the page cache keep the reserve price?",  # "page" alone points at nothing of the source
+        "What does the pre-receive hook do with the reserve price?",  # a weak noun after a modifier
+        "What does the hooks/update script do with the reserve price?",  # a path, not "the hooks"
         "In March 2025, what did the EIP-7918 proposal set as the reserve price?",  # a date beside a name
         # refers back to its own noun: two blind readers found such a question good (it was a failing case before)
         "Does the blob base fee rise once demand at this fee is above the reserve price?",  # refers back

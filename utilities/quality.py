@@ -349,7 +349,7 @@ def _reference_pattern() -> re.Pattern[str]:
     strong = "|".join(re.escape(noun) for kind, noun in rows if kind == "strong")
     weak = "|".join(re.escape(noun) for kind, noun in rows if kind == "weak")
     modifier = "|".join(REFERENCE_MODIFIERS)
-    plural = r"(?:s|es)?\b(?![-.]?\w)"
+    plural = r"(?:s|es)?\b(?![-./]?\w)"  # not "the hooks/update script": a path
     word = r"(?:`[^`\n]+`|[\w-]+)"
     return re.compile(
         rf"\b(?:the|this|these|that|those)\s+(?:(?:{modifier})\s+)?"
