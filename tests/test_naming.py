@@ -162,12 +162,17 @@ consumers pay at least a relevant fraction of the market rate for the compute th
 """
 
 
-def _eip_request(tmp_path):
-    """The EIP document's first recall request, and the document."""
-    (tmp_path / "eip.md").write_text(EIP_DOC)
+def _first_recall_request(tmp_path, text: str):
+    """A document of ``text``'s first recall request, and the document."""
+    (tmp_path / "doc.md").write_text(text)
     document = load_documents(tmp_path).documents[0]
     planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
     return build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path), document
+
+
+def _eip_request(tmp_path):
+    """The EIP document's first recall request, and the document."""
+    return _first_recall_request(tmp_path, EIP_DOC)
 
 
 def test_the_gates_judge_and_keep_the_named_question_and_the_record_keeps_the_written_one(tmp_path):
@@ -219,10 +224,7 @@ explains how the dominant hue filter hides every pixel whose hue differs from th
 
 def test_the_gates_keep_a_question_named_by_its_documents_title(tmp_path):
     """'this chapter' becomes 'the chapter "Making Your Own Image Filters"', which names it: the gates keep it."""
-    (tmp_path / "filters.md").write_text(CHAPTER_DOC)
-    document = load_documents(tmp_path).documents[0]
-    planned = plan_requests(document, (QuestionType.FACTUAL_RECALL,), 2)[0]
-    built = build_request(document, planned, PromptLibrary.load(), SamplingSettings(), ReplyLimits(), tmp_path)
+    built, document = _first_recall_request(tmp_path, CHAPTER_DOC)
     sentence = quotable_sentences(document.sections[0].text)[1]
     pair = ParsedPair(
         question="What does the dominant hue filter hide in this chapter?",
