@@ -1239,12 +1239,11 @@ _PLACE_WORDS = frozenset({
     "in", "on", "at", "for", "with", "by", "from", "under", "after", "before", "during", "within",
 })  # fmt: skip
 MAX_PLACE_WORDS = 3
-# the verbs and negations between a subject and the rest of its clause ("it can't apply ...")
-_AUXILIARIES = frozenset({
-    "can", "can't", "cannot", "could", "couldn't", "will", "won't", "would", "wouldn't", "shall", "should",
-    "shouldn't", "may", "might", "must", "does", "doesn't", "do", "don't", "did", "didn't", "is", "isn't", "are",
-    "aren't", "was", "wasn't", "were", "weren't", "has", "hasn't", "have", "haven't", "had", "not", "no", "also",
-})  # fmt: skip
+# the verbs, negations and ties between a subject and the rest of its clause ("it can't apply ...")
+_AUXILIARIES = TIE_WORDS | {
+    "can't", "cannot", "couldn't", "won't", "wouldn't", "shall", "shouldn't", "does", "doesn't", "do", "don't", "did",
+    "didn't", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "not", "no", "also",
+}  # fmt: skip
 # the words that open a clause of its own after them ("specifically when ____", "so ____")
 _CLAUSE_OPENERS = TIE_WORDS | {"when", "if", "because", "then", "so"}
 
