@@ -74,6 +74,11 @@ def test_true_false_and_fill_blank_items_pass(question, answer):
         ("Fill in the blank: I used a framework called [Processing](https://____/) for it.", "processing.org", "a URL"),
         ("Fill in the blank: we would take it in to be developed (____ at the pharmacy).", "often", "not a term"),
         ("Fill in the blank: the ____ the resolution, the more pixels an image holds.", "higher", "not a term"),
+        (
+            "Fill in the blank: reference serialization treats classes as attributes and pickles ____.",
+            "them",
+            "not a term",
+        ),
         ("Fill in the blank: [^noanim]: an animated sketch would not call ____ at all.", "`noLoop()`", "footnote"),
         # a term that takes half of an HTML character reference along ("Color&mdash;the" as the source writes it)
         (
@@ -373,6 +378,12 @@ def test_the_terms_offered_for_a_blank_hold_no_one_letter_name():
     terms = cloze_terms("Because your history that leads to `C` lacks `X`, `Y` and Z, `git push` fails in `2` ways.")
     assert {"`git push`", "git push", "history", "`2`"} <= set(terms)
     assert not {"`C`", "C", "`X`", "X", "`Y`", "Z"} & set(terms)
+
+
+def test_the_terms_offered_for_a_blank_hold_no_pronoun():
+    terms = cloze_terms("Serialization by reference treats classes as attributes of modules and pickles them.")
+    assert {"Serialization", "attributes of modules", "pickles"} <= set(terms)
+    assert not {"them", "pickles them"} & set(terms)
 
 
 SECTION = 'from "More About Cargo and Crates.io", section "Customizing Builds (with Release Profiles)"'

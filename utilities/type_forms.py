@@ -247,6 +247,8 @@ def cloze_terms(sentence: str) -> tuple[str, ...]:
 _INNER_TIES = frozenset({"of", "per", "and", "for", "to"})  # inside a term: "costs of blob consumers"
 _COMMON = frozenset({
     "the", "a", "an", "this", "these", "those", "its", "their", "also", "not", "no", "it", "they", "there", "here",
+    # a pronoun stands for a thing its sentence or the one before names: never the term ("pickles ____" of "them")
+    "them", "we", "us", "our", "you", "your", "he", "him", "his", "she", "her", "i", "me", "my",
     "then", "so", "such", "any", "all", "each", "some", "more", "most", "very", "however", "thus", "therefore",
     "when", "if", "while", "where", "whenever", "what", "how", "why",
     # how often, and more or less than something: a sentence's degree, never a term a learner recalls ("(____ at
