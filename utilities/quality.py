@@ -1265,14 +1265,16 @@ without any merges."])
     >>> reattributed("EIP-7918 assigns a reserve price to blobs.", ["This EIP assigns a reserve price to blobs."])
     """
     said = _clause_tokens(answer)
-    best: tuple[int, int, int, list[str]] | None = None
-    for sentence in sentences:
-        source = _clause_tokens(sentence)
-        match = SequenceMatcher(None, said, source, autojunk=False).find_longest_match(0, len(said), 0, len(source))
-        copy = said[match.a : match.a + match.size]
+    matcher = SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(said)  # the matcher indexes its second sequence once: the answer, for every sentence
+    best: tuple[int, int, int, tuple[str, ...]] | None = None
+    for source in _sentence_tokens(tuple(sentences)):
+        matcher.set_seq1(source)
+        match = matcher.find_longest_match(0, len(source), 0, len(said))
+        copy = said[match.b : match.b + match.size]
         longer = best is None or match.size > best[0]
         if longer and match.size >= MIN_COPIED_WORDS and len(content_stems(" ".join(copy))) >= 2:
-            best = (match.size, match.a, match.b, source)
+            best = (match.size, match.b, match.a, source)
     if best is None:
         return None
     size, start, at, source = best
@@ -1291,11 +1293,17 @@ without any merges."])
     return " ".join(mine), " ".join(theirs), " ".join(copy)
 
 
-def _clause_tokens(text: str) -> list[str]:
-    return _CLAUSE_TOKEN.findall(normalize(text).replace("`", " "))
+def _clause_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_CLAUSE_TOKEN.findall(normalize(text).replace("`", " ")))
 
 
-def _clause_start(tokens: list[str], end: int) -> int:
+@lru_cache(maxsize=16)
+def _sentence_tokens(sentences: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The tokens of a request's shown sentences, once for all the pairs of its reply."""
+    return tuple(_clause_tokens(s) for s in sentences)
+
+
+def _clause_start(tokens: tuple[str, ...], end: int) -> int:
     """Where the clause that holds ``tokens[end]`` begins: after the last sentence or clause mark before it."""
     return next((i + 1 for i in range(end - 1, -1, -1) if tokens[i] in _CLAUSE_ENDS), 0)
 
@@ -1313,11 +1321,10 @@ def _unsourced(c: Candidate) -> Verdict:
     texts = (*c.request.context, *c.request.titles)
     if code := unsourced_code(c.pair.question, c.pair.answer, texts):
         return Verdict(f"the answer's code `{code}` is in no source shown")
-    if not (BLANK.search(c.pair.question) or verdict(c.pair.question, c.pair.answer)):
-        shown = c.request.quotes or tuple(s for text in c.request.context for s in quotable_sentences(text))
-        if moved := reattributed(c.pair.answer, shown):
-            mine, theirs, copy = moved
-            return Verdict(f"the answer says of {mine!r} what its source says of {theirs!r}: {copy[:60]!r}")
+    item = BLANK.search(c.pair.question) or verdict(c.pair.question, c.pair.answer)
+    if not item and (moved := reattributed(c.pair.answer, c.request.quotes)):  # the sentences shown, as support reads
+        mine, theirs, copy = moved
+        return Verdict(f"the answer says of {mine!r} what its source says of {theirs!r}: {copy[:60]!r}")
     unsourced, new = unsourced_words(c.pair.question, c.pair.answer, _request_vocabulary(texts))
     if len(unsourced) < MIN_UNSOURCED_WORDS or len(unsourced) <= c.settings.unsourced_ceiling * len(new):
         return Verdict()
